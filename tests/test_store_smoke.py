@@ -1,0 +1,36 @@
+import datetime as dt
+
+from sqlalchemy import func, select
+
+from warning.records import DocumentRecord, LegalEventRecord
+from warning.store.ingest import ingest_document
+from warning.store.models import Applicant, Document, LegalEvent
+
+
+def _record(**kw):
+    base = dict(office="CN", number="CN110000001A", kind="A", title="一种取向硅钢的制备方法",
+                applicants=["鞍钢股份有限公司"], addresses=["114021 辽宁省鞍山市铁西区"],
+                ipc=["C21D 8/12(2006.01)I"], publication_date="2019-07-09",
+                legal_events=[LegalEventRecord(code="CF01", date=dt.date(2020, 1, 1))])
+    base.update(kw)
+    return DocumentRecord(**base)
+
+
+def test_reingest_same_document_changes_nothing(store):
+    with store.session() as s:
+        first = ingest_document(s, _record())
+    with store.session() as s:
+        again = ingest_document(s, _record())
+    with store.session() as s:
+        changed = ingest_document(s, _record(title="一种无取向硅钢"))
+    assert (first.new, first.new_events) == (1, 1)
+    assert (again.new, again.updated, again.unchanged, again.new_events) == (0, 0, 1, 0)
+    assert changed.updated == 1
+    with store.session() as s:
+        assert s.scalar(select(func.count()).select_from(Document)) == 1
+        assert s.scalar(select(func.count()).select_from(LegalEvent)) == 1
+        doc = s.scalars(select(Document)).one()
+        assert doc.ipc == ["C21D8/12"] and doc.title == "一种无取向硅钢"
+        assert doc.first_seen_at.tzinfo is not None
+        app = s.scalars(select(Applicant)).one()
+        assert (app.normalized, app.country, app.city) == ("鞍钢", "CN", "鞍山")

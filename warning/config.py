@@ -1,0 +1,296 @@
+"""Validated configuration: ``ipwarn.toml`` overridden by ``IPWARN_*`` environment variables.
+
+Settings are flat with documented defaults (like Scrapy's); per-source crawler settings live
+under ``[sources.NAME]`` (env: ``IPWARN_SOURCES__NAME__FIELD``). Secrets are accepted only
+from the environment or from files in ``IPWARN_SECRETS_DIR``, never from ``ipwarn.toml``, and
+are never printed (``SecretStr``).
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from contextvars import ContextVar
+from pathlib import Path
+from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from warning.errors import ConfigError, Problem
+
+ENV_PREFIX = "IPWARN_"
+DEFAULT_CONFIG_NAME = "ipwarn.toml"
+SECRET_FIELDS = frozenset({"smtp_password", "password", "client_secret", "api_key"})
+
+_config_path: ContextVar[Path | None] = ContextVar("ipwarn_config_path", default=None)
+
+
+class SourceConfig(BaseModel):
+    """One bulletin source. A source without ``base_url`` switches itself off."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: bool = True
+    base_url: str | None = None
+    #: crontab (5 fields, Asia/Shanghai unless ``timezone`` says otherwise)
+    cron: str = "0 6 * * *"
+    #: a source silent for longer than this is reported stale
+    expected_cadence_hours: float = Field(default=192.0, gt=0)
+    timeout_seconds: float = Field(default=1800.0, gt=0)
+    concurrency: int = Field(default=2, ge=1, le=16)
+    download_delay: float = Field(default=1.0, ge=0)
+    username: str | None = None
+    client_id: str | None = None
+    password: SecretStr | None = None
+    client_secret: SecretStr | None = None
+    api_key: SecretStr | None = None
+    #: extra spider-specific options (paths, query parameters)
+    options: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("cron")
+    @classmethod
+    def _cron_has_five_fields(cls, value: str) -> str:
+        if len(value.split()) != 5:
+            raise ValueError("must be a 5-field crontab such as '0 6 * * *'")
+        return value
+
+
+class Settings(BaseSettings):
+    """Every setting of ipwarn. Defaults make `ipwarn run --once` work with no server at all."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        env_nested_delimiter="__",
+        extra="forbid",
+        validate_default=True,
+        case_sensitive=False,
+    )
+
+    #: working directory for the embedded database, outbox, digests and quarantine
+    data_dir: Path = Path("var")
+    #: SQLAlchemy URL; default ``sqlite:///<data_dir>/ipwarn.db``; PostgreSQL: ``postgresql+psycopg://...``
+    database_url: str | None = None
+    timezone: str = "Asia/Shanghai"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_format: Literal["kv", "json"] = "kv"
+
+    # --- mail -------------------------------------------------------------------------------
+    smtp_host: str | None = None
+    smtp_port: int = Field(default=25, ge=1, le=65535)
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_starttls: bool = False
+    smtp_ssl: bool = False
+    #: overall timeout for one SMTP send (aiosmtplib's own timeout is per socket operation)
+    smtp_timeout_seconds: float = Field(default=60.0, gt=0)
+    mail_from: str = "ipwarn <ipwarn@localhost>"
+    #: public base URL for links in mail (unsubscribe/mute); none: links are omitted
+    public_base_url: str | None = None
+    #: immediate alerts wait this long so that a burst goes out as one message
+    group_window_minutes: float = Field(default=5.0, ge=0)
+    daily_digest_time: str = "08:00"
+    weekly_digest_day: Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"] = "mon"
+    max_send_attempts: int = Field(default=8, ge=1)
+    retry_base_seconds: float = Field(default=30.0, gt=0)
+    outbox_stale_minutes: float = Field(default=60.0, gt=0)
+    operator_recipients: list[str] = Field(default_factory=list)
+
+    # --- digest -----------------------------------------------------------------------------
+    bureau_recipients: list[str] = Field(default_factory=list)
+    reviewer_recipients: list[str] = Field(default_factory=list)
+    #: cron for the weekly digest draft (Monday 08:00 in ``timezone``)
+    digest_cron: str = "0 8 * * mon"
+    #: indicator thresholds for warning levels; none: the packaged defaults
+    digest_thresholds_file: Path | None = None
+    local_regions: list[str] = Field(default_factory=lambda: ["鞍山", "辽宁"])
+
+    # --- classifier and rules ---------------------------------------------------------------
+    #: directory of classifier artifacts; none: the artifact shipped in the package
+    model_dir: Path | None = None
+    rules_dir: Path | None = None
+    auto_tag_threshold: float = Field(default=0.5, gt=0, lt=1)
+
+    # --- scheduler --------------------------------------------------------------------------
+    pipeline_interval_minutes: float = Field(default=10.0, gt=0)
+    deliver_interval_seconds: float = Field(default=60.0, gt=0)
+    job_timeout_seconds: float = Field(default=3600.0, gt=0)
+    misfire_grace_seconds: int = Field(default=3600, ge=1)
+
+    sources: dict[str, SourceConfig] = Field(default_factory=dict)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown IANA time zone {value!r}, e.g. 'Asia/Shanghai'") from exc
+        return value
+
+    @field_validator("daily_digest_time")
+    @classmethod
+    def _hh_mm(cls, value: str) -> str:
+        hh, sep, mm = value.partition(":")
+        if not (sep and hh.isdigit() and mm.isdigit() and int(hh) < 24 and int(mm) < 60):
+            raise ValueError("must be HH:MM, e.g. '08:00'")
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _supported_url(cls, value: str | None) -> str | None:
+        if value and not value.startswith(("sqlite", "postgresql")):
+            raise ValueError("must start with 'sqlite:///' or 'postgresql+psycopg://'")
+        if value and value.startswith("postgresql://"):
+            return "postgresql+psycopg://" + value.removeprefix("postgresql://")
+        return value
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        path = _config_path.get()
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        secrets_dir = os.environ.get(ENV_PREFIX + "SECRETS_DIR")
+        if secrets_dir:
+            from pydantic_settings import SecretsSettingsSource
+
+            sources.append(SecretsSettingsSource(settings_cls, secrets_dir=secrets_dir))
+        if path is not None:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=path))
+        return tuple(sources)
+
+    # --- derived values ---------------------------------------------------------------------
+    @property
+    def effective_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.data_dir / 'ipwarn.db'}"
+
+    @property
+    def outbox_dir(self) -> Path:
+        return self.data_dir / "outbox"
+
+    @property
+    def digest_dir(self) -> Path:
+        return self.data_dir / "digests"
+
+    @property
+    def quarantine_dir(self) -> Path:
+        return self.data_dir / "quarantine"
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    def redacted(self) -> dict[str, Any]:
+        """The effective settings as plain data with every secret masked, for `ipwarn config`."""
+        data = self.model_dump(mode="json")
+        data["effective_database_url"] = _mask_url(self.effective_database_url)
+        if data.get("database_url"):
+            data["database_url"] = _mask_url(data["database_url"])
+        return data
+
+
+def _mask_url(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:
+        return "***"
+
+
+def resolve_config_path(explicit: str | Path | None) -> Path | None:
+    """``--config`` beats ``IPWARN_CONFIG`` beats ``./ipwarn.toml`` (used only if present)."""
+    if explicit:
+        return Path(explicit)
+    env = os.environ.get(ENV_PREFIX + "CONFIG")
+    if env:
+        return Path(env)
+    default = Path(DEFAULT_CONFIG_NAME)
+    return default if default.is_file() else None
+
+
+def _secret_keys_in(data: dict[str, Any], prefix: str = "") -> list[str]:
+    found: list[str] = []
+    for key, value in data.items():
+        path = f"{prefix}{key}"
+        if key in SECRET_FIELDS and value not in (None, ""):
+            found.append(path)
+        elif isinstance(value, dict):
+            found.extend(_secret_keys_in(value, path + "."))
+    return found
+
+
+def _env_name(loc: tuple[Any, ...]) -> str:
+    return ENV_PREFIX + "__".join(str(p) for p in loc).upper()
+
+
+def load_settings(config: str | Path | None = None, **overrides: Any) -> Settings:
+    """Load and validate settings, or raise :class:`ConfigError` with one line per bad field."""
+    path = resolve_config_path(config)
+    file_data: dict[str, Any] = {}
+    if path is not None:
+        if not path.is_file():
+            raise ConfigError([Problem(f"config file not found: {path}", field="--config")],
+                              hint="Pass an existing file with --config or IPWARN_CONFIG.")
+        try:
+            file_data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError([Problem(f"not valid TOML: {exc}", file=str(path))]) from exc
+        secrets = _secret_keys_in(file_data)
+        if secrets:
+            raise ConfigError(
+                [Problem("secrets are not read from the config file; set the environment "
+                         f"variable {_env_name(tuple(s.split('.')))} or a file in IPWARN_SECRETS_DIR",
+                         file=str(path), field=s) for s in secrets]
+            )
+    token = _config_path.set(path)
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            loc = tuple(err["loc"])
+            field = ".".join(str(p) for p in loc)
+            origin = _origin(file_data, loc, path)
+            msg = err["msg"]
+            if err["type"] == "extra_forbidden":
+                msg = "unknown setting" + _did_you_mean(str(loc[-1]), _known_fields(loc))
+            problems.append(Problem(f"{msg} (from {origin})", field=field))
+        raise ConfigError(problems, hint="Fix these settings and start again.") from exc
+    finally:
+        _config_path.reset(token)
+
+
+def _origin(file_data: dict[str, Any], loc: tuple[Any, ...], path: Path | None) -> str:
+    node: Any = file_data
+    for part in loc:
+        if isinstance(node, dict) and part in node:
+            node = node[part]
+        else:
+            return f"environment {_env_name(loc)}" if _env_name(loc) in os.environ else "default"
+    return str(path)
+
+
+def _known_fields(loc: tuple[Any, ...]) -> list[str]:
+    if len(loc) >= 3 and loc[0] == "sources":
+        return list(SourceConfig.model_fields)
+    return list(Settings.model_fields)
+
+
+def _did_you_mean(name: str, candidates: list[str]) -> str:
+    import difflib
+
+    close = difflib.get_close_matches(name, candidates, n=1)
+    return f"; did you mean {close[0]!r}?" if close else f"; known settings: {', '.join(candidates)}"

@@ -1,0 +1,1 @@
+"""Alert delivery: the durable outbox, grouping, silences and the mail transports."""

@@ -1,0 +1,1 @@
+"""The weekly risk digest for the IP bureau."""
