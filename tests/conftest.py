@@ -16,8 +16,8 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from warning.config import Settings, load_settings
+from warning.store import migrate
 from warning.store.engine import Store
-from warning.store.models import Base
 
 PG_URL = os.environ.get("IPWARN_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -37,7 +37,9 @@ def postgres_unavailable() -> str | None:
                 conn.execute(text("SELECT 1"))
             engine.dispose()
         except Exception as exc:
-            _pg_reason = f"PostgreSQL not reachable at {PG_URL}: {type(exc).__name__}: {exc}".splitlines()[0]
+            _pg_reason = (
+                f"PostgreSQL not reachable at {PG_URL}: {type(exc).__name__}: {exc}".splitlines()[0]
+            )
     return _pg_reason
 
 
@@ -52,7 +54,7 @@ def _pg_store(create: bool = True) -> Iterator[Store]:
     # the search_path rides in the URL, so settings and crawl subprocesses see the same schema
     store = Store(f"{PG_URL}?options=-csearch_path%3D{schema}")
     if create:
-        Base.metadata.create_all(store.engine)
+        migrate.upgrade(store.engine)
     try:
         yield store
     finally:
@@ -65,7 +67,7 @@ def _pg_store(create: bool = True) -> Iterator[Store]:
 def _sqlite_store(tmp_path: Path, create: bool = True) -> Iterator[Store]:
     store = Store(f"sqlite:///{tmp_path / 'ipwarn.db'}")
     if create:
-        Base.metadata.create_all(store.engine)
+        migrate.upgrade(store.engine)
     try:
         yield store
     finally:

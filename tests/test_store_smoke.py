@@ -8,10 +8,17 @@ from warning.store.models import Applicant, Document, LegalEvent
 
 
 def _record(**kw):
-    base = dict(office="CN", number="CN110000001A", kind="A", title="一种取向硅钢的制备方法",
-                applicants=["鞍钢股份有限公司"], addresses=["114021 辽宁省鞍山市铁西区"],
-                ipc=["C21D 8/12(2006.01)I"], publication_date="2019-07-09",
-                legal_events=[LegalEventRecord(code="CF01", date=dt.date(2020, 1, 1))])
+    base = dict(
+        office="CN",
+        number="CN110000001A",
+        kind="A",
+        title="一种取向硅钢的制备方法",
+        applicants=["鞍钢股份有限公司"],
+        addresses=["114021 辽宁省鞍山市铁西区"],
+        ipc=["C21D 8/12(2006.01)I"],
+        publication_date="2019-07-09",
+        legal_events=[LegalEventRecord(code="CF01", date=dt.date(2020, 1, 1))],
+    )
     base.update(kw)
     return DocumentRecord(**base)
 

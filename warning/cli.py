@@ -18,18 +18,46 @@ LAZY_COMMANDS: dict[str, tuple[str, str]] = {
     "config": ("warning.cli_core:config", "Show the effective configuration, secrets masked."),
     "run": ("warning.cli_core:run", "Run the pipeline stages once, in order, and print a summary."),
     "serve": ("warning.cli_core:serve", "Run the scheduler (one per database) until SIGTERM."),
-    "status": ("warning.cli_core:status", "Show sources, job history, stale sources and the outbox."),
-    "demo": ("warning.demo:demo", "Run the whole pipeline once on bundled samples; print where output went."),
-    "parse": ("crawlers.cli:parse", "Parse local bulletin files and print one JSON document per line."),
-    "crawl": ("crawlers.cli:crawl", "Run one source's spider (as a subprocess) and store what it finds."),
+    "status": (
+        "warning.cli_core:status",
+        "Show sources, job history, stale sources and the outbox.",
+    ),
+    "health": (
+        "warning.cli_core:health_cmd",
+        "Check for stale sources and a stuck outbox; alert operators.",
+    ),
+    "demo": (
+        "warning.demo:demo",
+        "Run the whole pipeline once on bundled samples; print where output went.",
+    ),
+    "parse": (
+        "crawlers.cli:parse",
+        "Parse local bulletin files and print one JSON document per line.",
+    ),
+    "crawl": (
+        "crawlers.cli:crawl",
+        "Run one source's spider (as a subprocess) and store what it finds.",
+    ),
     "classify": ("models.cli:classify", "Tag JSON-lines documents with sectors and sub-fields."),
     "model": ("models.cli:model", "Train, evaluate, list and activate sector-classifier versions."),
     "rules": ("rules.cli:rules", "Check, back-test, activate and retire expert warning rules."),
     "subscriptions": ("rules.cli:subscriptions", "Import and list enterprise subscriptions."),
-    "deliver": ("warning.delivery.cli:deliver", "Send the outbox messages that are due, then exit."),
-    "outbox": ("warning.delivery.cli:outbox", "Show outbox counts per status and the oldest pending age."),
-    "silence": ("warning.delivery.cli:silence", "Mute a rule, an enterprise or a document family until a date."),
-    "digest": ("warning.digest.cli:digest", "Build, show, approve and send the weekly risk digest."),
+    "deliver": (
+        "warning.delivery.cli:deliver",
+        "Send the outbox messages that are due, then exit.",
+    ),
+    "outbox": (
+        "warning.delivery.cli:outbox",
+        "Show outbox counts per status and the oldest pending age.",
+    ),
+    "silence": (
+        "warning.delivery.cli:silence",
+        "Mute a rule, an enterprise or a document family until a date.",
+    ),
+    "digest": (
+        "warning.digest.cli:digest",
+        "Build, show, approve and send the weekly risk digest.",
+    ),
 }
 
 
@@ -69,9 +97,16 @@ def _not_built(name: str, target: str) -> click.Command:
 
 
 @click.group(cls=LazyGroup)
-@click.option("--config", "config_path", type=click.Path(dir_okay=False), default=None,
-              help="Config file (default: $IPWARN_CONFIG, else ./ipwarn.toml if present).")
-@click.option("--log-level", default=None, help="DEBUG, INFO, WARNING or ERROR (default: from config).")
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Config file (default: $IPWARN_CONFIG, else ./ipwarn.toml if present).",
+)
+@click.option(
+    "--log-level", default=None, help="DEBUG, INFO, WARNING or ERROR (default: from config)."
+)
 @click.version_option(package_name="ipwarn")
 @click.pass_context
 def cli(ctx: click.Context, config_path: str | None, log_level: str | None) -> None:

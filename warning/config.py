@@ -242,8 +242,10 @@ def load_settings(config: str | Path | None = None, **overrides: Any) -> Setting
     file_data: dict[str, Any] = {}
     if path is not None:
         if not path.is_file():
-            raise ConfigError([Problem(f"config file not found: {path}", field="--config")],
-                              hint="Pass an existing file with --config or IPWARN_CONFIG.")
+            raise ConfigError(
+                [Problem(f"config file not found: {path}", field="--config")],
+                hint="Pass an existing file with --config or IPWARN_CONFIG.",
+            )
         try:
             file_data = tomllib.loads(path.read_text(encoding="utf-8"))
         except tomllib.TOMLDecodeError as exc:
@@ -251,9 +253,15 @@ def load_settings(config: str | Path | None = None, **overrides: Any) -> Setting
         secrets = _secret_keys_in(file_data)
         if secrets:
             raise ConfigError(
-                [Problem("secrets are not read from the config file; set the environment "
-                         f"variable {_env_name(tuple(s.split('.')))} or a file in IPWARN_SECRETS_DIR",
-                         file=str(path), field=s) for s in secrets]
+                [
+                    Problem(
+                        "secrets are not read from the config file; set the environment "
+                        f"variable {_env_name(tuple(s.split('.')))} or a file in IPWARN_SECRETS_DIR",
+                        file=str(path),
+                        field=s,
+                    )
+                    for s in secrets
+                ]
             )
     token = _config_path.set(path)
     try:
@@ -293,4 +301,6 @@ def _did_you_mean(name: str, candidates: list[str]) -> str:
     import difflib
 
     close = difflib.get_close_matches(name, candidates, n=1)
-    return f"; did you mean {close[0]!r}?" if close else f"; known settings: {', '.join(candidates)}"
+    return (
+        f"; did you mean {close[0]!r}?" if close else f"; known settings: {', '.join(candidates)}"
+    )

@@ -81,5 +81,7 @@ class ModelNotFound(IpwarnError):
     """No classifier artifact is available; run `ipwarn model train` or check `model_dir`."""
 
 
-def problem_at(path: str | Path, message: str, *, line: int | None = None, field: str | None = None) -> Problem:
+def problem_at(
+    path: str | Path, message: str, *, line: int | None = None, field: str | None = None
+) -> Problem:
     return Problem(message=message, file=str(path), line=line, field=field)

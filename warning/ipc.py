@@ -11,7 +11,9 @@ import re
 _SUFFIX = re.compile(r"\(\s*\d{4}\.\d{2}\s*\)\s*[A-Z]?\s*$|\s+\d{4}\.\d{2}.*$")
 _FOURTEEN = re.compile(r"^([A-H]\d{2}[A-Z])(\d{4})(\d{6})$")
 _SYMBOL = re.compile(r"^([A-H])(\d{2})?([A-Z])?(\d{1,4})?(?:/(\d{1,6}))?$")
-_FULLWIDTH = str.maketrans({chr(c): chr(c - 0xFEE0) for c in range(0xFF01, 0xFF5F)} | {"\u3000": " "})
+_FULLWIDTH = str.maketrans(
+    {chr(c): chr(c - 0xFEE0) for c in range(0xFF01, 0xFF5F)} | {"\u3000": " "}
+)
 
 
 def normalize_ipc(raw: str) -> str | None:

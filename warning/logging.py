@@ -25,7 +25,9 @@ def configure_logging(level: str = "INFO", fmt: str = "kv", stream: Any = None) 
     renderer: Any = (
         structlog.processors.JSONRenderer(ensure_ascii=False)
         if fmt == "json"
-        else structlog.processors.LogfmtRenderer(key_order=["timestamp", "level", "logger", "event"])
+        else structlog.processors.LogfmtRenderer(
+            key_order=["timestamp", "level", "logger", "event"]
+        )
     )
     structlog.configure(
         processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],

@@ -72,7 +72,8 @@ def resolve_stage(name: str) -> StageFn:
     fn = getattr(module, attr, None)
     if fn is None:
         raise StageNotBuilt(f"stage {name!r} is not built yet ({target})")
-    return fn  # type: ignore[no-any-return]
+    stage: StageFn = fn
+    return stage
 
 
 def run_stage(name: str, ctx: StageContext, *, job: str | None = None) -> StageResult:
@@ -95,14 +96,20 @@ def run_stage(name: str, ctx: StageContext, *, job: str | None = None) -> StageR
         result = StageResult(status="failed", note=error)
     elapsed = time.perf_counter() - t0
     with ctx.store.session() as session:
-        run = session.get(JobRun, run_id)
-        assert run is not None
-        run.finished_at = utcnow()
-        run.status = result.status
-        run.detail = {"counts": result.counts, "note": result.note, "outputs": result.outputs,
-                      "seconds": round(elapsed, 3)}
+        finished = session.get(JobRun, run_id)
+        assert finished is not None
+        finished.finished_at = utcnow()
+        finished.status = result.status
+        finished.detail = {
+            "counts": result.counts,
+            "note": result.note,
+            "outputs": result.outputs,
+            "seconds": round(elapsed, 3),
+        }
         run.error = error
-    log.info("stage.done", stage=name, status=result.status, seconds=round(elapsed, 3), **result.counts)
+    log.info(
+        "stage.done", stage=name, status=result.status, seconds=round(elapsed, 3), **result.counts
+    )
     return result
 
 

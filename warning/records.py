@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import re
 import json
+import re
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -80,11 +80,13 @@ class DocumentRecord(BaseModel):
         return hashlib.sha256(blob.encode("utf-8")).hexdigest()
 
     def to_json(self) -> str:
-        return json.dumps(self.model_dump(mode="json", exclude={"source", "raw_ref"}), ensure_ascii=False)
+        return json.dumps(
+            self.model_dump(mode="json", exclude={"source", "raw_ref"}), ensure_ascii=False
+        )
 
 
 def split_number(number: str) -> tuple[str, str, str]:
-    """"CN115212463A" -> ("CN", "115212463", "A"); "US8930553B2" -> ("US", "8930553", "B2")."""
+    """ "CN115212463A" -> ("CN", "115212463", "A"); "US8930553B2" -> ("US", "8930553", "B2")."""
     compact = "".join(number.split()).upper()
     match = _NUMBER.match(compact)
     if not match:

@@ -99,7 +99,14 @@ def parse_taxonomy(text: str) -> Taxonomy:
             )
             for fid, f in (body.get("subfields") or {}).items()
         )
-        sectors.append(Sector(id=sid, name_zh=body.get("name_zh", sid), ipc=tuple(body.get("ipc", [])), subfields=subfields))
+        sectors.append(
+            Sector(
+                id=sid,
+                name_zh=body.get("name_zh", sid),
+                ipc=tuple(body.get("ipc", [])),
+                subfields=subfields,
+            )
+        )
     return Taxonomy(version=int(data.get("version", 1)), sectors=tuple(sectors))
 
 

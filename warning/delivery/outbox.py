@@ -1,15 +1,30 @@
-"""Queueing alerts for delivery: one outbox row per (alert, recipient), in the alert's transaction."""
+"""Queueing messages for delivery and reading the outbox's state.
+
+Every alert for every recipient is one outbox row, inserted in the transaction that stores the
+alert, under a unique idempotency key (alert, recipient): queueing twice changes nothing.
+Statuses: ``pending`` -> ``sending`` (claimed) -> ``sent``; or ``retrying`` (4xx, connection
+errors; due again after a back-off), ``dead`` (5xx, refused recipient, too many attempts; the
+server's answer in ``last_error``), ``suppressed`` (silenced or inhibited; the reason in
+``last_error``).
+"""
 
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
 
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from warning.store.models import Alert, OutboxMessage
 from warning.store.upsert import insert_ignore_returning_id
 
 FREQUENCIES = ("immediate", "daily", "weekly")
+#: every status a row can have, in the order `ipwarn outbox` prints them
+STATUSES = ("pending", "sending", "retrying", "sent", "dead", "suppressed", "held")
+#: rows that still have to go out
+UNSENT = ("pending", "sending", "retrying")
 
 
 def alert_idempotency_key(alert_id: int, recipient: str) -> str:
@@ -35,7 +50,7 @@ def enqueue_alert(
     for recipient in recipients:
         new_id = insert_ignore_returning_id(
             session,
-            OutboxMessage.__table__,  # type: ignore[arg-type]
+            OutboxMessage.__table__,
             {
                 "idempotency_key": alert_idempotency_key(alert.id, recipient),
                 "kind": "alert",
@@ -53,3 +68,108 @@ def enqueue_alert(
         )
         created += new_id is not None
     return created
+
+
+def enqueue_operator(
+    session: Session,
+    recipients: list[str],
+    *,
+    key: str,
+    subject: str,
+    text: str,
+    now: dt.datetime,
+) -> int:
+    """Queue an operator notice once per ``key`` and recipient; returns how many rows were new."""
+    created = 0
+    for recipient in recipients:
+        new_id = insert_ignore_returning_id(
+            session,
+            OutboxMessage.__table__,
+            {
+                "idempotency_key": f"operator:{key}:{recipient.strip().lower()}",
+                "kind": "operator",
+                "recipient": recipient.strip(),
+                "group_key": None,
+                "status": "pending",
+                "due_at": now,
+                "attempts": 0,
+                "payload": {"subject": subject, "text": text},
+                "created_at": now,
+            },
+            ["idempotency_key"],
+        )
+        created += new_id is not None
+    return created
+
+
+@dataclass
+class OutboxSummary:
+    """What `ipwarn outbox` prints: rows per status and how overdue the oldest unsent row is."""
+
+    counts: dict[str, int] = field(default_factory=dict)
+    #: seconds since the oldest unsent row became due (None: nothing is overdue)
+    oldest_pending_age_seconds: float | None = None
+    oldest_pending_id: int | None = None
+    #: unsent rows not yet due (digests waiting for their time, back-offs)
+    scheduled: int = 0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "counts": self.counts,
+            "oldest_pending_age_seconds": self.oldest_pending_age_seconds,
+            "oldest_pending_id": self.oldest_pending_id,
+            "scheduled": self.scheduled,
+        }
+
+
+def outbox_summary(session: Session, now: dt.datetime) -> OutboxSummary:
+    """Counts per status (every known status, zeros included) and the oldest overdue row.
+
+    The age is measured from ``due_at``, not creation: a weekly digest row waiting for Monday
+    is not late, a row due an hour ago and still unsent is.
+    """
+    rows = session.execute(
+        select(OutboxMessage.status, func.count()).group_by(OutboxMessage.status)
+    ).all()
+    counts = dict.fromkeys(STATUSES, 0)
+    for status, count in rows:
+        counts[status] = int(count)
+    oldest = session.execute(
+        select(OutboxMessage.id, OutboxMessage.due_at)
+        .where(OutboxMessage.status.in_(UNSENT), OutboxMessage.due_at <= now)
+        .order_by(OutboxMessage.due_at, OutboxMessage.id)
+        .limit(1)
+    ).first()
+    scheduled = session.execute(
+        select(func.count())
+        .select_from(OutboxMessage)
+        .where(OutboxMessage.status.in_(UNSENT), OutboxMessage.due_at > now)
+    ).scalar_one()
+    summary = OutboxSummary(counts=counts, scheduled=int(scheduled))
+    if oldest is not None:
+        summary.oldest_pending_id = oldest.id
+        summary.oldest_pending_age_seconds = round((now - oldest.due_at).total_seconds(), 1)
+    return summary
+
+
+def dead_letters(session: Session, limit: int = 50) -> list[OutboxMessage]:
+    """The most recent dead rows, with the server's answer in ``last_error``."""
+    stmt = (
+        select(OutboxMessage)
+        .where(OutboxMessage.status == "dead")
+        .order_by(OutboxMessage.id.desc())
+        .limit(limit)
+    )
+    return list(session.scalars(stmt))
+
+
+def requeue_dead(session: Session, now: dt.datetime, ids: list[int] | None = None) -> int:
+    """Put dead rows back to ``pending`` (after fixing an address or the server); returns count."""
+    stmt = (
+        update(OutboxMessage)
+        .where(OutboxMessage.status == "dead")
+        .values(status="pending", due_at=now, attempts=0, claimed_by=None, claimed_at=None)
+    )
+    if ids:
+        stmt = stmt.where(OutboxMessage.id.in_(ids))
+    return int(session.execute(stmt).rowcount)  # type: ignore[attr-defined]

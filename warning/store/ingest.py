@@ -10,7 +10,14 @@ from sqlalchemy.orm import Session
 
 from warning.applicants import city_of, country_of, fold_width, normalize_applicant, province_of
 from warning.records import DocumentRecord, LegalEventRecord
-from warning.store.models import Applicant, Document, DocumentApplicant, DocumentTag, LegalEvent, utcnow
+from warning.store.models import (
+    Applicant,
+    Document,
+    DocumentApplicant,
+    DocumentTag,
+    LegalEvent,
+    utcnow,
+)
 from warning.store.upsert import dialect_insert, insert_ignore_returning_id
 
 
@@ -60,7 +67,10 @@ def ingest_document(session: Session, record: DocumentRecord) -> IngestResult:
     now = utcnow()
     table = Document.__table__
     new_id = insert_ignore_returning_id(
-        session, table, {**values, "first_seen_at": now, "updated_at": now}, ["office", "number", "kind"]  # type: ignore[arg-type]
+        session,
+        table,
+        {**values, "first_seen_at": now, "updated_at": now},
+        ["office", "number", "kind"],
     )
     if new_id is not None:
         doc_id = new_id
@@ -69,7 +79,9 @@ def ingest_document(session: Session, record: DocumentRecord) -> IngestResult:
     else:
         doc = session.execute(
             select(Document).where(
-                Document.office == record.office, Document.number == record.number, Document.kind == record.kind
+                Document.office == record.office,
+                Document.number == record.number,
+                Document.kind == record.kind,
             )
         ).scalar_one()
         doc_id = doc.id
@@ -79,7 +91,9 @@ def ingest_document(session: Session, record: DocumentRecord) -> IngestResult:
             for key, value in values.items():
                 setattr(doc, key, value)
             doc.updated_at = now
-            session.execute(delete(DocumentApplicant).where(DocumentApplicant.document_id == doc_id))
+            session.execute(
+                delete(DocumentApplicant).where(DocumentApplicant.document_id == doc_id)
+            )
             # text changed: tags from any model version are stale and are recomputed
             session.execute(delete(DocumentTag).where(DocumentTag.document_id == doc_id))
             session.flush()
@@ -98,11 +112,13 @@ def ingest_documents(session: Session, records: Iterable[DocumentRecord]) -> Ing
     return total
 
 
-def ingest_legal_event(session: Session, document_id: int, event: LegalEventRecord, *, source: str) -> int:
+def ingest_legal_event(
+    session: Session, document_id: int, event: LegalEventRecord, *, source: str
+) -> int:
     """Store a legal event once; 1 when it was new."""
     new_id = insert_ignore_returning_id(
         session,
-        LegalEvent.__table__,  # type: ignore[arg-type]
+        LegalEvent.__table__,
         {
             "document_id": document_id,
             "code": event.code.upper(),
@@ -123,28 +139,49 @@ def ensure_stub_document(session: Session, office: str, number: str, kind: str, 
     now = utcnow()
     new_id = insert_ignore_returning_id(
         session,
-        Document.__table__,  # type: ignore[arg-type]
+        Document.__table__,
         {
-            "office": office, "number": number, "kind": kind, "title": "", "abstract": "", "claims": "",
-            "applicants": [], "addresses": [], "inventors": [], "ipc": [], "language": "zh",
-            "source": source, "content_hash": "", "is_stub": True, "first_seen_at": now, "updated_at": now,
+            "office": office,
+            "number": number,
+            "kind": kind,
+            "title": "",
+            "abstract": "",
+            "claims": "",
+            "applicants": [],
+            "addresses": [],
+            "inventors": [],
+            "ipc": [],
+            "language": "zh",
+            "source": source,
+            "content_hash": "",
+            "is_stub": True,
+            "first_seen_at": now,
+            "updated_at": now,
         },
         ["office", "number", "kind"],
     )
     if new_id is not None:
         return new_id
     return session.execute(
-        select(Document.id).where(Document.office == office, Document.number == number, Document.kind == kind)
+        select(Document.id).where(
+            Document.office == office, Document.number == number, Document.kind == kind
+        )
     ).scalar_one()
 
 
 def _link_applicants(session: Session, doc_id: int, record: DocumentRecord) -> None:
     for position, name in enumerate(record.applicants):
-        address = record.addresses[position] if position < len(record.addresses) else (
-            record.addresses[0] if len(record.addresses) == 1 else None
+        address = (
+            record.addresses[position]
+            if position < len(record.addresses)
+            else (record.addresses[0] if len(record.addresses) == 1 else None)
         )
         applicant_id = upsert_applicant(session, name, address, office=record.office)
-        session.add(DocumentApplicant(document_id=doc_id, position=position, applicant_id=applicant_id, address=address))
+        session.add(
+            DocumentApplicant(
+                document_id=doc_id, position=position, applicant_id=applicant_id, address=address
+            )
+        )
     session.flush()
 
 
@@ -152,7 +189,7 @@ def upsert_applicant(session: Session, name: str, address: str | None, *, office
     key = normalize_applicant(name) or fold_width(name).lower()
     country = country_of(address, name, default="CN" if office == "CN" else None)
     table = Applicant.__table__
-    stmt = dialect_insert(session, table).values(  # type: ignore[arg-type]
+    stmt = dialect_insert(session, table).values(
         normalized=key,
         display_name=fold_width(name),
         country=country,

@@ -56,7 +56,9 @@ class UtcDateTime(TypeDecorator[dt.datetime]):
         value = value.astimezone(dt.UTC)
         return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
 
-    def process_result_value(self, value: dt.datetime | None, dialect: Dialect) -> dt.datetime | None:
+    def process_result_value(
+        self, value: dt.datetime | None, dialect: Dialect
+    ) -> dt.datetime | None:
         if value is None:
             return None
         return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
@@ -123,7 +125,9 @@ class LegalEvent(Base):
     __table_args__ = (UniqueConstraint("document_id", "code", "event_date"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    document_id: Mapped[int] = mapped_column(ForeignKey("documents.id", ondelete="CASCADE"), index=True)
+    document_id: Mapped[int] = mapped_column(
+        ForeignKey("documents.id", ondelete="CASCADE"), index=True
+    )
     #: the code as the source gave it (CN: CF01, TR01...; INPADOC: e.g. PG25)
     code: Mapped[str] = mapped_column(String(16), index=True)
     #: the INPADOC/CN code-table category (termination, transfer, licence, ...)
@@ -155,7 +159,9 @@ class Applicant(Base):
 class DocumentApplicant(Base):
     __tablename__ = "document_applicants"
 
-    document_id: Mapped[int] = mapped_column(ForeignKey("documents.id", ondelete="CASCADE"), primary_key=True)
+    document_id: Mapped[int] = mapped_column(
+        ForeignKey("documents.id", ondelete="CASCADE"), primary_key=True
+    )
     position: Mapped[int] = mapped_column(Integer, primary_key=True)
     applicant_id: Mapped[int] = mapped_column(ForeignKey("applicants.id"), index=True)
     address: Mapped[str | None] = mapped_column(Text)
@@ -168,7 +174,9 @@ class DocumentTag(Base):
     __table_args__ = (UniqueConstraint("document_id", "model_version", "sector", "subfield"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    document_id: Mapped[int] = mapped_column(ForeignKey("documents.id", ondelete="CASCADE"), index=True)
+    document_id: Mapped[int] = mapped_column(
+        ForeignKey("documents.id", ondelete="CASCADE"), index=True
+    )
     model_version: Mapped[str] = mapped_column(String(64), index=True)
     sector: Mapped[str] = mapped_column(String(40))
     subfield: Mapped[str] = mapped_column(String(80), default="")
@@ -202,7 +210,9 @@ class Subscription(Base):
     __table_args__ = (UniqueConstraint("enterprise_id", "name"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    enterprise_id: Mapped[str] = mapped_column(ForeignKey("enterprises.id", ondelete="CASCADE"), index=True)
+    enterprise_id: Mapped[str] = mapped_column(
+        ForeignKey("enterprises.id", ondelete="CASCADE"), index=True
+    )
     name: Mapped[str] = mapped_column(String(120), default="default")
     #: sectors, subfields, keywords, ipc, competitors, own_patents, products
     scope: Mapped[dict[str, Any]] = mapped_column(default=dict)

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Table
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.dml import Insert
 
 
-def dialect_insert(session: Session, table: Table) -> Any:
+def dialect_insert(session: Session, table: Any) -> Any:
+    """``table``: a Table or a mapped class's ``__table__``."""
     name = session.get_bind().dialect.name
     if name == "postgresql":
         return postgresql.insert(table)
@@ -20,9 +20,9 @@ def dialect_insert(session: Session, table: Table) -> Any:
 
 
 def insert_ignore_returning_id(
-    session: Session, table: Table, values: dict[str, Any], conflict: list[str]
+    session: Session, table: Any, values: dict[str, Any], conflict: list[str]
 ) -> int | None:
     """Insert a row unless its key exists; the new id, or None when the row was already there."""
     stmt: Insert = dialect_insert(session, table).values(**values)
-    stmt = stmt.on_conflict_do_nothing(index_elements=conflict).returning(table.c.id)  # type: ignore[attr-defined]
+    stmt = stmt.on_conflict_do_nothing(index_elements=conflict).returning(table.c.id)
     return session.execute(stmt).scalar_one_or_none()
