@@ -6,7 +6,6 @@ from typing import Any
 
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
-from sqlalchemy.sql.dml import Insert
 
 
 def dialect_insert(session: Session, table: Any) -> Any:
@@ -23,6 +22,6 @@ def insert_ignore_returning_id(
     session: Session, table: Any, values: dict[str, Any], conflict: list[str]
 ) -> int | None:
     """Insert a row unless its key exists; the new id, or None when the row was already there."""
-    stmt: Insert = dialect_insert(session, table).values(**values)
+    stmt = dialect_insert(session, table).values(**values)
     stmt = stmt.on_conflict_do_nothing(index_elements=conflict).returning(table.c.id)
     return session.execute(stmt).scalar_one_or_none()
