@@ -66,9 +66,8 @@ def demo(data_dir: Path) -> None:
     os.environ["IPWARN_CONFIG"] = str(config_path)  # crawl subprocesses read the same config
     app = App(config_path)
     ensure_schema(app)
-    from rules.subscriptions import import_subscriptions_file
-
     from rules.examples import example_subscriptions_path
+    from rules.subscriptions import import_subscriptions_file
 
     with app.store.session() as session:
         imported = import_subscriptions_file(session, example_subscriptions_path())
