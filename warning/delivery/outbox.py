@@ -125,8 +125,9 @@ class OutboxSummary:
 def outbox_summary(session: Session, now: dt.datetime) -> OutboxSummary:
     """Counts per status (every known status, zeros included) and the oldest overdue row.
 
-    The age is measured from ``due_at``, not creation: a weekly digest row waiting for Monday
-    is not late, a row due an hour ago and still unsent is.
+    The age is measured from when a row first became due, not from creation: a weekly digest
+    row waiting for Monday is not late; a row due an hour ago and still unsent (or retrying
+    since then) is.
     """
     rows = session.execute(
         select(OutboxMessage.status, func.count()).group_by(OutboxMessage.status)
@@ -136,20 +137,42 @@ def outbox_summary(session: Session, now: dt.datetime) -> OutboxSummary:
         counts[status] = int(count)
     oldest = session.execute(
         select(OutboxMessage.id, OutboxMessage.due_at)
-        .where(OutboxMessage.status.in_(UNSENT), OutboxMessage.due_at <= now)
+        .where(OutboxMessage.status.in_(("pending", "sending")), OutboxMessage.due_at <= now)
         .order_by(OutboxMessage.due_at, OutboxMessage.id)
         .limit(1)
     ).first()
+    candidates = [(oldest.due_at, oldest.id)] if oldest is not None else []
+    # a retried row's due_at moves with every back-off; its lateness counts from its first due
+    for row_id, due_at, payload in session.execute(
+        select(OutboxMessage.id, OutboxMessage.due_at, OutboxMessage.payload).where(
+            OutboxMessage.status == "retrying"
+        )
+    ):
+        first = _first_due(payload, due_at)
+        if first <= now:
+            candidates.append((first, row_id))
     scheduled = session.execute(
         select(func.count())
         .select_from(OutboxMessage)
         .where(OutboxMessage.status.in_(UNSENT), OutboxMessage.due_at > now)
     ).scalar_one()
     summary = OutboxSummary(counts=counts, scheduled=int(scheduled))
-    if oldest is not None:
-        summary.oldest_pending_id = oldest.id
-        summary.oldest_pending_age_seconds = round((now - oldest.due_at).total_seconds(), 1)
+    if candidates:
+        first_due, row_id = min(candidates)
+        summary.oldest_pending_id = row_id
+        summary.oldest_pending_age_seconds = round((now - first_due).total_seconds(), 1)
     return summary
+
+
+def _first_due(payload: dict[str, Any] | None, due_at: dt.datetime) -> dt.datetime:
+    value = (payload or {}).get("first_due_at")
+    if isinstance(value, str):
+        try:
+            parsed = dt.datetime.fromisoformat(value)
+            return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
+        except ValueError:
+            pass
+    return due_at
 
 
 def dead_letters(session: Session, limit: int = 50) -> list[OutboxMessage]:

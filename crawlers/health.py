@@ -1,0 +1,50 @@
+"""Stale sources: a source that yielded nothing new for longer than its expected cadence.
+
+``ipwarn status`` shows them and the operators are alerted, because a silent source usually
+means a changed site or expired credentials, not a quiet patent office.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from warning.config import Settings
+from warning.store.models import CrawlRun
+
+
+def stale_sources(
+    session: Session, settings: Settings, now: dt.datetime
+) -> list[tuple[str, dt.datetime | None]]:
+    """(source, last time it yielded an item or None if never) for every stale active source.
+
+    A source counts from its first crawl: one that has never been crawled is not stale yet (the
+    scheduler has not reached it), one crawled for longer than its cadence without ever
+    yielding anything is stale with ``None``.
+    """
+    stale: list[tuple[str, dt.datetime | None]] = []
+    for name, config in sorted(settings.sources.items()):
+        if not config.enabled or not config.base_url:
+            continue
+        row = session.execute(
+            select(func.max(CrawlRun.last_item_at), func.min(CrawlRun.started_at)).where(
+                CrawlRun.source == name
+            )
+        ).one()
+        last_item, first_run = _aware(row[0]), _aware(row[1])
+        cadence = dt.timedelta(hours=config.expected_cadence_hours)
+        reference = last_item or first_run
+        if reference is not None and now - reference > cadence:
+            stale.append((name, last_item))
+    return stale
+
+
+def _aware(value: dt.datetime | None) -> dt.datetime | None:
+    """Aggregates bypass the UTC column type on SQLite and come back naive (or as text)."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = dt.datetime.fromisoformat(value)
+    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)

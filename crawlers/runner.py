@@ -1,0 +1,162 @@
+"""Run one source's spider as a subprocess with a hard timeout and record it as a CrawlRun.
+
+The parent owns the run record (started, finished, status, error); the child writes the counts
+after every file, so even a crawl killed by its timeout reports what it stored.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import signal
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from typing import Any
+
+from crawlers.child import STATS_PREFIX
+from crawlers.job import DATABASE_ENV, JOB_ENV, CrawlJob
+from warning.config import Settings
+from warning.errors import ConfigError, Problem
+from warning.logging import get_logger
+from warning.store.engine import Store
+from warning.store.models import CrawlRun, utcnow
+
+log = get_logger(__name__)
+
+#: after SIGTERM on timeout, Scrapy gets this long to close cleanly before SIGKILL
+STOP_GRACE_SECONDS = 10.0
+#: crawler statistics worth showing next to the counts
+SHOWN_STATS = ("files", "not_modified", "failed_requests", "older_than_since")
+
+
+@dataclass
+class CrawlOutcome:
+    source: str
+    #: ok | failed | timeout
+    status: str
+    run_id: int
+    counts: dict[str, int] = field(default_factory=dict)
+    stats: dict[str, Any] = field(default_factory=dict)
+    error: str | None = None
+
+    def summary(self) -> str:
+        parts = [f"{k}={v}" for k, v in self.counts.items()]
+        extra = [f"{k}={self.stats.get('ipwarn/' + k, 0)}" for k in SHOWN_STATS]
+        line = f"{self.source}: {self.status} " + " ".join(parts) + " (" + " ".join(extra) + ")"
+        return line + (f"\n  error: {self.error}" if self.error else "")
+
+
+def run_source(
+    settings: Settings,
+    store: Store,
+    name: str,
+    *,
+    since: dt.date | None = None,
+    full: bool = False,
+) -> CrawlOutcome:
+    """Crawl source ``name`` now; raises :class:`ConfigError` if it is unknown or switched off."""
+    config = settings.sources.get(name)
+    if config is None:
+        known = ", ".join(sorted(settings.sources)) or "none configured"
+        raise ConfigError(
+            [Problem(f"unknown source (configured: {known})", field=f"sources.{name}")]
+        )
+    if not config.enabled:
+        raise ConfigError(
+            [Problem("source is disabled (enabled = false)", field=f"sources.{name}.enabled")]
+        )
+    logs = settings.data_dir / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    job = CrawlJob.from_source(
+        name,
+        config,
+        since=since,
+        full=full,
+        log_file=str(logs / f"crawl-{name}.log"),
+        log_level=settings.log_level,
+    )
+    with store.session() as session:
+        run = CrawlRun(source=name, started_at=utcnow(), status="running", since=since)
+        session.add(run)
+        session.flush()
+        job.run_id = run.id
+    assert job.run_id is not None
+    log.info("crawl.start", source=name, run_id=job.run_id, kind=job.kind, since=str(since or ""))
+    status, error, stats = _run_child(job, store.url)
+    with store.session() as session:
+        finished = session.get(CrawlRun, job.run_id)
+        assert finished is not None
+        run = finished
+        run.status = status
+        run.finished_at = utcnow()
+        run.error = error
+        counts = {
+            "new": run.new,
+            "updated": run.updated,
+            "unchanged": run.unchanged,
+            "quarantined": run.quarantined,
+        }
+    counts["new_events"] = int(stats.get("ipwarn/new_events", 0))
+    outcome = CrawlOutcome(name, status, job.run_id, counts, stats, error)
+    log.info("crawl.done", source=name, status=status, **counts)
+    return outcome
+
+
+def _run_child(job: CrawlJob, database_url: str) -> tuple[str, str | None, dict[str, Any]]:
+    env = {**os.environ, DATABASE_ENV: database_url, JOB_ENV: job.to_env()}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "crawlers.child"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
+    try:
+        out, err = process.communicate(timeout=job.timeout_seconds)
+    except subprocess.TimeoutExpired:
+        _stop(process)
+        return (
+            "timeout",
+            f"crawl exceeded its timeout of {job.timeout_seconds:g} s and was stopped",
+            {},
+        )
+    stats = _stats_from(out)
+    if process.returncode != 0:
+        tail = err.decode("utf-8", "replace").strip().splitlines()[-5:]
+        return (
+            "failed",
+            f"spider exited with status {process.returncode}: " + " | ".join(tail),
+            stats,
+        )
+    if stats.get("ipwarn/failed_requests"):
+        return (
+            "ok",
+            f"{stats['ipwarn/failed_requests']} request(s) failed for good; see the crawl log",
+            stats,
+        )
+    return "ok", None, stats
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    """SIGTERM lets Scrapy close cleanly; SIGKILL after a grace period."""
+    try:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.communicate(timeout=STOP_GRACE_SECONDS)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.communicate()
+    except ProcessLookupError:
+        pass
+
+
+def _stats_from(stdout: bytes) -> dict[str, Any]:
+    for line in reversed(stdout.decode("utf-8", "replace").splitlines()):
+        if line.startswith(STATS_PREFIX):
+            try:
+                data = json.loads(line[len(STATS_PREFIX) :])
+            except ValueError:
+                return {}
+            return data if isinstance(data, dict) else {}
+    return {}

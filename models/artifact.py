@@ -1,0 +1,83 @@
+"""The on-disk model: ``<dir>/<version>/model.joblib`` (numpy arrays) + ``metadata.json``.
+
+The joblib file holds only plain Python and numpy objects (vocabulary, idf, coefficients,
+calibration and fusion parameters), so loading it needs neither scikit-learn nor a matching
+scikit-learn version, and start-up stays well under the 2 s budget.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import joblib
+import numpy as np
+import numpy.typing as npt
+
+from warning.errors import ModelNotFound
+
+PACKAGED_DIR = Path(__file__).parent / "artifacts"
+#: the version a fresh clone uses until `ipwarn model activate` says otherwise
+DEFAULT_VERSION = "v1"
+MODEL_FILE = "model.joblib"
+METADATA_FILE = "metadata.json"
+
+FloatArray = npt.NDArray[np.float64]
+
+
+@dataclass
+class ModelParams:
+    """Everything classification needs, as arrays indexed [feature, label] or [label]."""
+
+    version: str
+    labels: list[str]
+    vocabulary: dict[str, int]
+    idf: npt.NDArray[np.float32]
+    #: linear text model, one column per label
+    coef: npt.NDArray[np.float32]
+    intercept: FloatArray
+    #: Platt scaling of the text model: p = 1 / (1 + exp(a * d + b)); shape (labels, 2)
+    platt: FloatArray
+    #: per-label probability at or above which a label is assigned (text only)
+    thresholds: FloatArray
+    #: logistic fusion of text decision and IPC evidence: w_text, w_ipc, bias; shape (labels, 3)
+    fusion: FloatArray
+    fusion_thresholds: FloatArray
+    metadata: dict[str, Any]
+    #: features also include jieba words (domain dictionary); off in the shipped model
+    word_features: bool = False
+
+    def to_payload(self) -> dict[str, Any]:
+        payload = dict(self.__dict__)
+        payload.pop("metadata")
+        return payload
+
+
+def save_artifact(params: ModelParams, directory: Path) -> Path:
+    """Write the model and its metadata under ``directory/<version>``; returns that folder."""
+    target = directory / params.version
+    target.mkdir(parents=True, exist_ok=True)
+    joblib.dump(params.to_payload(), target / MODEL_FILE, compress=("zlib", 6))
+    (target / METADATA_FILE).write_text(
+        json.dumps(params.metadata, ensure_ascii=False, indent=2) + "\n", encoding="utf-8"
+    )
+    return target
+
+
+def read_metadata(folder: Path) -> dict[str, Any]:
+    path = folder / METADATA_FILE
+    if not path.exists():
+        return {}
+    data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    return data
+
+
+def load_params(folder: Path) -> ModelParams:
+    path = folder / MODEL_FILE
+    if not path.exists():
+        raise ModelNotFound(f"no classifier artifact at {path}; run `ipwarn model train` first")
+    payload = joblib.load(path)
+    payload["version"] = folder.name  # the folder name is the version `model activate` names
+    return ModelParams(**payload, metadata=read_metadata(folder))

@@ -1,0 +1,218 @@
+"""`ipwarn classify` and `ipwarn model train|evaluate|activate|list`."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO, Any
+
+import click
+
+from models.artifact import DEFAULT_VERSION
+from warning.app import App
+from warning.errors import ConfigError, InputError, Problem
+
+#: lines classified together: big enough for vectorised scoring, small enough to stream
+CHUNK = 1000
+
+
+def _settings(app: App) -> Any:
+    try:
+        return app.settings
+    except ConfigError:
+        return None
+
+
+def _stored_active_version(settings: Any) -> str | None:
+    """The active version from the database, without creating one as a side effect."""
+    if settings is None:
+        return None
+    url: str = settings.effective_database_url
+    if url.startswith("sqlite") and not (Path(settings.data_dir) / "ipwarn.db").exists() \
+            and not settings.database_url:
+        return None
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from models.registry import active_version
+    from warning.store.engine import Store
+
+    store = Store(url)
+    try:
+        with store.session() as session:
+            return active_version(session)
+    except SQLAlchemyError:
+        return None  # not migrated or unreachable: `classify` still works with the default
+    finally:
+        store.dispose()
+
+
+def _chunks(lines: Iterator[Any], size: int) -> Iterator[list[Any]]:
+    chunk: list[Any] = []
+    for item in lines:
+        chunk.append(item)
+        if len(chunk) >= size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+@click.command("classify")
+@click.argument("file", type=click.File("r", encoding="utf-8"), default="-")
+@click.option("--text-only", is_flag=True, help="Ignore the `ipc` field; classify from text alone.")
+@click.option("--model", "version", default=None,
+              help="Model version (default: the active one, else the packaged default).")
+@click.pass_obj
+def classify(app: App, file: IO[str], text_only: bool, version: str | None) -> None:
+    """Tag JSON lines (number, title, abstract, claims, ipc, language) with sectors.
+
+    Writes one JSON line per valid input line, in order. Bad lines are reported on stderr with
+    their line number and skipped; the exit status is then 2.
+    """
+    from models.classifier import load_classifier
+    from models.jsonl import read_lines
+
+    settings = _settings(app)
+    version = version or _stored_active_version(settings) or DEFAULT_VERSION
+    model = load_classifier(settings, version=version)
+    name = "<stdin>" if file.name in ("-", "<stdin>") else file.name
+    bad = 0
+    out = sys.stdout
+    for chunk in _chunks(read_lines(file, name), CHUNK):
+        records = []
+        for item in chunk:
+            if item.problem is not None:
+                bad += 1
+                click.echo(f"error: {item.problem}", err=True)
+            else:
+                records.append(item.record)
+        for result in model.classify(records, text_only=text_only):
+            out.write(json.dumps(result.to_dict(), ensure_ascii=False) + "\n")
+        out.flush()
+    if bad:
+        raise click.exceptions.Exit(2)
+
+
+@click.group("model")
+def model() -> None:
+    """Train, evaluate, list and activate sector-classifier versions."""
+
+
+def _next_version(settings: Any) -> str:
+    from models.registry import list_versions
+
+    numbers = [int(v.version[1:]) for v in list_versions(settings)
+               if v.version.startswith("v") and v.version[1:].isdigit()]
+    return f"v{max(numbers, default=0) + 1}"
+
+
+def _out_dir(settings: Any) -> Path:
+    if settings is not None and settings.model_dir:
+        return Path(settings.model_dir)
+    if settings is not None:
+        return Path(settings.data_dir) / "models"
+    return Path("models-out")
+
+
+@model.command("train")
+@click.option("--version", default=None, help="Version name (default: next vN).")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Artifact directory (default: model_dir, else DATA_DIR/models).")
+@click.option("--data-dir", type=click.Path(file_okay=False, exists=True, path_type=Path),
+              default=None, help="Training data folder (default: the shipped models/data).")
+@click.pass_obj
+def train_cmd(app: App, version: str | None, out_dir: Path | None, data_dir: Path | None) -> None:
+    """Train a version from the shipped data; prints its held-out metrics."""
+    from models.data import DATA_DIR
+    from models.evaluate import format_report
+    from models.train import TrainConfig, train
+
+    settings = _settings(app)
+    version = version or _next_version(settings)
+    folder, metadata = train(TrainConfig(version=version, data_dir=data_dir or DATA_DIR),
+                             out_dir or _out_dir(settings))
+    click.echo(format_report(metadata["metrics"]))
+    click.echo(f"trained {version} in {metadata['train_seconds']} s -> {folder}")
+    click.echo(f"activate it with: ipwarn model activate {version}")
+
+
+@model.command("evaluate")
+@click.option("--version", default=None, help="Version (default: the active one).")
+@click.option("--data", "data_file", type=click.File("r", encoding="utf-8"), default=None,
+              help="JSON lines with number, title and ipc (labels come from the IPC); "
+                   "default: the held-out split of the shipped gazette data.")
+@click.option("--threshold", type=float, default=None,
+              help="Auto-tag threshold (default: the one stored with the model).")
+@click.option("--json", "as_json", is_flag=True, help="Print the metrics as JSON.")
+@click.pass_obj
+def evaluate_cmd(app: App, version: str | None, data_file: IO[str] | None,
+                 threshold: float | None, as_json: bool) -> None:
+    """Per-label precision/recall/F1, macro/micro-F1, auto-tag precision/coverage and ECE."""
+    from models.classifier import load_classifier
+    from models.data import TEST_BUCKETS, Example, iter_split, read_gazette
+    from models.evaluate import evaluate, format_report
+    from models.jsonl import read_lines
+
+    settings = _settings(app)
+    classifier = load_classifier(settings, version=version or _stored_active_version(settings)
+                                 or DEFAULT_VERSION)
+    if data_file is None:
+        examples = list(iter_split(read_gazette(), TEST_BUCKETS))
+    else:
+        from warning.ipc import normalize_ipc_list
+
+        examples, problems = [], []
+        for item in read_lines(data_file, data_file.name):
+            if item.record is None or not item.record.get("ipc"):
+                problems.append(item.problem or Problem("no ipc: cannot derive the label",
+                                                        file=data_file.name, line=item.line))
+                continue
+            rec = item.record
+            examples.append(Example(rec["number"], rec.get("title") or "",
+                                    tuple(normalize_ipc_list(rec["ipc"])), "external"))
+        if problems:
+            raise InputError(problems)
+    auto = threshold or float(classifier.params.metadata.get("auto_tag_threshold", 0.9))
+    report = evaluate(classifier, examples, auto)
+    if as_json:
+        click.echo(json.dumps({"version": classifier.version, **report}, indent=2))
+    else:
+        click.echo(f"model {classifier.version}")
+        click.echo(format_report(report))
+
+
+@model.command("activate")
+@click.argument("version")
+@click.pass_obj
+def activate_cmd(app: App, version: str) -> None:
+    """Make VERSION the one the classify stage tags with; re-tagging runs in the background."""
+    from sqlalchemy import func, select
+
+    from models.registry import set_active_version
+    from warning.store.models import Document
+
+    with app.store.session() as session:
+        folder = set_active_version(session, version, app.settings)
+        total = session.scalar(select(func.count()).select_from(Document)) or 0
+    click.echo(f"active classifier: {version} ({folder})")
+    click.echo(f"{total} stored documents will be re-tagged by the classify stage, in batches")
+
+
+@model.command("list")
+@click.pass_obj
+def list_cmd(app: App) -> None:
+    """Versions with their creation time and held-out macro-F1; * marks the active one."""
+    from models.registry import list_versions
+
+    settings = _settings(app)
+    active = _stored_active_version(settings) or DEFAULT_VERSION
+    for info in list_versions(settings):
+        metrics = info.metadata.get("metrics", {})
+        text = metrics.get("text_only", {}).get("macro_f1", float("nan"))
+        ipc = metrics.get("with_ipc", {}).get("macro_f1", float("nan"))
+        mark = "*" if info.version == active else " "
+        click.echo(f"{mark} {info.version:<10} {info.metadata.get('created_at', '?'):<26} "
+                   f"macro-F1 text {text:.3f}  with IPC {ipc:.3f}  {info.folder}")
+

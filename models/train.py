@@ -1,0 +1,195 @@
+"""`ipwarn model train`: fit the text model, calibrate it, tune thresholds and IPC fusion, evaluate.
+
+Recipe (each choice measured, see docs/classifier.md):
+
+1. TF-IDF over :func:`models.text.analyze` features (CJK char 1-3-grams, English word stems) of
+   the gazette titles in the training buckets plus every IPC title (zh and en), the Chinese IPC
+   titles down-weighted (they read unlike patent titles).
+2. One LinearSVC per label, Platt-calibrated on the tuning bucket of gazette titles
+   (``CalibratedClassifierCV(FrozenEstimator(svc))``), so a score means a probability.
+3. On the tuning bucket: a per-label F1-optimal threshold, and a two-feature logistic fusion of the
+   text decision with the taxonomy's IPC evidence (used whenever a document carries IPC).
+4. Metrics on the held-out buckets (disjoint by publication number) go into ``metadata.json``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import platform
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from models.artifact import ModelParams, save_artifact
+from models.classifier import Classifier
+from models.data import (
+    DATA_DIR,
+    TEST_BUCKETS,
+    TRAIN_BUCKETS,
+    TUNE_BUCKETS,
+    Example,
+    data_hash,
+    iter_split,
+    read_gazette,
+    read_ipc_titles,
+    weak_labels,
+)
+from models.evaluate import best_f1_threshold, evaluate, lowest_threshold_with_precision
+from models.text import analyze, analyze_with_words
+from warning.logging import get_logger
+from warning.taxonomy import Taxonomy, load_taxonomy
+
+log = get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    version: str
+    data_dir: Path = DATA_DIR
+    #: LinearSVC regularisation (0.3 measured best of 0.1/0.3/1.0)
+    c: float = 0.3
+    #: sample weight of a Chinese IPC-title example relative to a gazette title
+    ipc_zh_weight: float = 0.3
+    ipc_en_weight: float = 1.0
+    min_df: int = 2
+    #: add jieba words to the char n-grams (measured: no gain, slower; see docs/classifier.md)
+    word_features: bool = False
+    #: auto-tag precision the threshold is chosen for
+    target_precision: float = 0.97
+
+
+def _label_matrix(taxonomy: Taxonomy, labels: list[str], examples: list[Example]) -> npt.NDArray[np.bool_]:
+    return np.array([[lab in weak_labels(taxonomy, e.ipc) for lab in labels] for e in examples])
+
+
+def _fit_text_model(
+    config: TrainConfig,
+    texts: list[str],
+    y: npt.NDArray[np.bool_],
+    weights: npt.NDArray[np.float64],
+    tune_texts: list[str],
+    tune_y: npt.NDArray[np.bool_],
+) -> tuple[dict[str, int], npt.NDArray[np.float32], npt.NDArray[np.float32], Any, Any]:
+    """Fit TF-IDF + one LinearSVC per label; Platt-calibrate each on the tuning bucket.
+
+    Calibrating on held-out *gazette* titles (not cross-validated on the training mix) matters:
+    the IPC-title examples have another label balance, and calibrating on them left "other"
+    stuck between 0.6 and 0.8 (ECE 0.044 -> see docs/classifier.md).
+    """
+    from sklearn.calibration import CalibratedClassifierCV
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.frozen import FrozenEstimator
+    from sklearn.svm import LinearSVC
+
+    vectorizer = TfidfVectorizer(analyzer=analyze_with_words if config.word_features else analyze,
+                                 sublinear_tf=True, min_df=config.min_df,
+                                 dtype=np.float32)
+    matrix = vectorizer.fit_transform(texts)
+    tune_matrix = vectorizer.transform(tune_texts)
+    n_labels = y.shape[1]
+    coef = np.zeros((matrix.shape[1], n_labels), dtype=np.float32)
+    intercept = np.zeros(n_labels)
+    platt = np.zeros((n_labels, 2))
+    for j in range(n_labels):
+        svc = LinearSVC(C=config.c).fit(matrix, y[:, j], sample_weight=weights)
+        coef[:, j] = svc.coef_.ravel()
+        intercept[j] = float(svc.intercept_[0])
+        if tune_y[:, j].any() and not tune_y[:, j].all():
+            calibrated = CalibratedClassifierCV(FrozenEstimator(svc), method="sigmoid")
+            calibrated.fit(tune_matrix, tune_y[:, j])
+            calibrator = calibrated.calibrated_classifiers_[0].calibrators[0]
+            platt[j] = (calibrator.a_, calibrator.b_)
+        else:
+            platt[j] = (-2.0, 0.0)  # tuning data too small: a plain logistic squashing
+    vocabulary = {str(k): int(v) for k, v in vectorizer.vocabulary_.items()}
+    return vocabulary, vectorizer.idf_.astype(np.float32), coef, intercept, platt
+
+
+def _fit_fusion(decision: npt.NDArray[np.float64], evidence: npt.NDArray[np.float64],
+                truth: npt.NDArray[np.bool_]) -> npt.NDArray[np.float64]:
+    from sklearn.linear_model import LogisticRegression
+
+    fusion = np.zeros((truth.shape[1], 3))
+    for j in range(truth.shape[1]):
+        if truth[:, j].all() or not truth[:, j].any():
+            fusion[j] = (0.0, 8.0, -4.0)  # degenerate tuning data: trust the IPC evidence alone
+            continue
+        features = np.column_stack([decision[:, j], evidence[:, j]])
+        lr = LogisticRegression(C=1.0).fit(features, truth[:, j])
+        fusion[j] = (lr.coef_[0][0], lr.coef_[0][1], lr.intercept_[0])
+    return fusion
+
+
+def library_versions() -> dict[str, str]:
+    from importlib.metadata import version
+
+    return {name: version(name) for name in ("scikit-learn", "numpy", "scipy", "jieba", "joblib")} | {
+        "python": platform.python_version()
+    }
+
+
+def train(config: TrainConfig, out_dir: Path, taxonomy: Taxonomy | None = None) -> tuple[Path, dict[str, Any]]:
+    """Train, tune, evaluate and save one version; returns (artifact folder, metadata)."""
+    started = time.perf_counter()
+    taxonomy = taxonomy or load_taxonomy()
+    labels = list(taxonomy.labels)
+    gazette = read_gazette(config.data_dir)
+    ipc_titles = read_ipc_titles(taxonomy, config.data_dir)
+    train_set = list(iter_split(gazette, TRAIN_BUCKETS)) + ipc_titles
+    tune_set = list(iter_split(gazette, TUNE_BUCKETS))
+    test_set = list(iter_split(gazette, TEST_BUCKETS))
+    weights = np.array([
+        1.0 if e.origin == "gazette" else
+        (config.ipc_en_weight if e.number.startswith("IPC:en") else config.ipc_zh_weight)
+        for e in train_set
+    ])
+    y = _label_matrix(taxonomy, labels, train_set)
+    tune_truth = _label_matrix(taxonomy, labels, tune_set)
+    vocabulary, idf, coef, intercept, platt = _fit_text_model(
+        config, [e.text for e in train_set], y, weights, [e.text for e in tune_set], tune_truth
+    )
+    n = len(labels)
+    params = ModelParams(
+        version=config.version, labels=labels, vocabulary=vocabulary, idf=idf, coef=coef,
+        intercept=intercept, platt=platt, thresholds=np.full(n, 0.5), fusion=np.zeros((n, 3)),
+        fusion_thresholds=np.full(n, 0.5), metadata={}, word_features=config.word_features,
+    )
+    model = Classifier(params, taxonomy)
+    # tuning: thresholds and IPC fusion on a bucket the text model never saw
+    decision = model.decision(model.features([e.text for e in tune_set]))
+    text_probs = model.text_probabilities(decision)
+    params.thresholds = np.array([best_f1_threshold(tune_truth[:, j], text_probs[:, j]) for j in range(n)])
+    evidence = np.array([model.ipc_evidence(e.ipc)[0] for e in tune_set]).reshape(-1, n)
+    params.fusion = _fit_fusion(decision, evidence, tune_truth)
+    fused = np.array([model.fused_probabilities(decision[i], evidence[i]) for i in range(len(tune_set))])
+    params.fusion_thresholds = np.array(
+        [best_f1_threshold(tune_truth[:, j], fused.reshape(-1, n)[:, j]) for j in range(n)]
+    )
+    auto_tag_threshold = lowest_threshold_with_precision(tune_truth, text_probs, config.target_precision)
+    report = evaluate(model, test_set, auto_tag_threshold)
+    params.metadata = {
+        "version": config.version,
+        "created_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "data_sha256": data_hash(config.data_dir),
+        "taxonomy_version": taxonomy.version,
+        "libraries": library_versions(),
+        "config": {k: (str(v) if isinstance(v, Path) else v) for k, v in config.__dict__.items()
+                   if k != "data_dir"},
+        "examples": {"train": len(train_set), "tune": len(tune_set), "test": len(test_set),
+                     "ipc_titles": len(ipc_titles)},
+        "features": len(vocabulary),
+        "labels": labels,
+        "thresholds": dict(zip(labels, params.thresholds.round(3).tolist(), strict=True)),
+        "fusion_thresholds": dict(zip(labels, params.fusion_thresholds.round(3).tolist(), strict=True)),
+        "auto_tag_threshold": auto_tag_threshold,
+        "metrics": report,
+        "train_seconds": round(time.perf_counter() - started, 1),
+    }
+    folder = save_artifact(params, out_dir)
+    log.info("classifier.trained", version=config.version, folder=str(folder),
+             seconds=params.metadata["train_seconds"])
+    return folder, params.metadata

@@ -1,0 +1,234 @@
+"""`ipwarn rules ...` and `ipwarn subscriptions ...`."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Sequence
+from pathlib import Path
+
+import click
+from sqlalchemy import func, select
+
+from rules.backtest import (
+    AnyMatch,
+    as_row,
+    diff,
+    format_line,
+    read_docs,
+    run_backtest,
+    screen_for,
+)
+from rules.engine import CompiledRule, CompiledSubscription
+from rules.loader import load_rules, load_rules_or_raise, load_subscription_file, rule_files
+from rules.repository import (
+    active_rule_versions,
+    compiled_from_file,
+    compiled_subscriptions,
+    import_subscriptions,
+    set_status,
+    sync_rules,
+)
+from rules.stage import rules_dir
+from warning.app import App
+from warning.errors import InputError, Problem
+from warning.store.models import Alert, Enterprise, Rule, Subscription, utcnow
+
+PATHS = click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+
+
+def _parse_when(value: str | None, option: str) -> dt.datetime | None:
+    if value is None:
+        return None
+    try:
+        parsed = dt.datetime.fromisoformat(value)
+    except ValueError as exc:
+        raise InputError([Problem(f"{value!r} is not an ISO date or date-time (e.g. 2026-11-24)", field=option)]) from exc
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
+
+
+@click.group()
+def rules() -> None:
+    """Check, back-test, store, activate and retire expert warning rules."""
+
+
+@rules.command("check")
+@PATHS
+def check(paths: tuple[Path, ...]) -> None:
+    """Validate rule files; one `FILE:LINE: field: message` line per problem, exit 2 if any."""
+    loaded, problems = load_rules(list(paths))
+    for problem in problems:
+        click.echo(str(problem))
+    files = len(rule_files(list(paths)))
+    if problems:
+        click.echo(f"{len(problems)} problem(s) in {files} file(s)", err=True)
+        raise click.exceptions.Exit(2)
+    click.echo(f"ok: {len(loaded)} rule(s) in {files} file(s)", err=True)
+
+
+@rules.command("test")
+@PATHS
+@click.option("--docs", "docs_path", type=click.Path(path_type=Path, dir_okay=False),
+              help="`ipwarn parse` JSON lines (optionally with classifier tags).")
+@click.option("--since", help="Back-test over stored documents published (or with events) from this date.")
+@click.option("--until", help="End date for --since (default: today).")
+@click.option("--subscriptions", "subs_path", type=click.Path(path_type=Path, dir_okay=False),
+              help="Subscriptions YAML (default with --since: the stored subscriptions; with --docs: none).")
+@click.option("--now", "now_text", help="The clock for trend rules (default: now, UTC).")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per would-be alert.")
+@click.pass_obj
+def test(app: App, paths: tuple[Path, ...], docs_path: Path | None, since: str | None, until: str | None,
+         subs_path: Path | None, now_text: str | None, as_json: bool) -> None:
+    """Show the alerts the rules would raise, without storing anything."""
+    if (docs_path is None) == (since is None):
+        raise click.UsageError("give exactly one of --docs FILE or --since DATE")
+    loaded = load_rules_or_raise(list(paths))
+    candidate = [CompiledRule.build(r.spec) for r in loaded]
+    now = _parse_when(now_text, "--now") or utcnow()
+    subs = compiled_from_file(load_subscription_file(subs_path)) if subs_path else []
+    if docs_path is not None:
+        docs = read_docs(docs_path, warn=lambda m: click.echo(m, err=True))
+        matches = run_backtest(candidate, docs, subs, now, regions=_regions(app),
+                               screen=screen_for(candidate, subs, docs))
+        _print(matches, as_json)
+        click.echo(f"{len(matches)} would-be alert(s) from {len(docs)} document(s)", err=True)
+        return
+    _test_stored(app, candidate, since, until, subs_path is not None, subs, now, as_json)
+
+
+def _regions(app: App) -> list[str]:
+    try:
+        return list(app.settings.local_regions)
+    except Exception:
+        return ["鞍山", "辽宁"]
+
+
+def _print(matches: Sequence[AnyMatch], as_json: bool) -> None:
+    for match in matches:
+        click.echo(json.dumps(as_row(match), ensure_ascii=False, default=str) if as_json else format_line(match))
+
+
+def _test_stored(app: App, candidate: list[CompiledRule], since: str | None, until: str | None,
+                 have_subs: bool, subs: list[CompiledSubscription], now: dt.datetime, as_json: bool) -> None:
+    from rules.stage import build_matcher
+    from rules.storedocs import load_match_docs
+    from warning.store.models import Document, LegalEvent
+
+    start = _parse_when(since, "--since")
+    end = _parse_when(until, "--until") or now
+    assert start is not None
+    first, last = start.date(), end.date()
+    with app.store.session() as session:
+        if not have_subs:
+            subs = compiled_subscriptions(session)
+        ids = set(session.execute(select(Document.id).where(
+            Document.publication_date >= first, Document.publication_date <= last)).scalars())
+        new_pubs = set(ids)
+        ids |= set(session.execute(select(LegalEvent.document_id).where(
+            LegalEvent.event_date >= first, LegalEvent.event_date <= last)).scalars())
+        docs = load_match_docs(session, ids, new_publications=new_pubs, events_between=(first, last))
+        active = active_rule_versions(session)
+        baseline = [active[r.id] for r in candidate if r.id in active]
+        screen = build_matcher(session, candidate + baseline, subs, app.settings).screen
+    regions = _regions(app)
+    new = run_backtest(candidate, docs, subs, end, regions=regions, screen=screen)
+    old = run_backtest(baseline, docs, subs, end, regions=regions, screen=screen)
+    _print(new, as_json)
+    versions = {r.id: (active[r.id].spec.version if r.id in active else None) for r in candidate}
+    for d in diff(new, old, versions, {r.id: r.spec.version for r in candidate}):
+        base = f"v{d.baseline_version}" if d.baseline_version else "no active version"
+        if as_json:
+            click.echo(json.dumps({"diff": d.rule_id, "candidate_version": d.candidate_version,
+                                   "active_version": d.baseline_version,
+                                   "gained": [{"enterprise": e, "subject": s} for e, s in d.gained],
+                                   "lost": [{"enterprise": e, "subject": s} for e, s in d.lost]}, ensure_ascii=False))
+            continue
+        click.echo(f"diff {d.rule_id} v{d.candidate_version} vs {base}: +{len(d.gained)} -{len(d.lost)}", err=True)
+        for enterprise, subject in d.gained:
+            click.echo(f"  + {subject} {enterprise or '-'}", err=True)
+        for enterprise, subject in d.lost:
+            click.echo(f"  - {subject} {enterprise or '-'}", err=True)
+    click.echo(f"{len(new)} would-be alert(s) from {len(docs)} stored document(s) {first}..{last}", err=True)
+
+
+@rules.command("sync")
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@click.pass_obj
+def sync(app: App, paths: tuple[Path, ...]) -> None:
+    """Store new rule versions from PATHS (default: the configured rules directory)."""
+    loaded = load_rules_or_raise(list(paths) or [rules_dir(app.settings)])
+    with app.store.session() as session:
+        report = sync_rules(session, loaded, utcnow())
+        if report.problems:
+            session.rollback()
+            raise InputError(report.problems, hint="Nothing was stored.")
+    for note in report.notes:
+        click.echo(f"note: {note}", err=True)
+    click.echo(f"stored {len(report.inserted)} new rule version(s), {report.unchanged} unchanged"
+               + (": " + ", ".join(report.inserted) if report.inserted else ""))
+
+
+def _status_command(name: str, status: str, doc: str) -> None:
+    @rules.command(name, help=doc)
+    @click.argument("rule_id")
+    @click.argument("version", type=int)
+    @click.pass_obj
+    def command(app: App, rule_id: str, version: int) -> None:
+        with app.store.session() as session:
+            rule = set_status(session, rule_id, version, status, utcnow())
+            click.echo(f"{rule.rule_id} v{rule.version} is now {rule.status}")
+
+
+_status_command("activate", "active", "Make VERSION the active version of rule ID (others are retired).")
+_status_command("retire", "retired", "Retire VERSION of rule ID: it no longer matches.")
+
+
+@rules.command("list")
+@click.option("--all", "show_all", is_flag=True, help="Include draft and retired versions.")
+@click.pass_obj
+def list_rules(app: App, show_all: bool) -> None:
+    """Stored rule versions with their status and alert counts."""
+    with app.store.session() as session:
+        query = select(Rule).order_by(Rule.rule_id, Rule.version)
+        if not show_all:
+            query = query.where(Rule.status.in_(("active", "test")))
+        counts = dict(session.execute(select(Alert.rule_pk, func.count()).group_by(Alert.rule_pk)).all())
+        rows = session.execute(query).scalars().all()
+        for row in rows:
+            click.echo(f"{row.rule_id}\tv{row.version}\t{row.status}\t{row.severity}\t"
+                       f"{counts.get(row.id, 0)} alert(s)\t{row.title}")
+    if not rows:
+        click.echo("no stored rules; run `ipwarn rules sync`", err=True)
+
+
+@click.group()
+def subscriptions() -> None:
+    """Import and list enterprise subscriptions."""
+
+
+@subscriptions.command("import")
+@click.argument("file", type=click.Path(path_type=Path, dir_okay=False))
+@click.pass_obj
+def import_file(app: App, file: Path) -> None:
+    """Create or update the enterprises and subscriptions in FILE (YAML)."""
+    parsed = load_subscription_file(file)
+    with app.store.session() as session:
+        report = import_subscriptions(session, parsed, utcnow())
+    click.echo(f"enterprises: {report.enterprises_new} new, {report.enterprises_updated} updated; "
+               f"subscriptions: {report.subscriptions_new} new, {report.subscriptions_updated} updated, "
+               f"{report.subscriptions_deactivated} deactivated")
+
+
+@subscriptions.command("list")
+@click.pass_obj
+def list_subscriptions(app: App) -> None:
+    """Enterprises, their recipients and their active subscriptions."""
+    with app.store.session() as session:
+        rows = session.execute(select(Subscription, Enterprise).join(Enterprise)
+                               .order_by(Enterprise.id, Subscription.name)).all()
+        for sub, ent in rows:
+            scope = ", ".join(f"{k}={len(v) if isinstance(v, list) else v}" for k, v in sorted(sub.scope.items()))
+            click.echo(f"{ent.id}\t{sub.name}\t{'active' if sub.active else 'inactive'}\t{sub.frequency}\t"
+                       f"{','.join(ent.recipients)}\t{scope}")
+    if not rows:
+        click.echo("no subscriptions; run `ipwarn subscriptions import FILE`", err=True)

@@ -1,0 +1,113 @@
+"""Stored documents as matcher input: text, applicants, assigned sector tags, legal events."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from rules.docview import EventView, MatchDoc, party_keys
+from warning.store.models import Document, DocumentTag, LegalEvent
+from warning.taxonomy import load_taxonomy
+
+
+def ipc_tags(ipc: Sequence[str]) -> tuple[dict[str, float], dict[str, float]]:
+    """Sectors and sub-fields implied by IPC alone (used when a document has no classifier tags)."""
+    taxonomy = load_taxonomy()
+    sectors = {s: 1.0 for s in taxonomy.sectors_for_ipc(list(ipc))}
+    subfields = {sf.qualified: 1.0 for sf in taxonomy.subfields
+                 if sf.ipc and any(sym.startswith(p) for sym in ipc for p in sf.ipc)}
+    return sectors, subfields
+
+
+def _tags(session: Session, doc_ids: Sequence[int]) -> dict[int, tuple[dict[str, float], dict[str, float]]]:
+    """Assigned tags of the newest model version that tagged each document."""
+    rows = session.execute(
+        select(DocumentTag.document_id, DocumentTag.model_version, DocumentTag.sector, DocumentTag.subfield,
+               DocumentTag.confidence, DocumentTag.assigned, DocumentTag.created_at)
+        .where(DocumentTag.document_id.in_(doc_ids))
+    ).all()
+    newest: dict[int, tuple[dt.datetime, str]] = {}
+    for row in rows:
+        current = newest.get(row.document_id)
+        if current is None or row.created_at > current[0]:
+            newest[row.document_id] = (row.created_at, row.model_version)
+    out: dict[int, tuple[dict[str, float], dict[str, float]]] = defaultdict(lambda: ({}, {}))
+    for row in rows:
+        if not row.assigned or newest[row.document_id][1] != row.model_version:
+            continue
+        sectors, subfields = out[row.document_id]
+        if row.subfield:
+            name = row.subfield if "." in row.subfield else f"{row.sector}.{row.subfield}"
+            subfields[name] = max(subfields.get(name, 0.0), row.confidence)
+        elif row.sector != "other":
+            sectors[row.sector] = max(sectors.get(row.sector, 0.0), row.confidence)
+    # a document tagged by a model but assigned nothing is "other": no IPC fallback for it
+    return {doc_id: out[doc_id] for doc_id in newest}
+
+
+def load_match_docs(
+    session: Session,
+    doc_ids: Iterable[int],
+    *,
+    event_ids: set[int] | None = None,
+    new_publications: set[int] | None = None,
+    events_between: tuple[dt.date, dt.date] | None = None,
+) -> list[MatchDoc]:
+    """MatchDocs for ``doc_ids``.
+
+    ``event_ids``: only these legal events are attached (live matching: the new ones); None
+    attaches every event (or those dated within ``events_between``). ``new_publications``: the
+    documents whose publication itself is new (None: all of them).
+    """
+    ids = sorted(set(doc_ids))
+    if not ids:
+        return []
+    documents = session.execute(select(Document).where(Document.id.in_(ids)).order_by(Document.id)).scalars().all()
+    tags = _tags(session, ids)
+    events: dict[int, list[EventView]] = defaultdict(list)
+    query = select(LegalEvent).where(LegalEvent.document_id.in_(ids)).order_by(LegalEvent.id)
+    if event_ids is not None:
+        query = query.where(LegalEvent.id.in_(sorted(event_ids) or [-1]))
+    if events_between is not None:
+        query = query.where(LegalEvent.event_date >= events_between[0], LegalEvent.event_date <= events_between[1])
+    for ev in session.execute(query).scalars():
+        events[ev.document_id].append(EventView(code=ev.code.upper(), date=ev.event_date, description=ev.description,
+                                                category=ev.category, parties=ev.parties or {}, id=ev.id))
+    out = []
+    for doc in documents:
+        sectors, subfields = tags[doc.id] if doc.id in tags else ipc_tags(doc.ipc or [])
+        doc_events = events.get(doc.id, [])
+        out.append(MatchDoc(
+            number=doc.number, office=doc.office, kind=doc.kind, title=doc.title or "",
+            abstract=doc.abstract or "", claims=doc.claims or "", applicants=list(doc.applicants or []),
+            addresses=list(doc.addresses or []), ipc=list(doc.ipc or []), publication_date=doc.publication_date,
+            source=doc.source, sectors=sectors, subfields=subfields, events=doc_events, id=doc.id,
+            party_names=party_keys(doc_events),
+            is_new_publication=(not doc.is_stub) and (new_publications is None or doc.id in new_publications),
+        ))
+    return out
+
+
+def own_patent_texts(session: Session, numbers: Iterable[str]) -> dict[str, str]:
+    """Title, abstract and claims of stored documents by publication-number base (CN123456789)."""
+    from warning.records import split_number
+
+    bases = {split_number(n)[1]: n for n in numbers}
+    if not bases:
+        return {}
+    found: dict[str, str] = {}
+    like = [Document.number.like(f"%{base}%") for base in bases]
+    from sqlalchemy import or_
+
+    for chunk_start in range(0, len(like), 200):
+        rows = session.execute(select(Document.number, Document.title, Document.abstract, Document.claims)
+                               .where(or_(*like[chunk_start:chunk_start + 200]))).all()
+        for row in rows:
+            base = split_number(row.number)[1]
+            if base in bases:
+                found[bases[base]] = " ".join(filter(None, (row.title, row.abstract, row.claims)))
+    return found

@@ -1,0 +1,90 @@
+"""`ipwarn deliver`, `ipwarn outbox` and `ipwarn silence` as an operator uses them."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import pytest
+from click.testing import CliRunner
+from sqlalchemy import select
+
+from tests.smtp_support import NOW, add_alerts, add_enterprise, smtp_settings
+from warning.cli import cli
+from warning.errors import InputError
+from warning.store.models import OutboxMessage
+
+
+@pytest.fixture
+def invoke(store, settings, monkeypatch):
+    monkeypatch.setenv("IPWARN_DATABASE_URL", store.url)
+    monkeypatch.setenv("IPWARN_DATA_DIR", str(settings.data_dir))
+    runner = CliRunner()
+
+    def _invoke(*args: str):
+        return runner.invoke(cli, list(args), catch_exceptions=True)
+
+    return _invoke
+
+
+def test_deliver_writes_eml_files_and_outbox_shows_counts(store, settings, invoke):
+    sub = add_enterprise(store, recipients=["a@example.com", "not an address"])
+    add_alerts(store, smtp_settings(settings, store, None), sub, 2, now=NOW)
+    later = (NOW + dt.timedelta(minutes=10)).isoformat()
+    result = invoke("deliver", "--now", later)
+    assert result.exit_code == 0, result.output
+    assert "sent 2 rows in 1 messages" in result.output and ".eml" in result.output
+    out = invoke("outbox", "--json", "--dead")
+    data = json.loads(out.output)
+    assert data["counts"]["sent"] == 2 and data["counts"]["dead"] == 2
+    assert data["counts"]["pending"] == 0 and data["oldest_pending_age_seconds"] is None
+    assert "invalid recipient address" in data["dead_letters"][0]["error"]
+    text = invoke("outbox")
+    assert "dead" in text.output and "oldest pending: -" in text.output
+    requeued = invoke("outbox", "--requeue-dead", "all", "--json")
+    assert json.loads(requeued.output)["requeued"] == 2
+    with store.session() as session:
+        assert sorted(session.scalars(select(OutboxMessage.status))) == [
+            "pending",
+            "pending",
+            "sent",
+            "sent",
+        ]
+
+
+def test_silence_add_list_remove(store, invoke):
+    add_enterprise(store)
+    added = invoke(
+        "silence",
+        "add",
+        "--rule",
+        "steel.competitor",
+        "--enterprise",
+        "ent-1",
+        "--for",
+        "7d",
+        "--reason",
+        "误报排查",
+    )
+    assert added.exit_code == 0, added.output
+    assert "silence #1: rule steel.competitor for ent-1" in added.output
+    listed = json.loads(invoke("silence", "list", "--json").output)
+    assert listed[0]["target"] == "steel.competitor" and listed[0]["enterprise"] == "ent-1"
+    assert invoke("silence", "remove", "1").exit_code == 0
+    assert invoke("silence", "list").output.strip() == "no silences"
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--rule", "r1"], "exactly one of --until"),
+        (["--rule", "r1", "--until", "2001-01-01"], "in the past"),
+        (["--rule", "r1", "--for", "soon"], "not a duration"),
+        (["--until", "2099-01-01"], "give --rule, --family or --enterprise"),
+        (["--enterprise", "nobody", "--for", "1d"], "unknown enterprise"),
+    ],
+)
+def test_silence_add_rejects_bad_input_with_a_clear_message(store, invoke, args, message):
+    result = invoke("silence", "add", *args)
+    assert isinstance(result.exception, InputError)
+    assert message in str(result.exception)

@@ -1,0 +1,282 @@
+"""`ipwarn deliver`, `ipwarn outbox` and `ipwarn silence add|list|remove`."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from typing import Any
+
+import click
+from sqlalchemy import select
+
+from warning.app import App
+from warning.delivery.outbox import dead_letters, outbox_summary, requeue_dead
+from warning.errors import InputError, Problem
+from warning.pipeline import StageContext
+from warning.store.models import Enterprise, Silence, utcnow
+
+SILENCE_KINDS = ("rule", "enterprise", "family")
+
+
+def _parse_now(value: str | None) -> dt.datetime:
+    if not value:
+        return utcnow()
+    try:
+        parsed = dt.datetime.fromisoformat(value)
+    except ValueError as exc:
+        raise InputError([Problem(f"not an ISO date-time: {value!r}", field="--now")]) from exc
+    return parsed.replace(tzinfo=dt.UTC) if parsed.tzinfo is None else parsed.astimezone(dt.UTC)
+
+
+@click.command()
+@click.option("--now", "now_text", default=None, help="Clock to use (ISO date-time; default: now).")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@click.pass_obj
+def deliver(app: App, now_text: str | None, as_json: bool) -> None:
+    """Send the outbox messages that are due (SMTP, or .eml files without smtp_host), then exit."""
+    from warning.delivery.stage import run_deliver_stage
+
+    ctx = StageContext(settings=app.settings, store=app.store, now=_parse_now(now_text))
+    result = run_deliver_stage(ctx)
+    if as_json:
+        click.echo(
+            json.dumps(
+                {"counts": result.counts, "outputs": result.outputs, "note": result.note},
+                ensure_ascii=False,
+                indent=2,
+            )
+        )
+        return
+    c = result.counts
+    click.echo(
+        f"sent {c.get('sent', 0)} rows in {c.get('messages', 0)} messages, "
+        f"retrying {c.get('retrying', 0)}, dead {c.get('dead', 0)}, "
+        f"suppressed {c.get('suppressed', 0)}, rolled over {c.get('rolled_over', 0)}"
+    )
+    if result.note:
+        click.echo(result.note)
+    for path in result.outputs:
+        click.echo(f"  {path}")
+
+
+def _age(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    minutes, sec = divmod(int(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h{minutes:02d}m" if hours else f"{minutes}m{sec:02d}s"
+
+
+@click.command()
+@click.option("--json", "as_json", is_flag=True, help="Print counts as JSON.")
+@click.option(
+    "--dead", "show_dead", is_flag=True, help="List dead letters with the server's answer."
+)
+@click.option(
+    "--requeue-dead",
+    "requeue",
+    multiple=True,
+    type=str,
+    help="Put dead rows back to pending ('all' or a row id; repeatable).",
+)
+@click.pass_obj
+def outbox(app: App, as_json: bool, show_dead: bool, requeue: tuple[str, ...]) -> None:
+    """Show outbox counts per status and the age of the oldest pending row."""
+    now = utcnow()
+    with app.store.session() as session:
+        requeued = None
+        if requeue:
+            ids = None if "all" in requeue else [_row_id(v) for v in requeue]
+            requeued = requeue_dead(session, now, ids)
+        summary = outbox_summary(session, now)
+        dead = [
+            {
+                "id": r.id,
+                "kind": r.kind,
+                "recipient": r.recipient,
+                "attempts": r.attempts,
+                "alert_id": r.alert_id,
+                "error": r.last_error,
+            }
+            for r in (dead_letters(session) if show_dead else [])
+        ]
+    data: dict[str, Any] = summary.as_dict()
+    data["stale"] = (
+        summary.oldest_pending_age_seconds or 0
+    ) >= app.settings.outbox_stale_minutes * 60
+    if requeued is not None:
+        data["requeued"] = requeued
+    if show_dead:
+        data["dead_letters"] = dead
+    if as_json:
+        click.echo(json.dumps(data, ensure_ascii=False, indent=2))
+        return
+    for status, count in summary.counts.items():
+        click.echo(f"{status:<11}{count:>8}")
+    click.echo(f"{'scheduled':<11}{summary.scheduled:>8}  (unsent, not yet due)")
+    flag = "  STALE" if data["stale"] else ""
+    click.echo(f"oldest pending: {_age(summary.oldest_pending_age_seconds)} overdue{flag}")
+    if requeued is not None:
+        click.echo(f"requeued {requeued} dead rows")
+    for d in dead:
+        click.echo(
+            f"  #{d['id']} {d['kind']} {d['recipient']} attempts={d['attempts']}: {d['error']}"
+        )
+
+
+def _row_id(value: str) -> int:
+    if not value.isdigit():
+        raise InputError(
+            [Problem(f"expected a row id or 'all', got {value!r}", field="--requeue-dead")]
+        )
+    return int(value)
+
+
+_DURATION = re.compile(r"^(\d+)\s*([mhdw])$")
+
+
+def parse_until(until: str | None, duration: str | None, now: dt.datetime, tz: Any) -> dt.datetime:
+    """``--until 2026-12-31`` (end of that local day) or ``--until ISO`` or ``--for 7d``."""
+    if bool(until) == bool(duration):
+        raise InputError(
+            [Problem("give exactly one of --until DATE or --for DURATION", field="--until")]
+        )
+    if duration:
+        m = _DURATION.match(duration.strip().lower())
+        if not m:
+            raise InputError(
+                [Problem(f"not a duration like 30m, 12h, 7d, 2w: {duration!r}", field="--for")]
+            )
+        unit = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}[m.group(2)]
+        return now + dt.timedelta(**{unit: int(m.group(1))})
+    assert until is not None
+    try:
+        if len(until) == 10:
+            day = dt.date.fromisoformat(until)
+            value = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), tzinfo=tz)
+        else:
+            value = dt.datetime.fromisoformat(until)
+            value = value.replace(tzinfo=tz) if value.tzinfo is None else value
+    except ValueError as exc:
+        raise InputError(
+            [Problem(f"not a date (YYYY-MM-DD) or ISO date-time: {until!r}", field="--until")]
+        ) from exc
+    value = value.astimezone(dt.UTC)
+    if value <= now:
+        raise InputError([Problem(f"{until} is in the past", field="--until")])
+    return value
+
+
+@click.group()
+def silence() -> None:
+    """Mute a rule, an enterprise or a document family until a date."""
+
+
+@silence.command("add")
+@click.option("--rule", "rule_id", default=None, help="Mute this rule id.")
+@click.option(
+    "--enterprise",
+    "enterprise_id",
+    default=None,
+    help="Mute this enterprise (alone), or limit a --rule/--family silence to it.",
+)
+@click.option(
+    "--family", default=None, help="Mute a document family (publication or application number)."
+)
+@click.option("--until", default=None, help="Until this local date (inclusive) or ISO date-time.")
+@click.option("--for", "duration", default=None, help="For a duration: 30m, 12h, 7d, 2w.")
+@click.option("--reason", default="", help="Why (shown in the outbox row that is held back).")
+@click.option("--by", "created_by", default="", help="Who asked for it.")
+@click.pass_obj
+def silence_add(
+    app: App,
+    rule_id: str | None,
+    enterprise_id: str | None,
+    family: str | None,
+    until: str | None,
+    duration: str | None,
+    reason: str,
+    created_by: str,
+) -> None:
+    """Add a silence; alerts it covers are recorded as suppressed, not sent."""
+    if rule_id and family:
+        raise InputError([Problem("give --rule or --family, not both", field="--rule")])
+    if rule_id:
+        kind, target, scope = "rule", rule_id, enterprise_id
+    elif family:
+        kind, target, scope = "family", family, enterprise_id
+    elif enterprise_id:
+        kind, target, scope = "enterprise", enterprise_id, enterprise_id
+    else:
+        raise InputError([Problem("give --rule, --family or --enterprise", field="--rule")])
+    now = utcnow()
+    until_at = parse_until(until, duration, now, app.settings.tz)
+    with app.store.session() as session:
+        if scope and session.get(Enterprise, scope) is None:
+            raise InputError([Problem(f"unknown enterprise {scope!r}", field="--enterprise")])
+        row = Silence(
+            kind=kind,
+            target=target.strip(),
+            enterprise_id=scope,
+            until=until_at,
+            reason=reason,
+            created_by=created_by,
+            created_at=now,
+        )
+        session.add(row)
+        session.flush()
+        click.echo(
+            f"silence #{row.id}: {kind} {target}"
+            f"{' for ' + scope if scope and kind != 'enterprise' else ''} until "
+            f"{until_at.astimezone(app.settings.tz):%Y-%m-%d %H:%M} ({app.settings.timezone})"
+        )
+
+
+@silence.command("list")
+@click.option("--all", "show_all", is_flag=True, help="Include expired silences.")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_obj
+def silence_list(app: App, show_all: bool, as_json: bool) -> None:
+    """List active silences (or all with --all)."""
+    now = utcnow()
+    with app.store.session() as session:
+        stmt = select(Silence).order_by(Silence.id)
+        if not show_all:
+            stmt = stmt.where(Silence.until > now)
+        rows = [
+            {
+                "id": s.id,
+                "kind": s.kind,
+                "target": s.target,
+                "enterprise": s.enterprise_id,
+                "until": s.until.isoformat(),
+                "reason": s.reason,
+                "active": s.until > now,
+            }
+            for s in session.scalars(stmt)
+        ]
+    if as_json:
+        click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
+        return
+    if not rows:
+        click.echo("no silences")
+    for r in rows:
+        state = "" if r["active"] else " (expired)"
+        scope = f" [{r['enterprise']}]" if r["enterprise"] and r["kind"] != "enterprise" else ""
+        click.echo(
+            f"#{r['id']} {r['kind']} {r['target']}{scope} until {r['until']}{state} {r['reason']}".rstrip()
+        )
+
+
+@silence.command("remove")
+@click.argument("silence_id", type=int)
+@click.pass_obj
+def silence_remove(app: App, silence_id: int) -> None:
+    """Remove a silence by id; alerts already suppressed stay suppressed."""
+    with app.store.session() as session:
+        row = session.get(Silence, silence_id)
+        if row is None:
+            raise InputError([Problem(f"no silence #{silence_id}", field="SILENCE_ID")])
+        session.delete(row)
+    click.echo(f"removed silence #{silence_id}")

@@ -1,0 +1,335 @@
+"""Building the emails: Chinese, multipart text + HTML, with a "why this alert" card per alert.
+
+Everything that came from a bulletin (titles, applicants, terms) is untrusted: the HTML part is
+rendered by Jinja2 with autoescaping, and headers are set through the ``email`` package after
+:func:`clean_header` removed line breaks and control characters, so no crawled text can add a
+header or a script. ``Alert.explanation`` is written by the rules stage; the card shows the keys
+it knows in a fixed order and any other key generically, so a new key never breaks a mail.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import mimetypes
+import re
+import unicodedata
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from email.message import EmailMessage
+from email.policy import SMTP
+from email.utils import format_datetime, parseaddr
+from functools import cache
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote, urlencode
+
+from jinja2 import Environment, PackageLoader, StrictUndefined
+
+SEVERITY_ORDER = ("critical", "high", "medium", "low")
+#: severity -> (colour name in the subject, colour for the card border)
+SEVERITY_STYLE: dict[str, tuple[str, str]] = {
+    "critical": ("红色", "#c62828"),
+    "high": ("橙色", "#ef6c00"),
+    "medium": ("黄色", "#f9a825"),
+    "low": ("蓝色", "#1565c0"),
+}
+#: explanation keys shown with a label, in this order; other keys follow under their own name
+KNOWN_KEYS: tuple[tuple[str, str], ...] = (
+    ("matched", "命中条件"),
+    ("terms", "命中关键词"),
+    ("ipc_overlap", "IPC 重叠"),
+    ("similarity", "相似度"),
+    ("applicants", "申请人"),
+    ("source", "数据来源"),
+    ("as_of", "数据截至"),
+)
+#: keys rendered elsewhere in the card (header line, links)
+STRUCTURAL_KEYS = frozenset(
+    {"rule_title", "rule_version", "number", "title", "severity", "sector", "rule_id"}
+)
+#: CRLF line ends and 7-bit bodies (base64/quoted-printable): valid for every SMTP server,
+#: no 8BITMIME needed
+MAIL_POLICY = SMTP.clone(cte_type="7bit")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029\u0085]+")
+
+
+def severity_rank(severity: str | None) -> int:
+    """0 for critical ... 3 for low; unknown severities sort last."""
+    try:
+        return SEVERITY_ORDER.index((severity or "").lower())
+    except ValueError:
+        return len(SEVERITY_ORDER)
+
+
+def clean_header(value: object, limit: int = 180) -> str:
+    """Untrusted text made safe for a header: one line, no control characters, bounded length."""
+    text = unicodedata.normalize("NFC", str(value if value is not None else ""))
+    text = _CONTROL.sub(" ", text)
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def format_value(value: Any) -> str:
+    """A JSON value as one readable Chinese line (lists joined with 、, dicts as key: value)."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "是" if value else "否"
+    if isinstance(value, float):
+        return f"{value:.3g}"
+    if isinstance(value, Mapping):
+        return "；".join(f"{k}: {format_value(v)}" for k, v in value.items() if v not in (None, ""))
+    if isinstance(value, list | tuple | set):
+        return "、".join(format_value(v) for v in value if v not in (None, ""))
+    return str(value)
+
+
+def format_similarity(value: Any) -> str:
+    if isinstance(value, Mapping):
+        parts = []
+        if value.get("score") is not None:
+            parts.append(f"得分 {format_value(value['score'])}")
+        if value.get("percentile") is not None:
+            parts.append(f"百分位 {format_value(value['percentile'])}")
+        if value.get("terms"):
+            parts.append(f"共同术语 {format_value(value['terms'])}")
+        rest = {k: v for k, v in value.items() if k not in ("score", "percentile", "terms")}
+        if rest:
+            parts.append(format_value(rest))
+        return "；".join(parts)
+    return format_value(value)
+
+
+def public_record_url(number: str | None) -> str | None:
+    """Espacenet's public record of a publication number (every office, no login)."""
+    if not number:
+        return None
+    compact = re.sub(r"[^0-9A-Za-z]", "", number)
+    if not compact:
+        return None
+    return "https://worldwide.espacenet.com/patent/search?q=pn%3D" + quote(compact)
+
+
+@dataclass
+class AlertView:
+    """One alert with what its card shows, assembled from Alert, Rule, Document and explanation."""
+
+    alert_id: int
+    rule_id: str
+    rule_title: str
+    rule_version: int | str
+    severity: str
+    sector: str
+    sector_name: str
+    enterprise_id: str | None
+    number: str = ""
+    title: str = ""
+    rows: list[tuple[str, str]] = field(default_factory=list)
+    record_url: str | None = None
+    mute_url: str | None = None
+
+    @property
+    def colour(self) -> str:
+        return SEVERITY_STYLE.get(self.severity, ("", "#607d8b"))[1]
+
+    @property
+    def severity_name(self) -> str:
+        return SEVERITY_STYLE.get(self.severity, (self.severity or "未分级",))[0]
+
+
+def explanation_rows(
+    explanation: Mapping[str, Any], fallbacks: Mapping[str, Any]
+) -> list[tuple[str, str]]:
+    """(label, text) rows for the card: known keys first, then anything else the rules wrote."""
+    merged: dict[str, Any] = {k: v for k, v in fallbacks.items() if v not in (None, "", [], {})}
+    merged.update({k: v for k, v in explanation.items() if v not in (None, "", [], {})})
+    rows: list[tuple[str, str]] = []
+    for key, label in KNOWN_KEYS:
+        if key in merged:
+            text = (
+                format_similarity(merged[key]) if key == "similarity" else format_value(merged[key])
+            )
+            if text:
+                rows.append((label, text))
+    for key, value in merged.items():
+        if key in STRUCTURAL_KEYS or any(key == k for k, _ in KNOWN_KEYS):
+            continue
+        text = format_value(value)
+        if text:
+            rows.append((str(key), text))
+    return rows
+
+
+def mute_url(base: str | None, rule_id: str, enterprise_id: str | None) -> str | None:
+    if not base:
+        return None
+    query = {"rule": rule_id}
+    if enterprise_id:
+        query["enterprise"] = enterprise_id
+    return base.rstrip("/") + "/mute?" + urlencode(query)
+
+
+def mail_domain(mail_from: str) -> str:
+    _, addr = parseaddr(mail_from)
+    domain = addr.rpartition("@")[2]
+    return re.sub(r"[^A-Za-z0-9.-]", "", domain) or "ipwarn.localhost"
+
+
+def make_message_id(parts: Iterable[object], domain: str) -> str:
+    """A Message-ID that depends only on what the message is, so a resend folds in clients."""
+    digest = hashlib.sha256("\x1f".join(str(p) for p in parts).encode("utf-8")).hexdigest()[:32]
+    return f"<ipwarn.{digest}@{domain}>"
+
+
+def valid_address(address: str) -> bool:
+    """A bare ``local@domain`` without spaces or control characters (what we accept as recipient)."""
+    _, addr = parseaddr(address)
+    return bool(
+        addr
+        and addr == address.strip()
+        and addr.count("@") == 1
+        and all(addr.partition("@"))
+        and not _CONTROL.search(addr)
+        and " " not in addr
+    )
+
+
+@cache
+def _env() -> Environment:
+    return Environment(
+        loader=PackageLoader("warning.delivery", "templates"),
+        autoescape=lambda name: bool(name and name.endswith(".html.j2")),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+
+
+def render_alert_bodies(
+    alerts: Sequence[AlertView],
+    *,
+    enterprise_name: str,
+    digest_label: str,
+    now: dt.datetime,
+    tz: Any,
+) -> tuple[str, str]:
+    """(text, html) bodies of one email carrying ``alerts``."""
+    context = {
+        "alerts": alerts,
+        "enterprise_name": enterprise_name,
+        "digest_label": digest_label,
+        "generated": now.astimezone(tz).strftime("%Y-%m-%d %H:%M"),
+        "mute_command": "ipwarn silence add --rule {rule} --enterprise {enterprise} --until YYYY-MM-DD",
+    }
+    env = _env()
+    return env.get_template("alert.txt.j2").render(context), env.get_template(
+        "alert.html.j2"
+    ).render(context)
+
+
+def alert_subject(alerts: Sequence[AlertView], enterprise_name: str, digest_label: str) -> str:
+    """``【红色预警·critical】精品钢材及深加工｜3 条专利预警（企业）`` — the worst severity first."""
+    worst = min(alerts, key=lambda a: severity_rank(a.severity))
+    colour = SEVERITY_STYLE.get(worst.severity, ("",))[0]
+    sectors: list[str] = []
+    for a in sorted(alerts, key=lambda a: severity_rank(a.severity)):
+        if a.sector_name and a.sector_name not in sectors:
+            sectors.append(a.sector_name)
+    sector_text = "、".join(sectors[:3]) + ("等" if len(sectors) > 3 else "") or "知识产权"
+    what = (
+        f"{alerts[0].number} 专利预警"
+        if len(alerts) == 1 and alerts[0].number
+        else f"{len(alerts)} 条专利预警"
+    )
+    label = f"{digest_label}·" if digest_label else ""
+    subject = f"【{label}{colour}预警·{worst.severity}】{sector_text}｜{what}"
+    if enterprise_name:
+        subject += f"（{enterprise_name}）"
+    return clean_header(subject, limit=200)
+
+
+def new_message(
+    *, mail_from: str, recipient: str, subject: str, message_id: str, now: dt.datetime
+) -> EmailMessage:
+    msg = EmailMessage(policy=MAIL_POLICY)
+    msg["From"] = clean_header(mail_from, limit=300)
+    msg["To"] = clean_header(recipient, limit=320)
+    msg["Subject"] = clean_header(subject, limit=200)
+    msg["Date"] = format_datetime(now.astimezone(dt.UTC))
+    msg["Message-ID"] = message_id
+    msg["Auto-Submitted"] = "auto-generated"
+    return msg
+
+
+def build_alert_email(
+    alerts: Sequence[AlertView],
+    *,
+    mail_from: str,
+    recipient: str,
+    enterprise_name: str,
+    digest_label: str,
+    message_id: str,
+    now: dt.datetime,
+    tz: Any,
+) -> EmailMessage:
+    ordered = sorted(alerts, key=lambda a: (severity_rank(a.severity), a.alert_id))
+    subject = alert_subject(ordered, enterprise_name, digest_label)
+    msg = new_message(
+        mail_from=mail_from, recipient=recipient, subject=subject, message_id=message_id, now=now
+    )
+    text, html = render_alert_bodies(
+        ordered, enterprise_name=enterprise_name, digest_label=digest_label, now=now, tz=tz
+    )
+    msg.set_content(text, subtype="plain", charset="utf-8", cte="base64")
+    msg.add_alternative(html, subtype="html", charset="utf-8", cte="base64")
+    mute_links = [a.mute_url for a in ordered if a.mute_url]
+    if mute_links and len(set(mute_links)) == 1:
+        msg["List-Unsubscribe"] = f"<{mute_links[0]}>"
+    msg["X-Ipwarn-Alerts"] = ",".join(str(a.alert_id) for a in ordered)
+    return msg
+
+
+class AttachmentMissing(Exception):
+    """A digest row names a file that is not there (a permanent error for that row)."""
+
+
+def build_payload_email(
+    payload: Mapping[str, Any],
+    *,
+    mail_from: str,
+    recipient: str,
+    message_id: str,
+    now: dt.datetime,
+) -> EmailMessage:
+    """A digest or operator row sent as queued: subject, text, optional HTML and attachments.
+
+    The HTML was rendered (and escaped) by whoever queued it, so it is attached unchanged.
+    """
+    msg = new_message(
+        mail_from=mail_from,
+        recipient=recipient,
+        subject=str(payload.get("subject") or "ipwarn"),
+        message_id=message_id,
+        now=now,
+    )
+    msg.set_content(str(payload.get("text") or ""), subtype="plain", charset="utf-8")
+    html = payload.get("html")
+    if not html and payload.get("html_path"):
+        path = Path(str(payload["html_path"]))
+        if not path.is_file():
+            raise AttachmentMissing(f"html_path not found: {path}")
+        html = path.read_text(encoding="utf-8")
+    if html:
+        msg.add_alternative(str(html), subtype="html", charset="utf-8")
+    for item in payload.get("attachments") or []:
+        path = Path(str(item))
+        if not path.is_file():
+            raise AttachmentMissing(f"attachment not found: {path}")
+        ctype, _ = mimetypes.guess_type(path.name)
+        maintype, _, subtype = (ctype or "application/octet-stream").partition("/")
+        msg.add_attachment(
+            path.read_bytes(), maintype=maintype, subtype=subtype, filename=clean_header(path.name)
+        )
+    return msg

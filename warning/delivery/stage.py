@@ -1,0 +1,81 @@
+"""The ``deliver`` pipeline stage: send what is due, then warn operators about a stuck outbox."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from warning.config import Settings
+from warning.delivery.deliverer import RunCounts, deliver
+from warning.delivery.outbox import enqueue_operator, outbox_summary
+from warning.delivery.transport import Transport, make_transport
+from warning.logging import get_logger
+from warning.pipeline import StageContext, StageResult
+from warning.store.engine import Store
+
+log = get_logger(__name__)
+
+
+def run_deliver_stage(ctx: StageContext) -> StageResult:
+    """Send due outbox rows (SMTP, or ``.eml`` files without ``smtp_host``) and report counts."""
+    transport = ctx.options.get("transport") or make_transport(ctx.settings)
+    counts = deliver(ctx.store, ctx.settings, transport, now=ctx.now)
+    outputs = list(transport.outputs)
+    if check_stale(ctx.store, ctx.settings, ctx.now):
+        counts.operator_alerts += 1
+        # the operator notice goes out in this run (a fresh transport: the first was closed)
+        second = make_transport(ctx.settings)
+        _add(counts, deliver(ctx.store, ctx.settings, second, now=ctx.now))
+        outputs.extend(second.outputs)
+    counts.files = len(outputs)
+    with ctx.store.session() as session:
+        summary = outbox_summary(session, ctx.now)
+    result_counts = counts.as_dict()
+    result_counts["pending"] = summary.counts["pending"] + summary.counts["retrying"]
+    if summary.oldest_pending_age_seconds is not None:
+        result_counts["oldest_pending_age_seconds"] = summary.oldest_pending_age_seconds
+    note = (
+        "" if ctx.settings.smtp_host else f"no smtp_host: mail written to {ctx.settings.outbox_dir}"
+    )
+    return StageResult(status="ok", counts=result_counts, note=note, outputs=outputs)
+
+
+def check_stale(store: Store, settings: Settings, now: dt.datetime) -> bool:
+    """Queue one operator notice per hour while the oldest due row waits too long."""
+    with store.session() as session:
+        summary = outbox_summary(session, now)
+        age = summary.oldest_pending_age_seconds
+        if age is None or age < settings.outbox_stale_minutes * 60:
+            return False
+        log.error(
+            "outbox.stale",
+            oldest_age_seconds=age,
+            row=summary.oldest_pending_id,
+            threshold_minutes=settings.outbox_stale_minutes,
+        )
+        if not settings.operator_recipients:
+            return False
+        local = now.astimezone(settings.tz)
+        text = (
+            f"ipwarn 发件箱积压：最早一条待发送邮件（#{summary.oldest_pending_id}）已逾期 "
+            f"{age / 60:.0f} 分钟，超过阈值 {settings.outbox_stale_minutes:g} 分钟。\n"
+            f"各状态数量：{summary.counts}\n"
+            "请检查 SMTP 服务器与 `ipwarn outbox` 的输出（死信见 `ipwarn outbox --dead`）。\n"
+        )
+        created = enqueue_operator(
+            session,
+            settings.operator_recipients,
+            key=f"outbox-stale:{local:%Y%m%d%H}",
+            subject=f"【ipwarn 运维】发件箱积压 {age / 60:.0f} 分钟",
+            text=text,
+            now=now,
+        )
+    return created > 0
+
+
+def _add(total: RunCounts, more: RunCounts) -> None:
+    for key, value in more.as_dict().items():
+        if key != "operator_alerts":
+            setattr(total, key, getattr(total, key) + value)
+
+
+__all__ = ["Transport", "run_deliver_stage"]

@@ -1,0 +1,245 @@
+"""Digest pages: self-contained HTML (Jinja2, autoescaped), a plain-text summary, and a PDF.
+
+Crawled text (titles, applicant names) is untrusted: the HTML escapes it (autoescape), the PDF
+draws it as text, and none of it reaches a mail header (the subject names only the week).
+The build time is the one line that differs between two builds of the same week.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import io
+import re
+from pathlib import Path
+from typing import Any
+
+from fpdf import FPDF
+from fpdf.enums import XPos, YPos
+from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+
+from warning.digest.fonts import cjk_font_path
+from warning.digest.legal import CATEGORY_ZH
+from warning.digest.thresholds import LEVEL_COLOUR, LEVEL_ZH
+
+#: control characters (crawled text may carry them) are drawn as spaces in the PDF
+_CONTROL = re.compile(r"[\x00-\x09\x0b-\x1f\x7f-\x9f]")
+
+
+def fmt_pct(value: float | None) -> str:
+    return "无数据" if value is None else f"{value * 100:.1f}%"
+
+
+def fmt_signed_pct(value: float | None) -> str:
+    return "—" if value is None else f"{value * 100:+.1f}%"
+
+
+def fmt_points(value: float | None) -> str:
+    return "—" if value is None else f"{value:+.1f} 个百分点"
+
+
+def fmt_times(value: float | None) -> str:
+    return "—" if value is None else f"{value:.2f}×"
+
+
+def fmt_num(value: float | None) -> str:
+    if value is None:
+        return "—"
+    return f"{value:.0f}" if float(value).is_integer() else f"{value:.2f}"
+
+
+def fmt_num0(value: float | None) -> str:
+    return "—" if value is None else f"{value:.0f}"
+
+
+def fmt_value(value: float | None, unit: str) -> str:
+    """An indicator value in its unit (thresholds and drivers)."""
+    if unit == "share":
+        return fmt_pct(value)
+    if unit == "points":
+        return "—" if value is None else f"{value:.1f}pp"
+    if unit == "ratio":
+        return fmt_times(value)
+    return fmt_num(value)
+
+
+def subject_of(content: dict[str, Any]) -> str:
+    """Mail subject: only the week and fixed text, never crawled data."""
+    return f"知识产权风险周报 {content['week']}（{content['start']} 至 {content['end']}）"
+
+
+def _environment() -> Environment:
+    env = Environment(
+        loader=PackageLoader("warning.digest", "templates"),
+        autoescape=select_autoescape(["html", "j2"], default=True),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    env.filters.update(
+        pct=fmt_pct,
+        signed_pct=fmt_signed_pct,
+        points=fmt_points,
+        times=fmt_times,
+        num=fmt_num,
+        num0=fmt_num0,
+        value=fmt_value,
+    )
+    return env
+
+
+def render_html(
+    content: dict[str, Any],
+    charts: dict[str, bytes],
+    built_at: dt.datetime,
+    tz: dt.tzinfo,
+    *,
+    input_hash: str = "",
+) -> str:
+    """The digest page with charts embedded as data URIs and all CSS inline."""
+    template = _environment().get_template("digest.html.j2")
+    encoded = {
+        name: base64.b64encode(charts[name]).decode("ascii") if name in charts else None
+        for name in ("filings", "foreign", "legal")
+    }
+    return template.render(
+        c=content,
+        charts=encoded,
+        built_at=built_at.astimezone(tz).strftime("%Y-%m-%d %H:%M:%S %Z"),
+        tz=str(tz),
+        input_hash=input_hash,
+        category_zh=CATEGORY_ZH,
+    )
+
+
+def render_text(content: dict[str, Any]) -> str:
+    """A plain-text summary for the mail body (the HTML and PDF carry the details)."""
+    lines = [subject_of(content), ""]
+    if not content["has_data"]:
+        lines.append("本周无数据：数据库中没有该周公开的文献、法律事件或预警，本期不给出预警等级。")
+        return "\n".join(lines) + "\n"
+    totals = content["totals"]
+    lines.append(
+        f"本周公开 {totals['publications']} 件（授权 {totals['grants']}），"
+        f"法律事件 {totals['legal_events']} 件，预警 {totals['alerts']} 条。"
+    )
+    lines.append("")
+    for s in content["sectors"]:
+        level = f"[{s['level_zh']}]" if s["level"] else "[无数据]"
+        drivers = "；".join(
+            f"{d['label']} {fmt_value(d['value'], d['unit'])}" for d in s["drivers"][:2]
+        )
+        lines.append(
+            f"{level} {s['name_zh']}：公开 {s['publications']['this']}，"
+            f"国外占比 {fmt_pct(s['foreign']['share'])}，本地 {s['local']['total']}，"
+            f"法律事件 {s['legal']['total']}，预警 {s['alerts']['total']}"
+            + (f"（{drivers}）" if drivers else "")
+        )
+    lines += ["", "详见附件 PDF 或 HTML 版本。"]
+    return "\n".join(lines) + "\n"
+
+
+class _DigestPdf(FPDF):
+    def footer(self) -> None:
+        self.set_y(-12)
+        self.set_font("cjk", size=8)
+        self.set_text_color(120)
+        self.cell(0, 8, f"{self.page_no()}", align="C")
+
+
+def render_pdf(
+    content: dict[str, Any],
+    charts: dict[str, bytes],
+    built_at: dt.datetime,
+    tz: dt.tzinfo,
+    path: Path,
+) -> None:
+    """An A4 PDF of the digest: levels and drivers, key figures, charts, lists."""
+    pdf = _DigestPdf(format="A4")
+    pdf.set_creation_date(built_at)
+    pdf.set_title(subject_of(content))
+    pdf.set_author("ipwarn")
+    pdf.add_font("cjk", fname=str(cjk_font_path()))
+    pdf.set_auto_page_break(True, margin=15)
+    pdf.add_page()
+    width = pdf.epw
+
+    def line(text: str, size: float = 10, height: float = 5.5, colour: int = 0) -> None:
+        pdf.set_font("cjk", size=size)
+        pdf.set_text_color(colour)
+        text = _CONTROL.sub(" ", text)
+        pdf.multi_cell(width, height, text, align="L", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+
+    line(f"知识产权风险周报 · {content['week']}", size=18, height=9)
+    line(
+        f"统计周期：{content['start']} 至 {content['end']}  本地区域："
+        f"{'、'.join(content['local_regions'])}",
+        size=9,
+        colour=90,
+    )
+    line(f"生成时间：{built_at.astimezone(tz).strftime('%Y-%m-%d %H:%M:%S %Z')}", 9, colour=90)
+    pdf.ln(3)
+    if not content["has_data"]:
+        line(
+            "本周无数据：数据库中没有该周公开的文献、法律事件或预警，本期不给出预警等级和图表。", 12
+        )
+        pdf.output(str(path))
+        return
+    for s in content["sectors"]:
+        _sector_heading(pdf, s)
+        drivers = "；".join(
+            f"{d['label']} {fmt_value(d['value'], d['unit'])}（≥{fmt_value(d['threshold'], d['unit'])}）"
+            for d in s["drivers"]
+        )
+        if not s["has_data"]:
+            line("本周该领域没有公开文献、法律事件或预警。", 9)
+            continue
+        line(f"依据：{drivers or '没有指标达到黄色及以上阈值'}", 9)
+        pub = s["publications"]
+        line(
+            f"公开 {pub['this']}（上周 {pub['prev'] if pub['prev'] is not None else '无数据'}，"
+            f"环比 {fmt_signed_pct(pub['wow'])}，前12周均值 {fmt_num(pub['mean12'])}）；"
+            f"授权 {s['grants']['this']}；国外占比 {fmt_pct(s['foreign']['share'])}"
+            f"（前12周 {fmt_pct(s['foreign']['trailing_share'])}）；CR4 {fmt_pct(s['cr4'])}，"
+            f"HHI {fmt_num0(s['hhi'])}；本地 {s['local']['total']}；法律事件 {s['legal']['total']}；"
+            f"预警 {s['alerts']['total']}",
+            9,
+        )
+        if s["top_applicants"]:
+            line(
+                "主要申请人："
+                + "；".join(f"{a['name']} {a['documents']}" for a in s["top_applicants"]),
+                9,
+            )
+        for e in s["legal"]["opportunities"][:10]:
+            line(f"  可自由实施：{e['number']} {e['title']}（{e['code']}，{e['event_date']}）", 8)
+        for a in s["notable"]:
+            line(f"  [{a['level_zh']}] {a['number'] or ''} {a['title']} — {a['why']}", 8)
+        pdf.ln(2)
+    for name in ("filings", "foreign", "legal"):
+        if name in charts:
+            if pdf.get_y() > pdf.h - 95:
+                pdf.add_page()
+            pdf.image(io.BytesIO(charts[name]), w=width)
+            pdf.ln(2)
+    if content["notable"]:
+        pdf.ln(2)
+        line("重点关注文献", 12, 7)
+        for a in content["notable"]:
+            line(f"[{a['level_zh']}] {a['number'] or '—'} {a['title']}", 9)
+            line(f"    {a['rule_title']}：{a['why']}", 8, colour=70)
+    pdf.output(str(path))
+
+
+def _sector_heading(pdf: FPDF, sector: dict[str, Any]) -> None:
+    level = sector["level"]
+    colour = LEVEL_COLOUR.get(level or "", "#999999")
+    r, g, b = (int(colour[i : i + 2], 16) for i in (1, 3, 5))
+    pdf.set_font("cjk", size=12)
+    pdf.set_fill_color(r, g, b)
+    pdf.set_text_color(255)
+    label = LEVEL_ZH[level] if level else "无数据"
+    pdf.cell(16, 7, label, align="C", fill=True)
+    pdf.set_text_color(0)
+    pdf.cell(0, 7, f"  {sector['name_zh']}", new_x=XPos.LMARGIN, new_y=YPos.NEXT)

@@ -1,0 +1,41 @@
+"""Pipeline stage: draft the weekly digest once it is due and tell the reviewers.
+
+Due means: the last complete ISO week (in ``settings.timezone``) has no digest yet and its
+following Monday at the ``digest_cron`` time (08:00) has passed. ``ctx.force`` builds now,
+for ``ctx.options["week"]`` when given. Re-running the stage after a build does nothing.
+"""
+
+from __future__ import annotations
+
+from warning.digest.service import build_digest, latest_for_week, notify_reviewers
+from warning.digest.weeks import IsoWeek, draft_due_at, last_complete_week, time_of_cron
+from warning.pipeline import StageContext, StageResult
+
+
+def run_digest_stage(ctx: StageContext) -> StageResult:
+    settings = ctx.settings
+    tz = settings.tz
+    requested = ctx.options.get("week") if ctx.force else None
+    week = IsoWeek.parse(str(requested)) if requested else last_complete_week(ctx.now, tz)
+    if not ctx.force:
+        due_at = draft_due_at(week, tz, time_of_cron(settings.digest_cron))
+        if ctx.now < due_at:
+            return StageResult(
+                status="skipped", note=f"digest {week} is due at {due_at:%Y-%m-%d %H:%M} UTC"
+            )
+        with ctx.store.session() as session:
+            existing = latest_for_week(session, week)
+        if existing is not None:
+            return StageResult(
+                status="skipped",
+                note=f"digest {week} already built (id {existing.id}, {existing.status})",
+            )
+    built = build_digest(ctx.store, settings, week, now=ctx.now)
+    notified = notify_reviewers(ctx.store, settings, built, now=ctx.now)
+    return StageResult(
+        status="ok",
+        counts={"digests": 1, "reviewers_notified": notified},
+        note=f"digest {week} drafted (id {built.id})"
+        + ("" if built.content["has_data"] else "; the week has no data"),
+        outputs=[str(built.html_path), str(built.pdf_path)],
+    )
