@@ -70,19 +70,27 @@ def main(n: int = 20_000) -> None:
     chars = sum(map(len, texts))
     print(f"documents: {n} gazette titles ({chars / n:.1f} characters on average)")
     loads = [cold_load_seconds() for _ in range(3)]
-    print(f"model start-up (fresh interpreter, imports + artifact): best {min(loads):.2f} s, "
-          f"worst {max(loads):.2f} s  (goal < 2 s)")
+    print(
+        f"model start-up (fresh interpreter, imports + artifact): best {min(loads):.2f} s, "
+        f"worst {max(loads):.2f} s  (goal < 2 s)"
+    )
     model = load_classifier()
     model.classify(records[:100])
     print(f"{'':<34}{'1 core docs/s':>14}{'2 cores docs/s':>16}{'ratio 1c':>10}{'ratio 2c':>10}")
     base = {w: _best_of(lambda w=w: _jieba(texts, w)) for w in (1, 2)}
-    print(f"{'bare jieba lcut (accurate, HMM)':<34}{n / base[1]:>14,.0f}{n / base[2]:>16,.0f}"
-          f"{1.0:>10.2f}{1.0:>10.2f}")
+    print(
+        f"{'bare jieba lcut (accurate, HMM)':<34}{n / base[1]:>14,.0f}{n / base[2]:>16,.0f}"
+        f"{1.0:>10.2f}{1.0:>10.2f}"
+    )
     for label, text_only in (("classify, with IPC", False), ("classify, text only", True)):
-        times = {w: _best_of(lambda w=w, t=text_only: model.classify(records, text_only=t, workers=w))
-                 for w in (1, 2)}
-        print(f"{label:<34}{n / times[1]:>14,.0f}{n / times[2]:>16,.0f}"
-              f"{times[1] / base[1]:>10.2f}{times[2] / base[2]:>10.2f}")
+        times = {
+            w: _best_of(lambda w=w, t=text_only: model.classify(records, text_only=t, workers=w))
+            for w in (1, 2)
+        }
+        print(
+            f"{label:<34}{n / times[1]:>14,.0f}{n / times[2]:>16,.0f}"
+            f"{times[1] / base[1]:>10.2f}{times[2] / base[2]:>10.2f}"
+        )
     print("ratio = classify seconds / bare-jieba seconds on the same texts and cores (goal <= 1.0)")
 
 

@@ -103,6 +103,30 @@ class CrawlJob:
             **extra,
         )
 
+    def check(self) -> None:
+        """Fail in the parent, naming the setting, before a subprocess is started."""
+        where = f"sources.{self.source}"
+        if self.kind == "epo_ops":
+            if not (self.credentials.get("client_id") and self.credentials.get("client_secret")):
+                secret = f"IPWARN_SOURCES__{self.source.upper()}__CLIENT_SECRET"
+                raise ConfigError(
+                    [Problem(f"EPO OPS needs client_id and {secret}", field=f"{where}.client_id")]
+                )
+            if not (self.options.get("query") or self.options.get("numbers")):
+                raise ConfigError(
+                    [
+                        Problem(
+                            "set options.query (CQL) or options.numbers", field=f"{where}.options"
+                        )
+                    ]
+                )
+        if self.kind == "inbox":
+            from crawlers.spiders.inbox import inbox_directory
+
+            inbox_directory(self.base_url, self.source)
+        elif not self.base_url.startswith(("http://", "https://")):
+            raise ConfigError([Problem("must be an http(s) URL", field=f"{where}.base_url")])
+
     def to_env(self) -> str:
         data = self.__dict__ | {"since": self.since.isoformat() if self.since else None}
         return json.dumps(data, ensure_ascii=False)

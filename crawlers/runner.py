@@ -77,6 +77,7 @@ def run_source(
         log_file=str(logs / f"crawl-{name}.log"),
         log_level=settings.log_level,
     )
+    job.check()
     with store.session() as session:
         run = CrawlRun(source=name, started_at=utcnow(), status="running", since=since)
         session.add(run)

@@ -43,10 +43,12 @@ class CrawlCounts:
 
 
 def is_event_only(record: DocumentRecord) -> bool:
-    """A transaction/legal record names a document but carries no bibliographic data."""
-    return bool(record.legal_events) and not (
-        record.title or record.applicants or record.ipc or record.abstract
-    )
+    """A transaction/legal record names a document but carries no bibliographic data.
+
+    Such a record must never overwrite the document's data with blanks: its events go to the
+    stored document, or to a stub until the document itself arrives.
+    """
+    return not (record.title or record.applicants or record.ipc or record.abstract)
 
 
 def store_record(session: Session, record: DocumentRecord) -> CrawlCounts:

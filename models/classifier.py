@@ -7,7 +7,6 @@ the taxonomy's IPC evidence, learnt on a held-out slice of the gazette.
 
 from __future__ import annotations
 
-import math
 import os
 import time
 from collections import Counter
@@ -62,7 +61,9 @@ def _as_doc(record: Mapping[str, Any] | Any, text_only: bool) -> _Doc:
     get = record.get if isinstance(record, Mapping) else lambda k, d=None: getattr(record, k, d)
     raw_ipc = get("ipc") or []
     ipc = () if text_only else tuple(normalize_ipc_list(raw_ipc))
-    text = document_text(str(get("title") or ""), str(get("abstract") or ""), str(get("claims") or ""))
+    text = document_text(
+        str(get("title") or ""), str(get("abstract") or ""), str(get("claims") or "")
+    )
     return _Doc(str(get("number") or ""), text, ipc)
 
 
@@ -79,6 +80,11 @@ class Classifier:
         self.labels = list(params.labels)
         self.sector_ids = [label for label in self.labels if label != OTHER]
         self._terms: list[str] | None = None
+        self._ipc_cache: dict[
+            tuple[str, ...], tuple[npt.NDArray[np.float64], dict[str, list[str]]]
+        ] = {}
+        self._sector_index = [self.labels.index(s) for s in self.sector_ids]
+        self._label_index = {label: j for j, label in enumerate(self.labels)}
         self._keywords = [
             (sf, tuple(normalize_text(k) for k in sf.keywords)) for sf in self.taxonomy.subfields
         ]
@@ -90,25 +96,34 @@ class Classifier:
     # --- features ---------------------------------------------------------------------------
 
     def features(self, texts: Sequence[str]) -> sparse.csr_matrix:
-        """TF-IDF rows (sublinear tf, L2-normalised), exactly as the training vectorizer made them."""
-        vocab = self.params.vocabulary
-        idf = self.params.idf
+        """TF-IDF rows (sublinear tf, L2-normalised), exactly as the training vectorizer made them.
+
+        Tokens are counted per text in Python; weighting and normalisation run once, vectorised,
+        over the whole batch.
+        """
+        vocab_get = self.params.vocabulary.get
         analyzer = analyze_with_words if self.params.word_features else analyze
         indptr = [0]
         indices: list[int] = []
-        values: list[float] = []
+        counts: list[int] = []
         for text in texts:
-            counts = Counter(i for i in map(vocab.get, analyzer(text)) if i is not None)
-            if counts:
-                idx = np.fromiter(counts.keys(), dtype=np.int64, count=len(counts))
-                tf = np.fromiter(counts.values(), dtype=np.float64, count=len(counts))
-                weights = (1.0 + np.log(tf)) * idf[idx]
-                weights /= math.sqrt(float(weights @ weights))
-                indices.extend(idx.tolist())
-                values.extend(weights.tolist())
+            for token, count in Counter(analyzer(text)).items():
+                index = vocab_get(token)
+                if index is not None:
+                    indices.append(index)
+                    counts.append(count)
             indptr.append(len(indices))
-        shape = (len(texts), len(idf))
-        return sparse.csr_matrix((values, indices, indptr), shape=shape, dtype=np.float64)
+        idx = np.asarray(indices, dtype=np.int64)
+        values = (1.0 + np.log(np.asarray(counts, dtype=np.float64))) * self.params.idf[idx]
+        pointers = np.asarray(indptr, dtype=np.int64)
+        lengths = np.diff(pointers)
+        if len(values):
+            sums = np.add.reduceat(values * values, pointers[:-1][lengths > 0])
+            norms = np.zeros(len(texts))
+            norms[lengths > 0] = np.sqrt(sums)
+            values /= np.repeat(norms, lengths)
+        shape = (len(texts), len(self.params.idf))
+        return sparse.csr_matrix((values, idx, pointers), shape=shape)
 
     def decision(self, matrix: sparse.csr_matrix) -> npt.NDArray[np.float64]:
         coef = self.params.coef
@@ -118,13 +133,24 @@ class Classifier:
         platt = self.params.platt
         return _sigmoid(-(platt[:, 0] * decision + platt[:, 1]))
 
-    def ipc_evidence(self, ipc: Sequence[str]) -> tuple[npt.NDArray[np.float64], dict[str, list[str]]]:
-        """1/0 per label: does an IPC symbol put the document in that label (other: in none)?"""
-        hits = self.taxonomy.sectors_for_ipc(list(ipc))
-        row = np.array([1.0 if label in hits else 0.0 for label in self.labels])
-        if OTHER in self.labels:
-            row[self.labels.index(OTHER)] = 0.0 if hits else 1.0
-        return row, hits
+    def ipc_evidence(
+        self, ipc: Sequence[str]
+    ) -> tuple[npt.NDArray[np.float64], dict[str, list[str]]]:
+        """1/0 per label: does an IPC symbol put the document in that label (other: in none)?
+
+        Cached per symbol set: a batch repeats the same few thousand symbols over and over.
+        """
+        key = tuple(ipc)
+        cached = self._ipc_cache.get(key)
+        if cached is None:
+            hits = self.taxonomy.sectors_for_ipc(list(ipc))
+            row = np.array([1.0 if label in hits else 0.0 for label in self.labels])
+            if OTHER in self.labels:
+                row[self.labels.index(OTHER)] = 0.0 if hits else 1.0
+            if len(self._ipc_cache) > 200_000:
+                self._ipc_cache.clear()
+            cached = self._ipc_cache[key] = (row, hits)
+        return cached
 
     def fused_probabilities(
         self, decision: npt.NDArray[np.float64], evidence: npt.NDArray[np.float64]
@@ -148,19 +174,25 @@ class Classifier:
             return []
         matrix = self.features([d.text for d in docs])
         decision = self.decision(matrix)
-        text_probs = self.text_probabilities(decision)
-        results = []
-        for i, doc in enumerate(docs):
-            if doc.ipc:
-                evidence, hits = self.ipc_evidence(doc.ipc)
-                probs = self.fused_probabilities(decision[i], evidence)
-                thresholds = self.params.fusion_thresholds
-            else:
-                hits = {}
-                probs = text_probs[i]
-                thresholds = self.params.thresholds
-            results.append(self._result(doc, probs, thresholds, hits, matrix, i))
-        return results
+        probs = self.text_probabilities(decision)
+        with_ipc = [i for i, d in enumerate(docs) if d.ipc]
+        hits: list[dict[str, list[str]]] = [{} for _ in docs]
+        if with_ipc:
+            evidence = np.zeros((len(with_ipc), len(self.labels)))
+            for k, i in enumerate(with_ipc):
+                evidence[k], hits[i] = self.ipc_evidence(docs[i].ipc)
+            probs[with_ipc] = self.fused_probabilities(decision[with_ipc], evidence)
+        return [
+            self._result(
+                doc,
+                probs[i],
+                self.params.fusion_thresholds if doc.ipc else self.params.thresholds,
+                hits[i],
+                matrix,
+                i,
+            )
+            for i, doc in enumerate(docs)
+        ]
 
     def _result(
         self,
@@ -172,9 +204,7 @@ class Classifier:
         row: int,
     ) -> Classification:
         scores = {label: round(float(p), 4) for label, p in zip(self.labels, probs, strict=True)}
-        sectors = [
-            s for s in self.sector_ids if probs[self.labels.index(s)] >= thresholds[self.labels.index(s)]
-        ]
+        sectors = [self.labels[j] for j in self._sector_index if probs[j] >= thresholds[j]]
         sectors.sort(key=lambda s: -scores[s])
         assigned = sectors or [OTHER]
         explanation = {
@@ -197,7 +227,7 @@ class Classifier:
         if not sectors:
             return []
         text = normalize_text(doc.text)
-        found = []
+        found: list[dict[str, Any]] = []
         for sf, keywords in self._keywords:
             if sf.sector not in sectors:
                 continue
@@ -208,7 +238,11 @@ class Classifier:
             else:
                 continue
             found.append(
-                {"sector": sf.sector, "subfield": sf.id, "score": round(scores[sf.sector] * weight, 4)}
+                {
+                    "sector": sf.sector,
+                    "subfield": sf.id,
+                    "score": round(scores[sf.sector] * weight, 4),
+                }
             )
         found.sort(key=lambda f: -float(f["score"]))
         return found
@@ -218,7 +252,7 @@ class Classifier:
         if start == end:
             return []
         idx = matrix.indices[start:end]
-        contrib = matrix.data[start:end] * self.params.coef[idx, self.labels.index(label)]
+        contrib = matrix.data[start:end] * self.params.coef[idx, self._label_index[label]]
         order = np.argsort(-contrib)[:TOP_TERMS]
         terms = self._vocabulary_terms()
         return [terms[idx[k]] for k in order if contrib[k] > 0]
@@ -282,7 +316,9 @@ def find_version(version: str, settings: Any = None) -> Path:
 def _load_cached(folder: str) -> Classifier:
     started = time.perf_counter()
     model = Classifier(load_params(Path(folder)))
-    log.debug("classifier.loaded", version=model.version, seconds=round(time.perf_counter() - started, 3))
+    log.debug(
+        "classifier.loaded", version=model.version, seconds=round(time.perf_counter() - started, 3)
+    )
     return model
 
 

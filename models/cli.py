@@ -30,8 +30,11 @@ def _stored_active_version(settings: Any) -> str | None:
     if settings is None:
         return None
     url: str = settings.effective_database_url
-    if url.startswith("sqlite") and not (Path(settings.data_dir) / "ipwarn.db").exists() \
-            and not settings.database_url:
+    if (
+        url.startswith("sqlite")
+        and not (Path(settings.data_dir) / "ipwarn.db").exists()
+        and not settings.database_url
+    ):
         return None
     from sqlalchemy.exc import SQLAlchemyError
 
@@ -62,8 +65,12 @@ def _chunks(lines: Iterator[Any], size: int) -> Iterator[list[Any]]:
 @click.command("classify")
 @click.argument("file", type=click.File("r", encoding="utf-8"), default="-")
 @click.option("--text-only", is_flag=True, help="Ignore the `ipc` field; classify from text alone.")
-@click.option("--model", "version", default=None,
-              help="Model version (default: the active one, else the packaged default).")
+@click.option(
+    "--model",
+    "version",
+    default=None,
+    help="Model version (default: the active one, else the packaged default).",
+)
 @click.pass_obj
 def classify(app: App, file: IO[str], text_only: bool, version: str | None) -> None:
     """Tag JSON lines (number, title, abstract, claims, ipc, language) with sectors.
@@ -103,8 +110,11 @@ def model() -> None:
 def _next_version(settings: Any) -> str:
     from models.registry import list_versions
 
-    numbers = [int(v.version[1:]) for v in list_versions(settings)
-               if v.version.startswith("v") and v.version[1:].isdigit()]
+    numbers = [
+        int(v.version[1:])
+        for v in list_versions(settings)
+        if v.version.startswith("v") and v.version[1:].isdigit()
+    ]
     return f"v{max(numbers, default=0) + 1}"
 
 
@@ -118,10 +128,19 @@ def _out_dir(settings: Any) -> Path:
 
 @model.command("train")
 @click.option("--version", default=None, help="Version name (default: next vN).")
-@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Artifact directory (default: model_dir, else DATA_DIR/models).")
-@click.option("--data-dir", type=click.Path(file_okay=False, exists=True, path_type=Path),
-              default=None, help="Training data folder (default: the shipped models/data).")
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Artifact directory (default: model_dir, else DATA_DIR/models).",
+)
+@click.option(
+    "--data-dir",
+    type=click.Path(file_okay=False, exists=True, path_type=Path),
+    default=None,
+    help="Training data folder (default: the shipped models/data).",
+)
 @click.pass_obj
 def train_cmd(app: App, version: str | None, out_dir: Path | None, data_dir: Path | None) -> None:
     """Train a version from the shipped data; prints its held-out metrics."""
@@ -131,8 +150,9 @@ def train_cmd(app: App, version: str | None, out_dir: Path | None, data_dir: Pat
 
     settings = _settings(app)
     version = version or _next_version(settings)
-    folder, metadata = train(TrainConfig(version=version, data_dir=data_dir or DATA_DIR),
-                             out_dir or _out_dir(settings))
+    folder, metadata = train(
+        TrainConfig(version=version, data_dir=data_dir or DATA_DIR), out_dir or _out_dir(settings)
+    )
     click.echo(format_report(metadata["metrics"]))
     click.echo(f"trained {version} in {metadata['train_seconds']} s -> {folder}")
     click.echo(f"activate it with: ipwarn model activate {version}")
@@ -140,15 +160,25 @@ def train_cmd(app: App, version: str | None, out_dir: Path | None, data_dir: Pat
 
 @model.command("evaluate")
 @click.option("--version", default=None, help="Version (default: the active one).")
-@click.option("--data", "data_file", type=click.File("r", encoding="utf-8"), default=None,
-              help="JSON lines with number, title and ipc (labels come from the IPC); "
-                   "default: the held-out split of the shipped gazette data.")
-@click.option("--threshold", type=float, default=None,
-              help="Auto-tag threshold (default: the one stored with the model).")
+@click.option(
+    "--data",
+    "data_file",
+    type=click.File("r", encoding="utf-8"),
+    default=None,
+    help="JSON lines with number, title and ipc (labels come from the IPC); "
+    "default: the held-out split of the shipped gazette data.",
+)
+@click.option(
+    "--threshold",
+    type=float,
+    default=None,
+    help="Auto-tag threshold (default: the one stored with the model).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the metrics as JSON.")
 @click.pass_obj
-def evaluate_cmd(app: App, version: str | None, data_file: IO[str] | None,
-                 threshold: float | None, as_json: bool) -> None:
+def evaluate_cmd(
+    app: App, version: str | None, data_file: IO[str] | None, threshold: float | None, as_json: bool
+) -> None:
     """Per-label precision/recall/F1, macro/micro-F1, auto-tag precision/coverage and ECE."""
     from models.classifier import load_classifier
     from models.data import TEST_BUCKETS, Example, iter_split, read_gazette
@@ -156,8 +186,9 @@ def evaluate_cmd(app: App, version: str | None, data_file: IO[str] | None,
     from models.jsonl import read_lines
 
     settings = _settings(app)
-    classifier = load_classifier(settings, version=version or _stored_active_version(settings)
-                                 or DEFAULT_VERSION)
+    classifier = load_classifier(
+        settings, version=version or _stored_active_version(settings) or DEFAULT_VERSION
+    )
     if data_file is None:
         examples = list(iter_split(read_gazette(), TEST_BUCKETS))
     else:
@@ -166,12 +197,22 @@ def evaluate_cmd(app: App, version: str | None, data_file: IO[str] | None,
         examples, problems = [], []
         for item in read_lines(data_file, data_file.name):
             if item.record is None or not item.record.get("ipc"):
-                problems.append(item.problem or Problem("no ipc: cannot derive the label",
-                                                        file=data_file.name, line=item.line))
+                problems.append(
+                    item.problem
+                    or Problem(
+                        "no ipc: cannot derive the label", file=data_file.name, line=item.line
+                    )
+                )
                 continue
             rec = item.record
-            examples.append(Example(rec["number"], rec.get("title") or "",
-                                    tuple(normalize_ipc_list(rec["ipc"])), "external"))
+            examples.append(
+                Example(
+                    rec["number"],
+                    rec.get("title") or "",
+                    tuple(normalize_ipc_list(rec["ipc"])),
+                    "external",
+                )
+            )
         if problems:
             raise InputError(problems)
     auto = threshold or float(classifier.params.metadata.get("auto_tag_threshold", 0.9))
@@ -213,6 +254,7 @@ def list_cmd(app: App) -> None:
         text = metrics.get("text_only", {}).get("macro_f1", float("nan"))
         ipc = metrics.get("with_ipc", {}).get("macro_f1", float("nan"))
         mark = "*" if info.version == active else " "
-        click.echo(f"{mark} {info.version:<10} {info.metadata.get('created_at', '?'):<26} "
-                   f"macro-F1 text {text:.3f}  with IPC {ipc:.3f}  {info.folder}")
-
+        click.echo(
+            f"{mark} {info.version:<10} {info.metadata.get('created_at', '?'):<26} "
+            f"macro-F1 text {text:.3f}  with IPC {ipc:.3f}  {info.folder}"
+        )

@@ -34,11 +34,17 @@ def predict(model: Classifier, examples: Sequence[Example], *, text_only: bool) 
     records = [{"number": e.number, "title": e.text, "ipc": list(e.ipc)} for e in examples]
     results = model.classify(records, text_only=text_only)
     labels = model.labels
-    truth = np.array([[lab in weak_labels(model.taxonomy, e.ipc) for lab in labels] for e in examples])
+    truth = np.array(
+        [[lab in weak_labels(model.taxonomy, e.ipc) for lab in labels] for e in examples]
+    )
     assigned = np.array([[lab in r.sectors for lab in labels] for r in results])
     probs = np.array([[r.scores[lab] for lab in labels] for r in results], dtype=np.float64)
-    return Predictions(labels, truth.reshape(-1, len(labels)), assigned.reshape(-1, len(labels)),
-                       probs.reshape(-1, len(labels)))
+    return Predictions(
+        labels,
+        truth.reshape(-1, len(labels)),
+        assigned.reshape(-1, len(labels)),
+        probs.reshape(-1, len(labels)),
+    )
 
 
 def _prf(truth: BoolArray, pred: BoolArray) -> tuple[float, float, float, int]:
@@ -98,8 +104,12 @@ def metrics(pred: Predictions, auto_tag_threshold: float) -> dict[str, Any]:
     f1s = []
     for j, label in enumerate(pred.labels):
         p, r, f, support = _prf(pred.truth[:, j], pred.assigned[:, j])
-        per_label[label] = {"precision": round(p, 4), "recall": round(r, 4), "f1": round(f, 4),
-                            "support": support}
+        per_label[label] = {
+            "precision": round(p, 4),
+            "recall": round(r, 4),
+            "f1": round(f, 4),
+            "support": support,
+        }
         f1s.append(f)
     micro = _prf(pred.truth.ravel(), pred.assigned.ravel())[2]
     precision, coverage = auto_tag(pred.truth, pred.probs, auto_tag_threshold)
@@ -115,7 +125,9 @@ def metrics(pred: Predictions, auto_tag_threshold: float) -> dict[str, Any]:
     }
 
 
-def evaluate(model: Classifier, examples: Sequence[Example], auto_tag_threshold: float) -> dict[str, Any]:
+def evaluate(
+    model: Classifier, examples: Sequence[Example], auto_tag_threshold: float
+) -> dict[str, Any]:
     """Metrics text-only and with IPC on labelled examples (labels from their IPC)."""
     return {
         "text_only": metrics(predict(model, examples, text_only=True), auto_tag_threshold),
@@ -132,11 +144,17 @@ def format_report(report: dict[str, Any]) -> str:
         lines.append(f"== {mode.replace('_', ' ')} ({m['documents']} documents)")
         lines.append(f"{'label':<16}{'precision':>10}{'recall':>8}{'F1':>7}{'support':>9}")
         for label, row in m["per_label"].items():
-            lines.append(f"{label:<16}{row['precision']:>10.3f}{row['recall']:>8.3f}"
-                         f"{row['f1']:>7.3f}{row['support']:>9}")
-        lines.append(f"macro-F1 {m['macro_f1']:.3f}   micro-F1 {m['micro_f1']:.3f}   ECE {m['ece']:.3f}")
-        lines.append(f"auto-tag threshold {m['auto_tag_threshold']:.2f}: precision "
-                     f"{m['auto_tag_precision']:.3f}, coverage {m['auto_tag_coverage']:.3f}")
+            lines.append(
+                f"{label:<16}{row['precision']:>10.3f}{row['recall']:>8.3f}"
+                f"{row['f1']:>7.3f}{row['support']:>9}"
+            )
+        lines.append(
+            f"macro-F1 {m['macro_f1']:.3f}   micro-F1 {m['micro_f1']:.3f}   ECE {m['ece']:.3f}"
+        )
+        lines.append(
+            f"auto-tag threshold {m['auto_tag_threshold']:.2f}: precision "
+            f"{m['auto_tag_precision']:.3f}, coverage {m['auto_tag_coverage']:.3f}"
+        )
     return "\n".join(lines)
 
 

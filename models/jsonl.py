@@ -24,18 +24,26 @@ def _check(data: Any, name: str, line: int) -> Problem | None:
         return Problem("expected a JSON object", file=name, line=line)
     number = data.get("number")
     if not isinstance(number, str) or not number.strip():
-        return Problem("missing or empty (a publication number string)", file=name, line=line,
-                       field="number")
+        return Problem(
+            "missing or empty (a publication number string)", file=name, line=line, field="number"
+        )
     for key in _TEXT_FIELDS:
         if data.get(key) is not None and not isinstance(data[key], str):
-            return Problem(f"expected a string, got {type(data[key]).__name__}", file=name,
-                           line=line, field=key)
+            return Problem(
+                f"expected a string, got {type(data[key]).__name__}",
+                file=name,
+                line=line,
+                field=key,
+            )
     ipc = data.get("ipc")
-    if ipc is not None and not isinstance(ipc, str):
-        if not isinstance(ipc, list) or not all(isinstance(s, str) for s in ipc):
-            return Problem("expected a list of IPC symbol strings", file=name, line=line, field="ipc")
+    if ipc is not None and not isinstance(ipc, str | list):
+        return Problem("expected a list of IPC symbol strings", file=name, line=line, field="ipc")
+    if isinstance(ipc, list) and not all(isinstance(s, str) for s in ipc):
+        return Problem("expected a list of IPC symbol strings", file=name, line=line, field="ipc")
     if not (data.get("title") or data.get("abstract") or data.get("claims") or ipc):
-        return Problem("nothing to classify: no title, abstract, claims or ipc", file=name, line=line)
+        return Problem(
+            "nothing to classify: no title, abstract, claims or ipc", file=name, line=line
+        )
     return None
 
 
@@ -47,8 +55,11 @@ def read_lines(lines: Iterable[str], name: str = "<stdin>") -> Iterator[InputLin
         try:
             data = json.loads(raw)
         except json.JSONDecodeError as exc:
-            yield InputLine(number, None, Problem(f"invalid JSON: {exc.msg} (column {exc.colno})",
-                                                  file=name, line=number))
+            yield InputLine(
+                number,
+                None,
+                Problem(f"invalid JSON: {exc.msg} (column {exc.colno})", file=name, line=number),
+            )
             continue
         problem = _check(data, name, number)
         yield InputLine(number, None if problem else data, problem)

@@ -49,7 +49,9 @@ def gazette_rows(root: Path) -> list[dict[str, object]]:
                 title = _SPACES.sub("", rec["name"])
                 ipc = normalize_ipc_list(rec["Int.Cl."])
                 if number and title and ipc:
-                    rows.setdefault(number, {"number": number, "title": title, "ipc": ipc, "kind": kind})
+                    rows.setdefault(
+                        number, {"number": number, "title": title, "ipc": ipc, "kind": kind}
+                    )
     return [rows[k] for k in sorted(rows)]
 
 
@@ -77,7 +79,9 @@ def main(shared: str) -> None:
     root = Path(shared)
     DATA_DIR.mkdir(exist_ok=True)
     rows = gazette_rows(root / "cnipa-gazette-2019-csv")
-    with gzip.open(DATA_DIR / "gazette_2019.jsonl.gz", "wt", encoding="utf-8", compresslevel=9) as fh:
+    with gzip.open(
+        DATA_DIR / "gazette_2019.jsonl.gz", "wt", encoding="utf-8", compresslevel=9
+    ) as fh:
         for row in rows:
             fh.write(json.dumps(row, ensure_ascii=False) + "\n")
     zh = ipc_titles(root / "ipc-scheme-zh-2026" / "ipc_2026.01_zh_titles.tsv", chinese=True)

@@ -27,13 +27,27 @@ def tag_rows(document_id: int, result: Classification) -> list[dict[str, Any]]:
     """DocumentTag rows: every label at sector level (subfield ""), then assigned sub-fields."""
     now = utcnow()
     rows = [
-        {"document_id": document_id, "model_version": result.model_version, "sector": label,
-         "subfield": "", "confidence": score, "assigned": label in result.sectors, "created_at": now}
+        {
+            "document_id": document_id,
+            "model_version": result.model_version,
+            "sector": label,
+            "subfield": "",
+            "confidence": score,
+            "assigned": label in result.sectors,
+            "created_at": now,
+        }
         for label, score in result.scores.items()
     ]
     rows.extend(
-        {"document_id": document_id, "model_version": result.model_version, "sector": sf["sector"],
-         "subfield": sf["subfield"], "confidence": sf["score"], "assigned": True, "created_at": now}
+        {
+            "document_id": document_id,
+            "model_version": result.model_version,
+            "sector": sf["sector"],
+            "subfield": sf["subfield"],
+            "confidence": sf["score"],
+            "assigned": True,
+            "created_at": now,
+        }
         for sf in result.subfields
     )
     return rows
@@ -60,7 +74,9 @@ def run_classify_stage(ctx: StageContext) -> StageResult:
             if not docs:
                 break
             results = model.classify(docs)
-            rows = [row for doc, res in zip(docs, results, strict=True) for row in tag_rows(doc.id, res)]
+            rows = [
+                row for doc, res in zip(docs, results, strict=True) for row in tag_rows(doc.id, res)
+            ]
             stmt = dialect_insert(session, DocumentTag.__table__).on_conflict_do_nothing(
                 index_elements=["document_id", "model_version", "sector", "subfield"]
             )
@@ -69,11 +85,16 @@ def run_classify_stage(ctx: StageContext) -> StageResult:
             tags += len(rows)
     with ctx.store.session() as session:
         backlog = session.scalar(
-            select(Document.id).where(
+            select(Document.id)
+            .where(
                 Document.is_stub.is_(False),
-                ~exists().where(DocumentTag.document_id == Document.id,
-                                DocumentTag.model_version == version),
-            ).limit(1)
+                ~exists().where(
+                    DocumentTag.document_id == Document.id, DocumentTag.model_version == version
+                ),
+            )
+            .limit(1)
         )
-    note = f"model {version}" + ("; more untagged documents remain for the next run" if backlog else "")
+    note = f"model {version}" + (
+        "; more untagged documents remain for the next run" if backlog else ""
+    )
     return StageResult(status="ok", counts={"documents": tagged, "tags": tags}, note=note)

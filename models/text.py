@@ -14,11 +14,53 @@ import re
 #: long text would drown the title's few, strong n-grams after L2 normalisation
 MAX_EXTRA_CHARS = 300
 
-_FULLWIDTH = str.maketrans({chr(c): chr(c - 0xFEE0) for c in range(0xFF01, 0xFF5F)} | {"\u3000": " "})
+_FULLWIDTH = str.maketrans(
+    {chr(c): chr(c - 0xFEE0) for c in range(0xFF01, 0xFF5F)} | {"\u3000": " "}
+)
 _RUNS = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]+|[a-z][a-z0-9]*")
 _STOP = frozenset(
-    "a an and are as at be by for from in into is it its of on or other than that the their "
-    "these this to with without e g eg i ie using used use thereof therefor same such".split()
+    [
+        "a",
+        "an",
+        "and",
+        "are",
+        "as",
+        "at",
+        "be",
+        "by",
+        "for",
+        "from",
+        "in",
+        "into",
+        "is",
+        "it",
+        "its",
+        "of",
+        "on",
+        "or",
+        "other",
+        "than",
+        "that",
+        "the",
+        "their",
+        "these",
+        "this",
+        "to",
+        "with",
+        "without",
+        "e",
+        "g",
+        "eg",
+        "i",
+        "ie",
+        "using",
+        "used",
+        "use",
+        "thereof",
+        "therefor",
+        "same",
+        "such",
+    ]
 )
 
 

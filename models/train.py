@@ -62,7 +62,9 @@ class TrainConfig:
     target_precision: float = 0.97
 
 
-def _label_matrix(taxonomy: Taxonomy, labels: list[str], examples: list[Example]) -> npt.NDArray[np.bool_]:
+def _label_matrix(
+    taxonomy: Taxonomy, labels: list[str], examples: list[Example]
+) -> npt.NDArray[np.bool_]:
     return np.array([[lab in weak_labels(taxonomy, e.ipc) for lab in labels] for e in examples])
 
 
@@ -85,9 +87,12 @@ def _fit_text_model(
     from sklearn.frozen import FrozenEstimator
     from sklearn.svm import LinearSVC
 
-    vectorizer = TfidfVectorizer(analyzer=analyze_with_words if config.word_features else analyze,
-                                 sublinear_tf=True, min_df=config.min_df,
-                                 dtype=np.float32)
+    vectorizer = TfidfVectorizer(
+        analyzer=analyze_with_words if config.word_features else analyze,
+        sublinear_tf=True,
+        min_df=config.min_df,
+        dtype=np.float32,
+    )
     matrix = vectorizer.fit_transform(texts)
     tune_matrix = vectorizer.transform(tune_texts)
     n_labels = y.shape[1]
@@ -109,8 +114,11 @@ def _fit_text_model(
     return vocabulary, vectorizer.idf_.astype(np.float32), coef, intercept, platt
 
 
-def _fit_fusion(decision: npt.NDArray[np.float64], evidence: npt.NDArray[np.float64],
-                truth: npt.NDArray[np.bool_]) -> npt.NDArray[np.float64]:
+def _fit_fusion(
+    decision: npt.NDArray[np.float64],
+    evidence: npt.NDArray[np.float64],
+    truth: npt.NDArray[np.bool_],
+) -> npt.NDArray[np.float64]:
     from sklearn.linear_model import LogisticRegression
 
     fusion = np.zeros((truth.shape[1], 3))
@@ -127,12 +135,14 @@ def _fit_fusion(decision: npt.NDArray[np.float64], evidence: npt.NDArray[np.floa
 def library_versions() -> dict[str, str]:
     from importlib.metadata import version
 
-    return {name: version(name) for name in ("scikit-learn", "numpy", "scipy", "jieba", "joblib")} | {
-        "python": platform.python_version()
-    }
+    return {
+        name: version(name) for name in ("scikit-learn", "numpy", "scipy", "jieba", "joblib")
+    } | {"python": platform.python_version()}
 
 
-def train(config: TrainConfig, out_dir: Path, taxonomy: Taxonomy | None = None) -> tuple[Path, dict[str, Any]]:
+def train(
+    config: TrainConfig, out_dir: Path, taxonomy: Taxonomy | None = None
+) -> tuple[Path, dict[str, Any]]:
     """Train, tune, evaluate and save one version; returns (artifact folder, metadata)."""
     started = time.perf_counter()
     taxonomy = taxonomy or load_taxonomy()
@@ -142,11 +152,14 @@ def train(config: TrainConfig, out_dir: Path, taxonomy: Taxonomy | None = None) 
     train_set = list(iter_split(gazette, TRAIN_BUCKETS)) + ipc_titles
     tune_set = list(iter_split(gazette, TUNE_BUCKETS))
     test_set = list(iter_split(gazette, TEST_BUCKETS))
-    weights = np.array([
-        1.0 if e.origin == "gazette" else
-        (config.ipc_en_weight if e.number.startswith("IPC:en") else config.ipc_zh_weight)
-        for e in train_set
-    ])
+    weights = np.array(
+        [
+            1.0
+            if e.origin == "gazette"
+            else (config.ipc_en_weight if e.number.startswith("IPC:en") else config.ipc_zh_weight)
+            for e in train_set
+        ]
+    )
     y = _label_matrix(taxonomy, labels, train_set)
     tune_truth = _label_matrix(taxonomy, labels, tune_set)
     vocabulary, idf, coef, intercept, platt = _fit_text_model(
@@ -154,22 +167,37 @@ def train(config: TrainConfig, out_dir: Path, taxonomy: Taxonomy | None = None) 
     )
     n = len(labels)
     params = ModelParams(
-        version=config.version, labels=labels, vocabulary=vocabulary, idf=idf, coef=coef,
-        intercept=intercept, platt=platt, thresholds=np.full(n, 0.5), fusion=np.zeros((n, 3)),
-        fusion_thresholds=np.full(n, 0.5), metadata={}, word_features=config.word_features,
+        version=config.version,
+        labels=labels,
+        vocabulary=vocabulary,
+        idf=idf,
+        coef=coef,
+        intercept=intercept,
+        platt=platt,
+        thresholds=np.full(n, 0.5),
+        fusion=np.zeros((n, 3)),
+        fusion_thresholds=np.full(n, 0.5),
+        metadata={},
+        word_features=config.word_features,
     )
     model = Classifier(params, taxonomy)
     # tuning: thresholds and IPC fusion on a bucket the text model never saw
     decision = model.decision(model.features([e.text for e in tune_set]))
     text_probs = model.text_probabilities(decision)
-    params.thresholds = np.array([best_f1_threshold(tune_truth[:, j], text_probs[:, j]) for j in range(n)])
+    params.thresholds = np.array(
+        [best_f1_threshold(tune_truth[:, j], text_probs[:, j]) for j in range(n)]
+    )
     evidence = np.array([model.ipc_evidence(e.ipc)[0] for e in tune_set]).reshape(-1, n)
     params.fusion = _fit_fusion(decision, evidence, tune_truth)
-    fused = np.array([model.fused_probabilities(decision[i], evidence[i]) for i in range(len(tune_set))])
+    fused = np.array(
+        [model.fused_probabilities(decision[i], evidence[i]) for i in range(len(tune_set))]
+    )
     params.fusion_thresholds = np.array(
         [best_f1_threshold(tune_truth[:, j], fused.reshape(-1, n)[:, j]) for j in range(n)]
     )
-    auto_tag_threshold = lowest_threshold_with_precision(tune_truth, text_probs, config.target_precision)
+    auto_tag_threshold = lowest_threshold_with_precision(
+        tune_truth, text_probs, config.target_precision
+    )
     report = evaluate(model, test_set, auto_tag_threshold)
     params.metadata = {
         "version": config.version,
@@ -177,19 +205,32 @@ def train(config: TrainConfig, out_dir: Path, taxonomy: Taxonomy | None = None) 
         "data_sha256": data_hash(config.data_dir),
         "taxonomy_version": taxonomy.version,
         "libraries": library_versions(),
-        "config": {k: (str(v) if isinstance(v, Path) else v) for k, v in config.__dict__.items()
-                   if k != "data_dir"},
-        "examples": {"train": len(train_set), "tune": len(tune_set), "test": len(test_set),
-                     "ipc_titles": len(ipc_titles)},
+        "config": {
+            k: (str(v) if isinstance(v, Path) else v)
+            for k, v in config.__dict__.items()
+            if k != "data_dir"
+        },
+        "examples": {
+            "train": len(train_set),
+            "tune": len(tune_set),
+            "test": len(test_set),
+            "ipc_titles": len(ipc_titles),
+        },
         "features": len(vocabulary),
         "labels": labels,
         "thresholds": dict(zip(labels, params.thresholds.round(3).tolist(), strict=True)),
-        "fusion_thresholds": dict(zip(labels, params.fusion_thresholds.round(3).tolist(), strict=True)),
+        "fusion_thresholds": dict(
+            zip(labels, params.fusion_thresholds.round(3).tolist(), strict=True)
+        ),
         "auto_tag_threshold": auto_tag_threshold,
         "metrics": report,
         "train_seconds": round(time.perf_counter() - started, 1),
     }
     folder = save_artifact(params, out_dir)
-    log.info("classifier.trained", version=config.version, folder=str(folder),
-             seconds=params.metadata["train_seconds"])
+    log.info(
+        "classifier.trained",
+        version=config.version,
+        folder=str(folder),
+        seconds=params.metadata["train_seconds"],
+    )
     return folder, params.metadata

@@ -180,7 +180,8 @@ def build_routes(
     routes["cnipa/flaky/transactions.csv"] = flaky_then_ok
     routes["cnipa/loop/a.xml"] = loop
     routes["cnipa/loop/b.xml"] = loop
-    routes["slow/"] = slow
+    routes["slow/"] = _static(index_page(["../cnipa/package.zip", "hang.xml"]), html)
+    routes["slow/hang.xml"] = slow
     return routes
 
 

@@ -11,19 +11,33 @@ from warning.records import DocumentRecord
 
 
 def test_classify_documents_accepts_records_and_dicts():
-    record = DocumentRecord(office="CN", number="CN115212463A", kind="A",
-                            title="一种高炉炉顶布料装置", ipc=["C21B 7/20(2006.01)I"])
+    record = DocumentRecord(
+        office="CN",
+        number="CN115212463A",
+        kind="A",
+        title="一种高炉炉顶布料装置",
+        ipc=["C21B 7/20(2006.01)I"],
+    )
     results = classify_documents([record, {"number": "US1", "title": "Polyurethane adhesive"}])
     assert [r["number"] for r in results] == ["CN115212463A", "US1"]
-    assert set(results[0]["sectors"]) == {"steel", "equipment"}  # C21B is steel, C21B7/ equipment too
-    assert {"sector": "equipment", "subfield": "metallurgical_equipment",
-            "score": results[0]["scores"]["equipment"]} in results[0]["subfields"]
+    assert set(results[0]["sectors"]) == {
+        "steel",
+        "equipment",
+    }  # C21B is steel, C21B7/ equipment too
+    assert {
+        "sector": "equipment",
+        "subfield": "metallurgical_equipment",
+        "score": results[0]["scores"]["equipment"],
+    } in results[0]["subfields"]
     assert results[1]["sectors"] == ["chemicals"]
 
 
 def test_abstract_carries_signal_when_the_title_does_not():
     vague = {"number": "CN1A", "title": "一种装置及方法"}
-    detailed = {**vague, "abstract": "本发明公开了一种锂离子电池正极材料的制备方法，提高电池循环寿命。"}
+    detailed = {
+        **vague,
+        "abstract": "本发明公开了一种锂离子电池正极材料的制备方法，提高电池循环寿命。",
+    }
     plain, rich = classify_documents([vague, detailed], text_only=True)
     assert plain["sectors"] == ["other"]
     assert rich["sectors"] == ["optoelectronics"]
@@ -31,17 +45,22 @@ def test_abstract_carries_signal_when_the_title_does_not():
 
 def test_scores_are_probabilities_that_follow_the_evidence():
     model = load_classifier()
-    strong, weak = model.classify([
-        {"number": "A", "title": "一种冷轧取向硅钢板的脱碳退火方法"},
-        {"number": "B", "title": "一种钢制品"},
-    ], text_only=True)
+    strong, weak = model.classify(
+        [
+            {"number": "A", "title": "一种冷轧取向硅钢板的脱碳退火方法"},
+            {"number": "B", "title": "一种钢制品"},
+        ],
+        text_only=True,
+    )
     assert strong.scores["steel"] > 0.9
     assert strong.scores["steel"] > weak.scores["steel"]
 
 
 def test_importing_and_loading_does_not_load_jieba():
-    code = ("import sys, models.cli, models.classifier as c; c.load_classifier(); "
-            "print('jieba' in sys.modules)")
+    code = (
+        "import sys, models.cli, models.classifier as c; c.load_classifier(); "
+        "print('jieba' in sys.modules)"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip().splitlines()[-1] == "False"
 

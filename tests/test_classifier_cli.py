@@ -19,8 +19,13 @@ def _run(args, stdin="", settings=None):
 
 
 def _lines(*items):
-    return "\n".join(item if isinstance(item, str) else json.dumps(item, ensure_ascii=False)
-                     for item in items) + "\n"
+    return (
+        "\n".join(
+            item if isinstance(item, str) else json.dumps(item, ensure_ascii=False)
+            for item in items
+        )
+        + "\n"
+    )
 
 
 def test_every_line_gets_a_result_in_input_order(settings):
@@ -39,11 +44,20 @@ def test_every_line_gets_a_result_in_input_order(settings):
         assert set(r["scores"]) == LABELS
         assert all(0.0 <= p <= 1.0 for p in r["scores"].values())
         assert r["model_version"] == "v1"
-        assert set(r) == {"number", "sectors", "scores", "subfields", "explanation", "model_version"}
+        assert set(r) == {
+            "number",
+            "sectors",
+            "scores",
+            "subfields",
+            "explanation",
+            "model_version",
+        }
 
 
 def test_explanation_names_ipc_prefix_and_terms(settings):
-    _, out = _run([], _lines({"number": "CN1A", "title": "一种取向硅钢的冷轧方法", "ipc": ["C21D8/12"]}))
+    _, out = _run(
+        [], _lines({"number": "CN1A", "title": "一种取向硅钢的冷轧方法", "ipc": ["C21D8/12"]})
+    )
     steel = out[0]["explanation"]["steel"]
     assert steel["ipc"] == ["C21D"]
     assert any("钢" in term for term in steel["terms"])
@@ -62,15 +76,18 @@ def test_text_only_ignores_ipc(settings):
 
 def test_bad_lines_are_reported_by_number_and_the_rest_classified(settings, tmp_path):
     path = tmp_path / "in.jsonl"
-    path.write_text(_lines(
-        {"number": "CN1A", "title": "一种高炉炉顶布料装置"},
-        "{not json",
-        {"title": "没有公开号"},
-        "",
-        {"number": "CN4A", "title": 42},
-        ["a", "list"],
-        {"number": "CN7A", "title": "一种聚丙烯复合材料"},
-    ), encoding="utf-8")
+    path.write_text(
+        _lines(
+            {"number": "CN1A", "title": "一种高炉炉顶布料装置"},
+            "{not json",
+            {"title": "没有公开号"},
+            "",
+            {"number": "CN4A", "title": 42},
+            ["a", "list"],
+            {"number": "CN7A", "title": "一种聚丙烯复合材料"},
+        ),
+        encoding="utf-8",
+    )
     result, out = _run([str(path)])
     assert result.exit_code == 2
     assert [r["number"] for r in out] == ["CN1A", "CN7A"]
@@ -83,14 +100,28 @@ def test_bad_lines_are_reported_by_number_and_the_rest_classified(settings, tmp_
 
 
 def test_english_document_with_ipc(settings):
-    _, out = _run([], _lines({"number": "US8930553B2", "title": "Hydraulic excavator",
-                              "ipc": ["E02F 3/32"], "language": "en"}))
+    _, out = _run(
+        [],
+        _lines(
+            {
+                "number": "US8930553B2",
+                "title": "Hydraulic excavator",
+                "ipc": ["E02F 3/32"],
+                "language": "en",
+            }
+        ),
+    )
     assert out[0]["sectors"] == ["equipment"]
-    assert {"sector": "equipment", "subfield": "construction_machinery",
-            "score": out[0]["scores"]["equipment"]} in out[0]["subfields"]
+    assert {
+        "sector": "equipment",
+        "subfield": "construction_machinery",
+        "score": out[0]["scores"]["equipment"],
+    } in out[0]["subfields"]
 
 
-@pytest.mark.parametrize("title", ["Rolling mill stand with work rolls", "Froth flotation of iron ore"])
+@pytest.mark.parametrize(
+    "title", ["Rolling mill stand with work rolls", "Froth flotation of iron ore"]
+)
 def test_english_text_alone_reaches_a_sector(settings, title):
     _, out = _run(["--text-only"], _lines({"number": "US1", "title": title, "language": "en"}))
     assert out[0]["sectors"] != ["other"]

@@ -25,8 +25,9 @@ DOCS = [
 def _ingest(store):
     with store.session() as s:
         for number, title, ipc in DOCS:
-            ingest_document(s, DocumentRecord(office="CN", number=number, kind=number[-1],
-                                              title=title, ipc=ipc))
+            ingest_document(
+                s, DocumentRecord(office="CN", number=number, kind=number[-1], title=title, ipc=ipc)
+            )
         ensure_stub_document(s, "CN", "CN110000009A", "A", "file")
 
 
@@ -45,7 +46,14 @@ def test_stage_tags_every_document_once(store, settings):
     tags = _tags(store)
     steel_doc = {k[1:]: v for k, v in tags.items() if k[0] == "CN110000001A"}
     sector_rows = {k[0] for k in steel_doc if k[1] == ""}
-    assert sector_rows == {"steel", "equipment", "chemicals", "minerals", "optoelectronics", "other"}
+    assert sector_rows == {
+        "steel",
+        "equipment",
+        "chemicals",
+        "minerals",
+        "optoelectronics",
+        "other",
+    }
     assert steel_doc[("steel", "")][1] is True and steel_doc[("steel", "")][0] >= 0.8
     assert steel_doc[("other", "")][1] is False
     assert steel_doc[("steel", "silicon_steel")] == (steel_doc[("steel", "")][0], True)
@@ -59,8 +67,11 @@ def test_stage_tags_every_document_once(store, settings):
 
 def test_limit_leaves_a_backlog_for_the_next_run(store, settings):
     _ingest(store)
-    ctx = StageContext(settings=settings_for(store, settings), store=store,
-                       options={"classify_limit": 2, "classify_batch": 1})
+    ctx = StageContext(
+        settings=settings_for(store, settings),
+        store=store,
+        options={"classify_limit": 2, "classify_batch": 1},
+    )
     first = run_classify_stage(ctx)
     assert first.counts["documents"] == 2
     assert "remain" in first.note
@@ -86,6 +97,9 @@ def test_activating_a_new_version_retags_with_it(store, settings, tmp_path):
     assert result.counts["documents"] == 3
     assert "model v2" in result.note
     with store.session() as s:
-        versions = dict(s.execute(select(DocumentTag.model_version, func.count())
-                                  .group_by(DocumentTag.model_version)).all())
+        versions = dict(
+            s.execute(
+                select(DocumentTag.model_version, func.count()).group_by(DocumentTag.model_version)
+            ).all()
+        )
     assert set(versions) == {"v1", "v2"} and versions["v1"] == versions["v2"]

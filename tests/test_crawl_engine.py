@@ -165,21 +165,26 @@ def test_epo_ops_oauth_token_renewal_and_throttling(
 
 
 @pytest.mark.slow
-def test_timeout_stops_the_spider_and_is_recorded(
+def test_timeout_stops_the_spider_and_keeps_what_it_stored(
     server: LoopbackServer,
     token: str,
     sqlite_store: Store,
     settings: Settings,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    """The index lists a package (fast) and a file that hangs: the crawl is killed mid-way."""
     monkeypatch.setattr("crawlers.runner.STOP_GRACE_SECONDS", 1.0)
     slow = with_source(
-        settings, sqlite_store, "uspto", base_url=server.url(token, "slow/"), timeout_seconds=3
+        settings, sqlite_store, "uspto", base_url=server.url(token, "slow/"), timeout_seconds=8
     )
     outcome = run_source(slow, sqlite_store, "uspto")
     assert outcome.status == "timeout"
+    assert outcome.counts["new"] == 3  # written by the killed child, file by file
     with sqlite_store.session() as session:
         run = session.scalars(select(CrawlRun)).one()
-    assert (
-        run.status == "timeout" and run.finished_at is not None and "timeout" in (run.error or "")
-    )
+        assert run.status == "timeout" and run.finished_at is not None
+        assert "timeout" in (run.error or "")
+        assert run.last_item_at is not None
+        done = session.scalars(select(FetchState.url)).all()
+    # the package is marked done, so the next crawl resumes after it; the hung file is not
+    assert [u.rsplit("/", 1)[1] for u in done] == ["package.zip"]

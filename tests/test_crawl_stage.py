@@ -4,6 +4,7 @@ stale-source detection."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 import shutil
 from pathlib import Path
 
@@ -146,3 +147,58 @@ def test_stale_sources_from_crawl_history(sqlite_store: Store, settings: Setting
     assert last["never_yielded"] is None
     silent = last["silent"]
     assert silent is not None and abs(silent - (now - 80 * hours)) < dt.timedelta(seconds=1)
+
+
+def test_misconfigured_sources_fail_before_any_subprocess(
+    tmp_path: Path, sqlite_store: Store, settings: Settings
+) -> None:
+    from crawlers.runner import run_source
+    from warning.errors import ConfigError
+
+    configured = settings.model_copy(
+        update={
+            "sources": {
+                "epo_ops": SourceConfig(base_url="https://ops.example/", client_id="me"),
+                "inbox": SourceConfig(base_url=(tmp_path / "missing").as_uri()),
+                "cnipa_bulk": SourceConfig(base_url="ftp://example/"),
+                "mystery": SourceConfig(base_url="https://example/"),
+            }
+        }
+    )
+    expected = {
+        "epo_ops": "IPWARN_SOURCES__EPO_OPS__CLIENT_SECRET",
+        "inbox": "not a directory",
+        "cnipa_bulk": "http(s) URL",
+        "mystery": "options.spider",
+    }
+    for name, message in expected.items():
+        with pytest.raises(ConfigError, match=re.escape(message)):
+            run_source(configured, sqlite_store, name)
+    with sqlite_store.session() as session:
+        assert session.scalar(select(func.count()).select_from(CrawlRun)) == 0
+
+
+def test_events_before_their_document_and_documents_never_blanked(store: Store) -> None:
+    from crawlers.store_ops import store_record
+    from warning.records import DocumentRecord, LegalEventRecord
+
+    event = LegalEventRecord(code="CF01", date=dt.date(2026, 10, 1), category="termination")
+    bare = DocumentRecord(office="CN", number="CN209102019U", kind="U", legal_events=[event])
+    full = DocumentRecord(
+        office="CN",
+        number="CN209102019U",
+        kind="U",
+        title="流体处理系统",
+        applicants=["珀金埃尔默"],
+        ipc=["G01B11/26"],
+    )
+    with store.session() as session:
+        first = store_record(session, bare)
+        assert (first.new_events, first.new) == (1, 0)
+        assert store_record(session, full).updated == 1  # the stub gets its data
+        again = store_record(session, bare.model_copy(update={"legal_events": []}))
+        assert again.unchanged == 1
+    with store.session() as session:
+        doc = session.scalars(select(Document)).one()
+        assert doc.title == "流体处理系统" and not doc.is_stub
+        assert [e.code for e in session.scalars(select(LegalEvent))] == ["CF01"]

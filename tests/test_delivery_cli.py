@@ -88,3 +88,20 @@ def test_silence_add_rejects_bad_input_with_a_clear_message(store, invoke, args,
     result = invoke("silence", "add", *args)
     assert isinstance(result.exception, InputError)
     assert message in str(result.exception)
+
+
+def test_deliver_fails_loudly_when_the_server_is_down_and_keeps_the_mail(
+    store, settings, invoke, monkeypatch
+):
+    from tests.smtp_support import free_port
+    from warning.errors import DeliveryError
+
+    monkeypatch.setenv("IPWARN_SMTP_HOST", "127.0.0.1")
+    monkeypatch.setenv("IPWARN_SMTP_PORT", str(free_port()))
+    sub = add_enterprise(store)
+    add_alerts(store, smtp_settings(settings, store, None), sub, 1, now=NOW)
+    result = invoke("deliver", "--now", (NOW + dt.timedelta(minutes=10)).isoformat())
+    assert isinstance(result.exception, DeliveryError)
+    assert "retrying 1" in result.output and "mail server unavailable" in result.output
+    with store.session() as session:
+        assert list(session.scalars(select(OutboxMessage.status))) == ["retrying"]

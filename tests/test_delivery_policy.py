@@ -231,3 +231,16 @@ def test_stale_outbox_alerts_the_operator_once_per_hour(store, settings):
     assert (
         summary.oldest_pending_age_seconds is not None and summary.oldest_pending_age_seconds > 1800
     )
+
+
+def test_daily_subscription_waits_for_the_morning_digest(store, settings):
+    sub = add_enterprise(store, frequency="daily")
+    cfg = smtp_settings(settings, store, None)
+    alert_ids = add_alerts(store, cfg, sub, 3)
+    assert run(store, cfg, LATER).counts["sent"] == 0
+    morning = dt.datetime(2026, 11, 25, 0, 0, tzinfo=dt.UTC)  # 08:00 Asia/Shanghai
+    result = run(store, cfg, morning)
+    assert result.counts["messages"] == 1
+    msg = read_eml(result.outputs[0])
+    assert "每日汇总" in msg["Subject"] and "3 条专利预警" in msg["Subject"]
+    assert sorted(int(a) for a in msg["X-Ipwarn-Alerts"].split(",")) == alert_ids

@@ -18,8 +18,9 @@ FIXTURE = FIXTURES / "classifier"
 @pytest.fixture
 def config_file(settings, tmp_path):
     path = tmp_path / "ipwarn.toml"
-    path.write_text(f'data_dir = "{settings.data_dir}"\nmodel_dir = "{tmp_path / "models"}"\n',
-                    encoding="utf-8")
+    path.write_text(
+        f'data_dir = "{settings.data_dir}"\nmodel_dir = "{tmp_path / "models"}"\n', encoding="utf-8"
+    )
     return path
 
 
@@ -36,8 +37,13 @@ def test_train_writes_a_versioned_artifact_that_classifies(config_file, tmp_path
     assert meta["data_sha256"] == data_hash(FIXTURE)
     assert {"scikit-learn", "numpy", "jieba"} <= set(meta["libraries"])
     assert meta["metrics"]["with_ipc"]["macro_f1"] > meta["metrics"]["text_only"]["macro_f1"] - 0.2
-    classified = _invoke(config_file, "classify", "--model", "v2",
-                         stdin=json.dumps({"number": "CN1A", "title": "一种钢板", "ipc": ["C21D8/02"]}))
+    classified = _invoke(
+        config_file,
+        "classify",
+        "--model",
+        "v2",
+        stdin=json.dumps({"number": "CN1A", "title": "一种钢板", "ipc": ["C21D8/02"]}),
+    )
     assert classified.exit_code == 0, classified.output
     line = json.loads(classified.stdout)
     assert line["model_version"] == "v2" and line["sectors"] == ["steel"]
@@ -57,7 +63,9 @@ def test_activate_then_list_marks_the_new_version(config_file, tmp_path):
     result = _invoke(config_file, "model", "activate", "v7")
     assert result.exit_code == 0, result.output
     assert "active classifier: v7" in result.stdout
-    assert any(r.startswith("* v7") for r in _invoke(config_file, "model", "list").stdout.splitlines())
+    assert any(
+        r.startswith("* v7") for r in _invoke(config_file, "model", "list").stdout.splitlines()
+    )
     missing = _invoke(config_file, "model", "activate", "v99")
     assert missing.exit_code != 0
 
@@ -69,7 +77,9 @@ def test_evaluate_on_external_json_lines(config_file, tmp_path):
         {"number": "CN2A", "title": "一种锂离子电池正极材料", "ipc": ["H01M4/36"]},
         {"number": "CN3A", "title": "一种儿童玩具车", "ipc": ["A63H17/26"]},
     ]
-    data.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in rows) + "\n", encoding="utf-8")
+    data.write_text(
+        "\n".join(json.dumps(r, ensure_ascii=False) for r in rows) + "\n", encoding="utf-8"
+    )
     result = _invoke(config_file, "model", "evaluate", "--data", str(data), "--json")
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
@@ -77,7 +87,11 @@ def test_evaluate_on_external_json_lines(config_file, tmp_path):
     assert report["with_ipc"]["documents"] == 3
     for label in ("steel", "optoelectronics", "other"):
         assert report["with_ipc"]["per_label"][label] == {
-            "precision": 1.0, "recall": 1.0, "f1": 1.0, "support": 1}
+            "precision": 1.0,
+            "recall": 1.0,
+            "f1": 1.0,
+            "support": 1,
+        }
     assert report["text_only"]["per_label"]["steel"]["support"] == 1
     assert 0.0 <= report["text_only"]["ece"] <= 1.0
     table = _invoke(config_file, "model", "evaluate", "--data", str(data))
@@ -94,5 +108,7 @@ def test_evaluate_rejects_lines_without_ipc(config_file, tmp_path):
 
 def test_shipped_artifact_matches_shipped_data():
     meta = read_metadata(PACKAGED_DIR / "v1")
-    assert meta["data_sha256"] == data_hash(), "models/data changed: re-train with `ipwarn model train`"
+    assert meta["data_sha256"] == data_hash(), (
+        "models/data changed: re-train with `ipwarn model train`"
+    )
     assert meta["metrics"]["with_ipc"]["macro_f1"] >= 0.97

@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from warning.app import App
 from warning.delivery.outbox import dead_letters, outbox_summary, requeue_dead
-from warning.errors import InputError, Problem
+from warning.errors import DeliveryError, InputError, Problem
 from warning.pipeline import StageContext
 from warning.store.models import Enterprise, Silence, utcnow
 
@@ -47,6 +47,8 @@ def deliver(app: App, now_text: str | None, as_json: bool) -> None:
                 indent=2,
             )
         )
+        if result.counts.get("server_unavailable"):
+            raise click.exceptions.Exit(1)
         return
     c = result.counts
     click.echo(
@@ -58,6 +60,11 @@ def deliver(app: App, now_text: str | None, as_json: bool) -> None:
         click.echo(result.note)
     for path in result.outputs:
         click.echo(f"  {path}")
+    if c.get("server_unavailable"):
+        raise DeliveryError(
+            "the mail server could not be used; nothing is lost, rows are retried",
+            retryable=True,
+        )
 
 
 def _age(seconds: float | None) -> str:

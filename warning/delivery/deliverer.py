@@ -108,9 +108,13 @@ class RunCounts:
     rolled_over: int = 0
     files: int = 0
     operator_alerts: int = 0
+    #: 1 when the run stopped early because the mail server could not be used
+    server_unavailable: int = 0
+    #: why it stopped (not a count; kept out of :meth:`as_dict`)
+    error: str | None = None
 
     def as_dict(self) -> dict[str, int | float]:
-        return dict(self.__dict__)
+        return {k: v for k, v in self.__dict__.items() if k != "error"}
 
 
 def _claimable(now: dt.datetime, settings: Settings) -> Any:
@@ -368,6 +372,8 @@ class Deliverer:
             except ServerUnavailable as exc:
                 self._mark_failed(group, exc)
                 self.stopped = str(exc)
+                self.counts.server_unavailable = 1
+                self.counts.error = str(exc)
                 log.warning("deliver.server_unavailable", error=str(exc))
             except DeliveryError as exc:
                 self._mark_failed(group, exc)

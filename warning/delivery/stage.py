@@ -33,9 +33,12 @@ def run_deliver_stage(ctx: StageContext) -> StageResult:
     result_counts["pending"] = summary.counts["pending"] + summary.counts["retrying"]
     if summary.oldest_pending_age_seconds is not None:
         result_counts["oldest_pending_age_seconds"] = summary.oldest_pending_age_seconds
-    note = (
-        "" if ctx.settings.smtp_host else f"no smtp_host: mail written to {ctx.settings.outbox_dir}"
-    )
+    notes = []
+    if not ctx.settings.smtp_host:
+        notes.append(f"no smtp_host: mail written to {ctx.settings.outbox_dir}")
+    if counts.error:
+        notes.append(f"mail server unavailable, the rest is retried later: {counts.error}")
+    note = "; ".join(notes)
     return StageResult(status="ok", counts=result_counts, note=note, outputs=outputs)
 
 
@@ -74,8 +77,10 @@ def check_stale(store: Store, settings: Settings, now: dt.datetime) -> bool:
 
 def _add(total: RunCounts, more: RunCounts) -> None:
     for key, value in more.as_dict().items():
-        if key != "operator_alerts":
+        if key not in ("operator_alerts", "server_unavailable"):
             setattr(total, key, getattr(total, key) + value)
+    total.server_unavailable = max(total.server_unavailable, more.server_unavailable)
+    total.error = total.error or more.error
 
 
 __all__ = ["Transport", "run_deliver_stage"]
