@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from models.classifier import load_classifier
@@ -39,7 +40,7 @@ def _jieba(texts: list[str], workers: int) -> None:
         pool.map(_jieba_chunk, chunks)
 
 
-def _best_of(fn: Callable[[], Any], repeat: int = 2) -> float:
+def _best_of(fn: Callable[[], Any], repeat: int = 3) -> float:
     best = float("inf")
     for _ in range(repeat):
         started = time.perf_counter()
@@ -66,7 +67,7 @@ def main(n: int = 20_000) -> None:
     examples = list(iter_split(read_gazette(), TEST_BUCKETS))
     examples = (examples * (n // len(examples) + 1))[:n]
     records = [{"number": e.number, "title": e.text, "ipc": list(e.ipc)} for e in examples]
-    texts = [document_text(r["title"]) for r in records]
+    texts = [document_text(e.text) for e in examples]
     chars = sum(map(len, texts))
     print(f"documents: {n} gazette titles ({chars / n:.1f} characters on average)")
     loads = [cold_load_seconds() for _ in range(3)]
@@ -77,14 +78,21 @@ def main(n: int = 20_000) -> None:
     model = load_classifier()
     model.classify(records[:100])
     print(f"{'':<34}{'1 core docs/s':>14}{'2 cores docs/s':>16}{'ratio 1c':>10}{'ratio 2c':>10}")
-    base = {w: _best_of(lambda w=w: _jieba(texts, w)) for w in (1, 2)}
+    base = {w: _best_of(partial(_jieba, texts, w)) for w in (1, 2)}
     print(
         f"{'bare jieba lcut (accurate, HMM)':<34}{n / base[1]:>14,.0f}{n / base[2]:>16,.0f}"
         f"{1.0:>10.2f}{1.0:>10.2f}"
     )
-    for label, text_only in (("classify, with IPC", False), ("classify, text only", True)):
+    variants = (
+        ("classify, with IPC", False, True),
+        ("classify, text only", True, True),
+        ("stage path (with IPC, no explain)", False, False),
+    )
+    for label, text_only, explain in variants:
         times = {
-            w: _best_of(lambda w=w, t=text_only: model.classify(records, text_only=t, workers=w))
+            w: _best_of(
+                partial(model.classify, records, text_only=text_only, workers=w, explain=explain)
+            )
             for w in (1, 2)
         }
         print(

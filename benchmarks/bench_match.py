@@ -28,11 +28,19 @@ from rules.spec import RuleSpec, SubscriptionSpec
 from rules.storedocs import ipc_tags
 from warning.ipc import normalize_ipc_list
 
-SAMPLE = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "rules" / "gazette_sample.tsv"
+SAMPLE = (
+    Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "rules" / "gazette_sample.tsv"
+)
 EVENT_CODES = ["CF01", "TR01", "IW01", "IP01", "EE01", "PE01", "CX01", "TA01"]
-FOREIGN = [("杰富意钢铁株式会社", "日本东京都"), ("POSCO", "韩国庆尚北道"), ("日本制铁株式会社", "日本东京都"),
-           ("美卓奥图泰芬兰有限公司", "芬兰赫尔辛基"), ("巴斯夫欧洲公司", "德国路德维希港"),
-           ("三星电子株式会社", "韩国京畿道"), ("西门子股份公司", "德国慕尼黑")]
+FOREIGN = [
+    ("杰富意钢铁株式会社", "日本东京都"),
+    ("POSCO", "韩国庆尚北道"),
+    ("日本制铁株式会社", "日本东京都"),
+    ("美卓奥图泰芬兰有限公司", "芬兰赫尔辛基"),
+    ("巴斯夫欧洲公司", "德国路德维希港"),
+    ("三星电子株式会社", "韩国京畿道"),
+    ("西门子股份公司", "德国慕尼黑"),
+]
 
 
 def load_sample(path: Path = SAMPLE) -> list[dict[str, str]]:
@@ -48,7 +56,7 @@ def _fragments(title: str, rng: random.Random) -> str:
         return "钢板"
     size = rng.choice((2, 2, 3))
     start = rng.randrange(0, len(text) - size + 1)
-    return text[start:start + size]
+    return text[start : start + size]
 
 
 def make_docs(sample: list[dict[str, str]], n: int, seed: int = 1) -> list[MatchDoc]:
@@ -65,14 +73,28 @@ def make_docs(sample: list[dict[str, str]], n: int, seed: int = 1) -> list[Match
         kind = row["number"][-1] if row["number"][-1:].isalpha() else "A"
         events = []
         if rng.random() < 0.04:
-            events.append(EventView(code=rng.choice(EVENT_CODES), date=today - dt.timedelta(days=rng.randrange(30))))
+            events.append(
+                EventView(
+                    code=rng.choice(EVENT_CODES), date=today - dt.timedelta(days=rng.randrange(30))
+                )
+            )
         sectors, subfields = ipc_tags(ipc)
-        docs.append(MatchDoc(
-            number=f"CN{300000000 + i}{kind}", office="CN", kind=kind, title=row["title"],
-            abstract=other["title"], applicants=[applicant], addresses=[address], ipc=ipc,
-            publication_date=today - dt.timedelta(days=rng.randrange(60)), sectors=sectors,
-            subfields=subfields, events=events,
-        ))
+        docs.append(
+            MatchDoc(
+                number=f"CN{300000000 + i}{kind}",
+                office="CN",
+                kind=kind,
+                title=row["title"],
+                abstract=other["title"],
+                applicants=[applicant],
+                addresses=[address],
+                ipc=ipc,
+                publication_date=today - dt.timedelta(days=rng.randrange(60)),
+                sectors=sectors,
+                subfields=subfields,
+                events=events,
+            )
+        )
     return docs
 
 
@@ -100,12 +122,24 @@ def make_rules(sample: list[dict[str, str]], n: int, seed: int = 2) -> list[Comp
             when = {"legal_events": rng.sample(EVENT_CODES, 2), "sectors": rng.sample(sectors, 2)}
         else:
             when = {"subfields": rng.sample(subfields, 2), "applicant_foreign": True}
-        specs.append(RuleSpec.model_validate({"id": f"gen-{len(specs)}", "version": 1, "title": "generated",
-                                              "severity": "low", "status": "active", "when": when}))
+        specs.append(
+            RuleSpec.model_validate(
+                {
+                    "id": f"gen-{len(specs)}",
+                    "version": 1,
+                    "title": "generated",
+                    "severity": "low",
+                    "status": "active",
+                    "when": when,
+                }
+            )
+        )
     return [CompiledRule.build(s, pk=i + 1) for i, s in enumerate(specs[:n])]
 
 
-def make_subscriptions(sample: list[dict[str, str]], n: int, seed: int = 3) -> list[CompiledSubscription]:
+def make_subscriptions(
+    sample: list[dict[str, str]], n: int, seed: int = 3
+) -> list[CompiledSubscription]:
     rng = random.Random(seed)
     from warning.taxonomy import load_taxonomy
 
@@ -121,10 +155,15 @@ def make_subscriptions(sample: list[dict[str, str]], n: int, seed: int = 3) -> l
                 scope["subfields"] = rng.sample(subfields, 1)
                 scope["min_confidence"] = 0.5
             elif kind == 1:
-                scope["ipc"] = [p.split("/")[0] + "/" for p in normalize_ipc_list(rng.choice(sample)["ipc"])[:1]]
+                scope["ipc"] = [
+                    p.split("/")[0] + "/" for p in normalize_ipc_list(rng.choice(sample)["ipc"])[:1]
+                ]
             elif kind == 2:
-                scope["keywords"] = [_fragments(rng.choice(sample)["title"], rng) + _fragments(
-                    rng.choice(sample)["title"], rng)[:1] for _ in range(3)]
+                scope["keywords"] = [
+                    _fragments(rng.choice(sample)["title"], rng)
+                    + _fragments(rng.choice(sample)["title"], rng)[:1]
+                    for _ in range(3)
+                ]
             elif kind == 3:
                 scope["competitors"] = [rng.choice(sample)["applicant"] for _ in range(2)]
             else:
@@ -132,7 +171,9 @@ def make_subscriptions(sample: list[dict[str, str]], n: int, seed: int = 3) -> l
         if rng.random() < 0.01:
             scope["products"] = [rng.choice(sample)["title"] + "，" + rng.choice(sample)["title"]]
         spec = SubscriptionSpec.model_validate({"name": "default", "scope": scope})
-        subs.append(CompiledSubscription.build(f"ent-{i}", f"企业{i}", [f"ip{i}@example.cn"], spec, i + 1))
+        subs.append(
+            CompiledSubscription.build(f"ent-{i}", f"企业{i}", [f"ip{i}@example.cn"], spec, i + 1)
+        )
     return subs
 
 
@@ -150,17 +191,21 @@ def main(argv: list[str] | None = None) -> None:
     subs = make_subscriptions(sample, args.subs)
     profiles = profiles_for([(s.key, [], s.spec.scope.products) for s in subs], {})
     screen = SimilarityScreen(profiles)
-    print(f"input: {len(docs)} documents, {len(rules)} rules, {len(subs)} subscriptions "
-          f"({len(profiles)} with product texts); generated in {time.perf_counter() - t0:.1f} s")
+    print(
+        f"input: {len(docs)} documents, {len(rules)} rules, {len(subs)} subscriptions "
+        f"({len(profiles)} with product texts); generated in {time.perf_counter() - t0:.1f} s"
+    )
     t0 = time.perf_counter()
     matcher = Matcher(rules, subs, screen=screen)
-    print(f"index build: {time.perf_counter() - t0:.2f} s; screening threshold {screen.threshold:.3f} "
-          f"(>= p{screen.percentile} of random pairs)")
+    print(
+        f"index build: {time.perf_counter() - t0:.2f} s; screening threshold {screen.threshold:.3f} "
+        f"(>= p{screen.percentile} of random pairs)"
+    )
 
     t0 = time.perf_counter()
     alerts = 0
     for start in range(0, len(docs), 1000):
-        alerts += len(matcher.match_batch(docs[start:start + 1000]))
+        alerts += len(matcher.match_batch(docs[start : start + 1000]))
     indexed_s = time.perf_counter() - t0
     indexed_rate = len(docs) / indexed_s
 
@@ -172,11 +217,15 @@ def main(argv: list[str] | None = None) -> None:
     indexed = matcher.match_batch(naive_docs)
     same = sorted(m.dedupe_key for m in naive) == sorted(m.dedupe_key for m in indexed)
 
-    print(f"indexed: {len(docs)} documents in {indexed_s:.1f} s = {indexed_rate:,.0f} docs/s "
-          f"({alerts:,} would-be alerts)")
+    print(
+        f"indexed: {len(docs)} documents in {indexed_s:.1f} s = {indexed_rate:,.0f} docs/s "
+        f"({alerts:,} would-be alerts, {alerts / len(docs):.1f} per document)"
+    )
     print(f"naive:   {len(naive_docs)} documents in {naive_s:.1f} s = {naive_rate:,.1f} docs/s")
-    print(f"ratio:   {indexed_rate / naive_rate:,.0f}x (goal >= 50x); 100k documents would take "
-          f"{100_000 / indexed_rate:.1f} s indexed (goal < 60 s), {100_000 / naive_rate / 3600:.1f} h naive")
+    print(
+        f"ratio:   {indexed_rate / naive_rate:,.0f}x (goal >= 50x); 100k documents would take "
+        f"{100_000 / indexed_rate:.1f} s indexed (goal < 60 s), {100_000 / naive_rate / 3600:.1f} h naive"
+    )
     print(f"results identical on the naive sample: {same} ({len(naive)} alerts)")
     if not same:
         raise SystemExit("indexed and naive matching disagree")

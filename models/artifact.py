@@ -48,6 +48,8 @@ class ModelParams:
     metadata: dict[str, Any]
     #: features also include jieba words (domain dictionary); off in the shipped model
     word_features: bool = False
+    #: Aho-Corasick automaton of the Chinese vocabulary (built at training; rebuilt if absent)
+    matcher: Any = None
 
     def to_payload(self) -> dict[str, Any]:
         payload = dict(self.__dict__)

@@ -8,12 +8,13 @@ the taxonomy's IPC evidence, learnt on a held-out slice of the gazette.
 from __future__ import annotations
 
 import os
+import re
 import time
-from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
 from functools import cache
+from itertools import chain, repeat
 from pathlib import Path
 from typing import Any
 
@@ -22,9 +23,16 @@ import numpy.typing as npt
 from scipy import sparse
 
 from models.artifact import DEFAULT_VERSION, PACKAGED_DIR, ModelParams, load_params
-from models.text import analyze, analyze_with_words, document_text, normalize_text
+from models.text import (
+    analyze_with_words,
+    cjk_matcher,
+    document_text,
+    has_latin,
+    latin_tokens,
+    normalize_text,
+)
 from warning.errors import ModelNotFound
-from warning.ipc import matches_prefix, normalize_ipc_list
+from warning.ipc import matches_prefix, normalize_ipc, normalize_ipc_list
 from warning.logging import get_logger
 from warning.taxonomy import OTHER, Taxonomy, load_taxonomy
 
@@ -60,11 +68,30 @@ def _as_doc(record: Mapping[str, Any] | Any, text_only: bool) -> _Doc:
     """Accept a dict (JSON line) or a DocumentRecord / ORM Document (attribute access)."""
     get = record.get if isinstance(record, Mapping) else lambda k, d=None: getattr(record, k, d)
     raw_ipc = get("ipc") or []
-    ipc = () if text_only else tuple(normalize_ipc_list(raw_ipc))
+    ipc = () if text_only else _normalized(raw_ipc)
     text = document_text(
         str(get("title") or ""), str(get("abstract") or ""), str(get("claims") or "")
     )
     return _Doc(str(get("number") or ""), text, ipc)
+
+
+_NORMALIZED: dict[str, str | None] = {}
+
+
+def _normalized(raw: str | Sequence[str]) -> tuple[str, ...]:
+    """:func:`normalize_ipc_list`, memoised per symbol (batches repeat symbols a lot)."""
+    if isinstance(raw, str):
+        return tuple(normalize_ipc_list(raw))
+    out: dict[str, None] = {}
+    for value in raw:
+        if value not in _NORMALIZED:
+            if len(_NORMALIZED) > 100_000:
+                _NORMALIZED.clear()
+            _NORMALIZED[value] = normalize_ipc(value) if value and value.strip() else None
+        symbol = _NORMALIZED[value]
+        if symbol:
+            out.setdefault(symbol, None)
+    return tuple(out)
 
 
 def _sigmoid(x: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
@@ -80,50 +107,61 @@ class Classifier:
         self.labels = list(params.labels)
         self.sector_ids = [label for label in self.labels if label != OTHER]
         self._terms: list[str] | None = None
-        self._ipc_cache: dict[
-            tuple[str, ...], tuple[npt.NDArray[np.float64], dict[str, list[str]]]
-        ] = {}
+        self._matcher = params.matcher if params.matcher is not None else cjk_matcher(params.vocabulary)
+        self._symbol_cache: dict[str, tuple[tuple[tuple[str, str], ...], frozenset[str]]] = {}
         self._sector_index = [self.labels.index(s) for s in self.sector_ids]
         self._label_index = {label: j for j, label in enumerate(self.labels)}
-        self._keywords = [
-            (sf, tuple(normalize_text(k) for k in sf.keywords)) for sf in self.taxonomy.subfields
-        ]
+        # per sector: one regex of all its sub-fields' keywords, and keyword -> sub-fields
+        self._keyword_regex: dict[str, re.Pattern[str]] = {}
+        self._keyword_subfields: dict[str, dict[str, set[str]]] = {}
+        for sector in self.taxonomy.sectors:
+            owners: dict[str, set[str]] = {}
+            for sf in sector.subfields:
+                for keyword in sf.keywords:
+                    owners.setdefault(normalize_text(keyword), set()).add(sf.id)
+            if owners:
+                alternatives = sorted(owners, key=len, reverse=True)
+                self._keyword_regex[sector.id] = re.compile("|".join(map(re.escape, alternatives)))
+                self._keyword_subfields[sector.id] = owners
 
     @property
     def version(self) -> str:
         return self.params.version
+
+    def _feature_ids(self, text: str) -> list[int]:
+        normalized = normalize_text(text)
+        ids = [index for _, index in self._matcher.iter(normalized)]
+        if has_latin(normalized):
+            vocab_get = self.params.vocabulary.get
+            ids.extend(vocab_get(token, -1) for token in latin_tokens(normalized))
+        return ids
 
     # --- features ---------------------------------------------------------------------------
 
     def features(self, texts: Sequence[str]) -> sparse.csr_matrix:
         """TF-IDF rows (sublinear tf, L2-normalised), exactly as the training vectorizer made them.
 
-        Tokens are counted per text in Python; weighting and normalisation run once, vectorised,
-        over the whole batch.
+        Per text only the feature indices are found (Aho-Corasick scan for Chinese n-grams,
+        dict look-ups for English words); counting, weighting and normalisation run once,
+        vectorised, over the whole batch.
         """
-        vocab_get = self.params.vocabulary.get
-        analyzer = analyze_with_words if self.params.word_features else analyze
-        indptr = [0]
-        indices: list[int] = []
-        counts: list[int] = []
-        for text in texts:
-            for token, count in Counter(analyzer(text)).items():
-                index = vocab_get(token)
-                if index is not None:
-                    indices.append(index)
-                    counts.append(count)
-            indptr.append(len(indices))
-        idx = np.asarray(indices, dtype=np.int64)
-        values = (1.0 + np.log(np.asarray(counts, dtype=np.float64))) * self.params.idf[idx]
-        pointers = np.asarray(indptr, dtype=np.int64)
-        lengths = np.diff(pointers)
-        if len(values):
-            sums = np.add.reduceat(values * values, pointers[:-1][lengths > 0])
-            norms = np.zeros(len(texts))
-            norms[lengths > 0] = np.sqrt(sums)
-            values /= np.repeat(norms, lengths)
-        shape = (len(texts), len(self.params.idf))
-        return sparse.csr_matrix((values, idx, pointers), shape=shape)
+        n_docs, n_features = len(texts), len(self.params.idf)
+        if self.params.word_features:
+            vocab_get = self.params.vocabulary.get
+            id_lists = [[vocab_get(t, -1) for t in analyze_with_words(text)] for text in texts]
+        else:
+            id_lists = [self._feature_ids(text) for text in texts]
+        lengths = np.fromiter(map(len, id_lists), dtype=np.int64, count=n_docs)
+        ids = np.fromiter(chain.from_iterable(id_lists), dtype=np.int64, count=int(lengths.sum()))
+        rows = np.repeat(np.arange(n_docs, dtype=np.int64), lengths)
+        known = ids >= 0
+        keys, counts = np.unique(rows[known] * n_features + ids[known], return_counts=True)
+        row_of, col_of = np.divmod(keys, n_features)
+        values = (1.0 + np.log(counts)) * self.params.idf[col_of]
+        norms = np.sqrt(np.bincount(row_of, weights=values * values, minlength=n_docs))
+        values /= norms[row_of]
+        indptr = np.concatenate(([0], np.cumsum(np.bincount(row_of, minlength=n_docs))))
+        return sparse.csr_matrix((values, col_of, indptr), shape=(n_docs, n_features))
 
     def decision(self, matrix: sparse.csr_matrix) -> npt.NDArray[np.float64]:
         coef = self.params.coef
@@ -133,24 +171,47 @@ class Classifier:
         platt = self.params.platt
         return _sigmoid(-(platt[:, 0] * decision + platt[:, 1]))
 
+    def _symbol_hits(self, symbol: str) -> tuple[tuple[tuple[str, str], ...], frozenset[str]]:
+        """(sector, prefix) pairs and qualified sub-fields one symbol falls under, cached."""
+        cached = self._symbol_cache.get(symbol)
+        if cached is None:
+            sectors = tuple(
+                (sector, prefix)
+                for sector, prefixes in self.taxonomy.sectors_for_ipc([symbol]).items()
+                for prefix in prefixes
+            )
+            subfields = frozenset(
+                sf.qualified
+                for sf in self.taxonomy.subfields
+                if sf.ipc and matches_prefix(symbol, sf.ipc)
+            )
+            if len(self._symbol_cache) > 100_000:
+                self._symbol_cache.clear()
+            cached = self._symbol_cache[symbol] = (sectors, subfields)
+        return cached
+
+    def ipc_hits(self, ipc: Sequence[str]) -> dict[str, list[str]]:
+        """Sector -> the taxonomy IPC prefixes these symbols fall under (empty: none)."""
+        hits: dict[str, list[str]] = {}
+        for symbol in ipc:
+            for sector, prefix in self._symbol_hits(symbol)[0]:
+                prefixes = hits.setdefault(sector, [])
+                if prefix not in prefixes:
+                    prefixes.append(prefix)
+        return hits
+
+    def evidence_row(self, hits: dict[str, list[str]]) -> list[float]:
+        """1/0 per label: is the document in that label by IPC (``other``: in no sector)?"""
+        return [
+            (0.0 if hits else 1.0) if label == OTHER else (1.0 if label in hits else 0.0)
+            for label in self.labels
+        ]
+
     def ipc_evidence(
         self, ipc: Sequence[str]
     ) -> tuple[npt.NDArray[np.float64], dict[str, list[str]]]:
-        """1/0 per label: does an IPC symbol put the document in that label (other: in none)?
-
-        Cached per symbol set: a batch repeats the same few thousand symbols over and over.
-        """
-        key = tuple(ipc)
-        cached = self._ipc_cache.get(key)
-        if cached is None:
-            hits = self.taxonomy.sectors_for_ipc(list(ipc))
-            row = np.array([1.0 if label in hits else 0.0 for label in self.labels])
-            if OTHER in self.labels:
-                row[self.labels.index(OTHER)] = 0.0 if hits else 1.0
-            if len(self._ipc_cache) > 200_000:
-                self._ipc_cache.clear()
-            cached = self._ipc_cache[key] = (row, hits)
-        return cached
+        hits = self.ipc_hits(ipc)
+        return np.array(self.evidence_row(hits)), hits
 
     def fused_probabilities(
         self, decision: npt.NDArray[np.float64], evidence: npt.NDArray[np.float64]
@@ -161,64 +222,69 @@ class Classifier:
     # --- classification ---------------------------------------------------------------------
 
     def classify(
-        self, records: Iterable[Mapping[str, Any] | Any], text_only: bool = False, workers: int = 1
+        self,
+        records: Iterable[Mapping[str, Any] | Any],
+        text_only: bool = False,
+        workers: int = 1,
+        explain: bool = True,
     ) -> list[Classification]:
-        """Classify records (dicts, DocumentRecords or stored Documents), in order."""
+        """Classify records (dicts, DocumentRecords or stored Documents), in order.
+
+        ``workers`` > 1 splits big batches over forked processes; ``explain=False`` skips the
+        explanation terms (the pipeline stage stores no explanation) and saves about a fifth.
+        """
         docs = [_as_doc(r, text_only) for r in records]
         if workers > 1 and len(docs) >= 2000:
-            return _classify_parallel(self, docs, workers)
-        return self._classify_docs(docs)
+            return _classify_parallel(self, docs, workers, explain)
+        return self._classify_docs(docs, explain)
 
-    def _classify_docs(self, docs: Sequence[_Doc]) -> list[Classification]:
+    def _classify_docs(self, docs: Sequence[_Doc], explain: bool = True) -> list[Classification]:
         if not docs:
             return []
         matrix = self.features([d.text for d in docs])
         decision = self.decision(matrix)
         probs = self.text_probabilities(decision)
+        thresholds = np.tile(self.params.thresholds, (len(docs), 1))
         with_ipc = [i for i, d in enumerate(docs) if d.ipc]
         hits: list[dict[str, list[str]]] = [{} for _ in docs]
         if with_ipc:
-            evidence = np.zeros((len(with_ipc), len(self.labels)))
-            for k, i in enumerate(with_ipc):
-                evidence[k], hits[i] = self.ipc_evidence(docs[i].ipc)
+            rows = []
+            for i in with_ipc:
+                hits[i] = self.ipc_hits(docs[i].ipc)
+                rows.append(self.evidence_row(hits[i]))
+            evidence = np.array(rows, dtype=np.float64)
             probs[with_ipc] = self.fused_probabilities(decision[with_ipc], evidence)
-        return [
-            self._result(
-                doc,
-                probs[i],
-                self.params.fusion_thresholds if doc.ipc else self.params.thresholds,
-                hits[i],
-                matrix,
-                i,
+            thresholds[with_ipc] = self.params.fusion_thresholds
+        assigned_mask = probs >= thresholds
+        assigned_mask[:, self._label_index[OTHER]] = False
+        rounded = np.round(probs, 4).tolist()
+        assigned: list[list[str]] = []
+        for i, mask_row in enumerate(assigned_mask.tolist()):
+            chosen = [j for j in self._sector_index if mask_row[j]]
+            chosen.sort(key=rounded[i].__getitem__, reverse=True)
+            assigned.append([self.labels[j] for j in chosen])
+        if explain:
+            terms = self._top_terms(matrix, [a or [OTHER] for a in assigned])
+        else:
+            terms = [{} for _ in docs]
+        results = []
+        for i, doc in enumerate(docs):
+            scores = dict(zip(self.labels, rounded[i], strict=True))
+            labels = assigned[i] or [OTHER]
+            results.append(
+                Classification(
+                    number=doc.number,
+                    sectors=labels,
+                    scores=scores,
+                    subfields=self._subfields(doc, assigned[i], scores),
+                    explanation={
+                        label: {"terms": terms[i].get(label, []), "ipc": hits[i].get(label, [])}
+                        for label in labels
+                    },
+                    model_version=self.version,
+                )
             )
-            for i, doc in enumerate(docs)
-        ]
-
-    def _result(
-        self,
-        doc: _Doc,
-        probs: npt.NDArray[np.float64],
-        thresholds: npt.NDArray[np.float64],
-        hits: dict[str, list[str]],
-        matrix: sparse.csr_matrix,
-        row: int,
-    ) -> Classification:
-        scores = {label: round(float(p), 4) for label, p in zip(self.labels, probs, strict=True)}
-        sectors = [self.labels[j] for j in self._sector_index if probs[j] >= thresholds[j]]
-        sectors.sort(key=lambda s: -scores[s])
-        assigned = sectors or [OTHER]
-        explanation = {
-            label: {"terms": self._top_terms(matrix, row, label), "ipc": hits.get(label, [])}
-            for label in assigned
-        }
-        return Classification(
-            number=doc.number,
-            sectors=assigned,
-            scores=scores,
-            subfields=self._subfields(doc, sectors, scores),
-            explanation=explanation,
-            model_version=self.version,
-        )
+        return results
 
     def _subfields(
         self, doc: _Doc, sectors: list[str], scores: dict[str, float]
@@ -227,35 +293,60 @@ class Classifier:
         if not sectors:
             return []
         text = normalize_text(doc.text)
+        ipc_subfields: set[str] = set()
+        for symbol in doc.ipc:
+            ipc_subfields.update(self._symbol_hits(symbol)[1])
         found: list[dict[str, Any]] = []
-        for sf, keywords in self._keywords:
-            if sf.sector not in sectors:
-                continue
-            if doc.ipc and sf.ipc and any(matches_prefix(s, sf.ipc) for s in doc.ipc):
-                weight = 1.0
-            elif any(k in text for k in keywords):
-                weight = KEYWORD_WEIGHT
-            else:
-                continue
-            found.append(
-                {
-                    "sector": sf.sector,
-                    "subfield": sf.id,
-                    "score": round(scores[sf.sector] * weight, 4),
-                }
+        for sector in sectors:
+            weights: dict[str, float] = {}
+            regex = self._keyword_regex.get(sector)
+            if regex is not None:
+                owners = self._keyword_subfields[sector]
+                for keyword in regex.findall(text):
+                    for subfield in owners[keyword]:
+                        weights[subfield] = KEYWORD_WEIGHT
+            for qualified in ipc_subfields:
+                owner, _, subfield = qualified.partition(".")
+                if owner == sector:
+                    weights[subfield] = 1.0
+            found.extend(
+                {"sector": sector, "subfield": sf, "score": round(scores[sector] * w, 4)}
+                for sf, w in weights.items()
             )
         found.sort(key=lambda f: -float(f["score"]))
         return found
 
-    def _top_terms(self, matrix: sparse.csr_matrix, row: int, label: str) -> list[str]:
-        start, end = matrix.indptr[row], matrix.indptr[row + 1]
-        if start == end:
-            return []
-        idx = matrix.indices[start:end]
-        contrib = matrix.data[start:end] * self.params.coef[idx, self._label_index[label]]
-        order = np.argsort(-contrib)[:TOP_TERMS]
-        terms = self._vocabulary_terms()
-        return [terms[idx[k]] for k in order if contrib[k] > 0]
+    def _top_terms(
+        self, matrix: sparse.csr_matrix, labels: list[list[str]]
+    ) -> list[dict[str, list[str]]]:
+        """Per document and label: the features whose weight x coefficient pushed it most.
+
+        Vectorised over all (document, label) pairs: gather each row's entries, multiply by the
+        label's coefficients, sort within the pair, keep the first :data:`TOP_TERMS` positives.
+        """
+        pair_row = np.array([i for i, ls in enumerate(labels) for _ in ls], dtype=np.int64)
+        pair_label = np.array(
+            [self._label_index[label] for ls in labels for label in ls], dtype=np.int64
+        )
+        starts = matrix.indptr[pair_row]
+        seg = matrix.indptr[pair_row + 1] - starts
+        total = int(seg.sum())
+        out: list[dict[str, list[str]]] = [{} for _ in labels]
+        if total == 0:
+            return out
+        offsets = np.cumsum(seg) - seg
+        pair_of = np.repeat(np.arange(len(pair_row)), seg)
+        pos = np.arange(total) - np.repeat(offsets, seg) + np.repeat(starts, seg)
+        features = matrix.indices[pos]
+        contrib = matrix.data[pos] * self.params.coef[features, pair_label[pair_of]]
+        order = np.lexsort((-contrib, pair_of))
+        rank = np.arange(total) - offsets[pair_of[order]]
+        keep = order[(rank < TOP_TERMS) & (contrib[order] > 0)]
+        vocabulary_terms = self._vocabulary_terms()
+        for p, f in zip(pair_of[keep].tolist(), features[keep].tolist(), strict=True):
+            label = self.labels[pair_label[p]]
+            out[pair_row[p]].setdefault(label, []).append(vocabulary_terms[f])
+        return out
 
     def _vocabulary_terms(self) -> list[str]:
         if self._terms is None:
@@ -271,12 +362,14 @@ class Classifier:
 _WORKER_MODEL: Classifier | None = None
 
 
-def _classify_chunk(docs: list[_Doc]) -> list[Classification]:
+def _classify_chunk(docs: list[_Doc], explain: bool) -> list[Classification]:
     assert _WORKER_MODEL is not None
-    return _WORKER_MODEL._classify_docs(docs)
+    return _WORKER_MODEL._classify_docs(docs, explain)
 
 
-def _classify_parallel(model: Classifier, docs: list[_Doc], workers: int) -> list[Classification]:
+def _classify_parallel(
+    model: Classifier, docs: list[_Doc], workers: int, explain: bool
+) -> list[Classification]:
     import multiprocessing
 
     global _WORKER_MODEL
@@ -285,7 +378,7 @@ def _classify_parallel(model: Classifier, docs: list[_Doc], workers: int) -> lis
     chunks = [docs[i : i + size] for i in range(0, len(docs), size)]
     context = multiprocessing.get_context("fork")
     with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-        parts = list(pool.map(_classify_chunk, chunks))
+        parts = list(pool.map(_classify_chunk, chunks, [explain] * len(chunks)))
     return [c for part in parts for c in part]
 
 

@@ -229,16 +229,23 @@ def evaluate_cmd(
 @click.pass_obj
 def activate_cmd(app: App, version: str) -> None:
     """Make VERSION the one the classify stage tags with; re-tagging runs in the background."""
-    from sqlalchemy import func, select
+    from sqlalchemy import exists, func, select
 
     from models.registry import set_active_version
-    from warning.store.models import Document
+    from warning.store.models import Document, DocumentTag
 
     with app.store.session() as session:
         folder = set_active_version(session, version, app.settings)
-        total = session.scalar(select(func.count()).select_from(Document)) or 0
+        tagged = exists().where(
+            DocumentTag.document_id == Document.id, DocumentTag.model_version == version
+        )
+        pending = session.scalar(
+            select(func.count()).select_from(Document).where(Document.is_stub.is_(False), ~tagged)
+        )
     click.echo(f"active classifier: {version} ({folder})")
-    click.echo(f"{total} stored documents will be re-tagged by the classify stage, in batches")
+    click.echo(
+        f"{pending or 0} stored documents will be (re-)tagged by the classify stage, in batches"
+    )
 
 
 @model.command("list")

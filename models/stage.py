@@ -73,7 +73,7 @@ def run_classify_stage(ctx: StageContext) -> StageResult:
             ).all()
             if not docs:
                 break
-            results = model.classify(docs)
+            results = model.classify(docs, explain=False)
             rows = [
                 row for doc, res in zip(docs, results, strict=True) for row in tag_rows(doc.id, res)
             ]

@@ -39,7 +39,7 @@ from models.data import (
     weak_labels,
 )
 from models.evaluate import best_f1_threshold, evaluate, lowest_threshold_with_precision
-from models.text import analyze, analyze_with_words
+from models.text import analyze, analyze_with_words, cjk_matcher
 from warning.logging import get_logger
 from warning.taxonomy import Taxonomy, load_taxonomy
 

@@ -37,7 +37,11 @@ class AggregateMatch:
 
     @property
     def enterprise_id(self) -> str | None:
-        return self.subscription.enterprise_id if self.subscription else self.explanation.get("notify_enterprise")
+        return (
+            self.subscription.enterprise_id
+            if self.subscription
+            else self.explanation.get("notify_enterprise")
+        )
 
     @property
     def subject(self) -> str:
@@ -61,8 +65,11 @@ class AggregateMatch:
 
 def lookback_days(rules: Sequence[CompiledRule]) -> int:
     """How far back the store must be read for these rules."""
-    spans = [(r.spec.aggregate.window_weeks + r.spec.aggregate.baseline_weeks) * 7
-             for r in rules if r.spec.aggregate is not None]
+    spans = [
+        (r.spec.aggregate.window_weeks + r.spec.aggregate.baseline_weeks) * 7
+        for r in rules
+        if r.spec.aggregate is not None
+    ]
     return max(spans, default=0)
 
 
@@ -72,15 +79,28 @@ def _groups(rule: CompiledRule, doc: MatchDoc, matched: dict[str, Any]) -> list[
     by = spec.aggregate.group_by
     sectors: list[str] = [""]
     if "sector" in by:
-        sectors = sorted(matched.get("sectors") or
-                         {s for s, c in doc.sectors.items() if c >= spec.when.min_confidence})
+        sectors = sorted(
+            matched.get("sectors")
+            or {s for s, c in doc.sectors.items() if c >= spec.when.min_confidence}
+        )
     applicants: list[str] = [""]
     if "applicant" in by:
-        names = matched.get("applicant_foreign") if isinstance(matched.get("applicant_foreign"), list) else None
-        names = names or (matched.get("applicant_local") if isinstance(matched.get("applicant_local"), list) else None)
+        names = (
+            matched.get("applicant_foreign")
+            if isinstance(matched.get("applicant_foreign"), list)
+            else None
+        )
+        names = names or (
+            matched.get("applicant_local")
+            if isinstance(matched.get("applicant_local"), list)
+            else None
+        )
         applicants = sorted({applicant_key(a) for a in (names or doc.applicants)})
-    return [{k: v for k, v in (("applicant", a), ("sector", s)) if k in by}
-            for a in applicants for s in sectors]
+    return [
+        {k: v for k, v in (("applicant", a), ("sector", s)) if k in by}
+        for a in applicants
+        for s in sectors
+    ]
 
 
 def evaluate_aggregates(
@@ -126,16 +146,33 @@ def evaluate_aggregates(
                         baseline[key] += 1
         for key, numbers in sorted(window.items()):
             count, base = len(numbers), baseline.get(key, 0)
-            if not _fires(agg.metric, count, base, agg.min_count, agg.ratio, agg.window_weeks, agg.baseline_weeks):
+            if not _fires(
+                agg.metric,
+                count,
+                base,
+                agg.min_count,
+                agg.ratio,
+                agg.window_weeks,
+                agg.baseline_weeks,
+            ):
                 continue
             group = dict(key)
-            fired = AggregateMatch(rule, group, count, base, window_start, today, sorted(set(numbers))[:10])
+            fired = AggregateMatch(
+                rule, group, count, base, window_start, today, sorted(set(numbers))[:10]
+            )
             results.extend(_address(fired, subscriptions))
     return results
 
 
-def _fires(metric: str, count: int, base: int, min_count: int, ratio: float, window_weeks: int,
-           baseline_weeks: int) -> bool:
+def _fires(
+    metric: str,
+    count: int,
+    base: int,
+    min_count: int,
+    ratio: float,
+    window_weeks: int,
+    baseline_weeks: int,
+) -> bool:
     if count < min_count:
         return False
     if metric == "new_entrant":
@@ -150,12 +187,24 @@ def _explain(m: AggregateMatch, sub: CompiledSubscription | None) -> dict[str, A
     agg = spec.aggregate
     assert agg is not None
     out: dict[str, Any] = {
-        "rule": {"id": spec.id, "version": spec.version, "title": spec.title, "severity": spec.severity,
-                 "category": spec.category, "status": spec.status},
-        "matched_conditions": {"metric": agg.metric, "group": m.group, "window_count": m.window_count,
-                               "baseline_count": m.baseline_count, "window_weeks": agg.window_weeks,
-                               "baseline_weeks": agg.baseline_weeks, "min_count": agg.min_count,
-                               "ratio": agg.ratio},
+        "rule": {
+            "id": spec.id,
+            "version": spec.version,
+            "title": spec.title,
+            "severity": spec.severity,
+            "category": spec.category,
+            "status": spec.status,
+        },
+        "matched_conditions": {
+            "metric": agg.metric,
+            "group": m.group,
+            "window_count": m.window_count,
+            "baseline_count": m.baseline_count,
+            "window_weeks": agg.window_weeks,
+            "baseline_weeks": agg.baseline_weeks,
+            "min_count": agg.min_count,
+            "ratio": agg.ratio,
+        },
         "matched_terms": [],
         "ipc_overlap": [],
         "number": None,
@@ -166,11 +215,17 @@ def _explain(m: AggregateMatch, sub: CompiledSubscription | None) -> dict[str, A
         "as_of": m.window_end.isoformat(),
     }
     if sub is not None:
-        out["enterprise"] = {"id": sub.enterprise_id, "name": sub.enterprise_name, "subscription": sub.spec.name}
+        out["enterprise"] = {
+            "id": sub.enterprise_id,
+            "name": sub.enterprise_name,
+            "subscription": sub.spec.name,
+        }
     return out
 
 
-def _address(m: AggregateMatch, subscriptions: Sequence[CompiledSubscription]) -> list[AggregateMatch]:
+def _address(
+    m: AggregateMatch, subscriptions: Sequence[CompiledSubscription]
+) -> list[AggregateMatch]:
     notify = m.rule.spec.notify
     if isinstance(notify, list):
         out = []
@@ -184,10 +239,14 @@ def _address(m: AggregateMatch, subscriptions: Sequence[CompiledSubscription]) -
         for sub in subscriptions:
             scope = sub.spec.scope
             in_scope = m.group.get("sector") in scope.sectors or (
-                "applicant" in m.group and any(k in m.group["applicant"] for k in sub.competitor_keys))
+                "applicant" in m.group
+                and any(k in m.group["applicant"] for k in sub.competitor_keys)
+            )
             if in_scope and sub.enterprise_id not in chosen:
                 chosen[sub.enterprise_id] = sub
     if not chosen:
         return [AggregateMatch(**{**m.__dict__, "explanation": _explain(m, None)})]
-    return [AggregateMatch(**{**m.__dict__, "subscription": sub, "explanation": _explain(m, sub)})
-            for sub in chosen.values()]
+    return [
+        AggregateMatch(**{**m.__dict__, "subscription": sub, "explanation": _explain(m, sub)})
+        for sub in chosen.values()
+    ]

@@ -27,7 +27,9 @@ from warning.errors import InputError, Problem
 AnyMatch = Match | AggregateMatch
 
 
-def read_docs(path: Path, warn: Callable[[str], None] = lambda m: print(m, file=sys.stderr)) -> list[MatchDoc]:
+def read_docs(
+    path: Path, warn: Callable[[str], None] = lambda m: print(m, file=sys.stderr)
+) -> list[MatchDoc]:
     """`ipwarn parse` JSON lines; untagged documents are classified (or tagged from IPC)."""
     problems: list[Problem] = []
     raw: list[dict[str, Any]] = []
@@ -44,8 +46,11 @@ def read_docs(path: Path, warn: Callable[[str], None] = lambda m: print(m, file=
                 raise ValueError("expected a JSON object")
             doc_from_json(data)
         except (ValueError, ValidationError) as exc:
-            message = str(exc).splitlines()[0] if not isinstance(exc, ValidationError) else "; ".join(
-                f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+            message = (
+                str(exc).splitlines()[0]
+                if not isinstance(exc, ValidationError)
+                else "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+            )
             problems.append(Problem(message, file=str(path), line=number))
             continue
         raw.append(data)
@@ -68,8 +73,10 @@ def _classify(untagged: list[dict[str, Any]], warn: Callable[[str], None]) -> No
     try:
         from models.api import classify_documents
     except ImportError as exc:
-        warn(f"note: classifier not available ({exc}); {len(untagged)} untagged documents get "
-             "sectors from their IPC symbols only")
+        warn(
+            f"note: classifier not available ({exc}); {len(untagged)} untagged documents get "
+            "sectors from their IPC symbols only"
+        )
         return
     try:
         results = classify_documents(untagged)
@@ -80,13 +87,20 @@ def _classify(untagged: list[dict[str, Any]], warn: Callable[[str], None]) -> No
     for data in untagged:
         result = by_number.get("".join(str(data.get("number", "")).split()).upper())
         if result is not None:
-            data["sectors"] = {s: float(result.get("scores", {}).get(s, 1.0)) for s in result.get("sectors", [])
-                               if s != "other"}
+            data["sectors"] = {
+                s: float(result.get("scores", {}).get(s, 1.0))
+                for s in result.get("sectors", [])
+                if s != "other"
+            }
             data["subfields"] = result.get("subfields", [])
 
 
-def screen_for(rules: Sequence[CompiledRule], subs: Sequence[CompiledSubscription], docs: Sequence[MatchDoc],
-               own_texts: dict[str, str] | None = None) -> SimilarityScreen | None:
+def screen_for(
+    rules: Sequence[CompiledRule],
+    subs: Sequence[CompiledSubscription],
+    docs: Sequence[MatchDoc],
+    own_texts: dict[str, str] | None = None,
+) -> SimilarityScreen | None:
     if not subs or not any(r.spec.when.similar_to_own for r in rules):
         return None
     texts = dict(own_texts or {})
@@ -96,13 +110,21 @@ def screen_for(rules: Sequence[CompiledRule], subs: Sequence[CompiledSubscriptio
     for sub in subs:
         for number in sub.spec.scope.own_patents:
             texts.setdefault(number, bases.get(split_number(number)[1], ""))
-    profiles = profiles_for([(s.key, s.spec.scope.own_patents, s.spec.scope.products) for s in subs], texts)
+    profiles = profiles_for(
+        [(s.key, s.spec.scope.own_patents, s.spec.scope.products) for s in subs], texts
+    )
     return SimilarityScreen(profiles) if profiles else None
 
 
-def run_backtest(rules: Sequence[CompiledRule], docs: Sequence[MatchDoc], subs: Sequence[CompiledSubscription],
-                 now: dt.datetime, *, regions: Sequence[str] = ("鞍山", "辽宁"),
-                 screen: SimilarityScreen | None = None) -> list[AnyMatch]:
+def run_backtest(
+    rules: Sequence[CompiledRule],
+    docs: Sequence[MatchDoc],
+    subs: Sequence[CompiledSubscription],
+    now: dt.datetime,
+    *,
+    regions: Sequence[str] = ("鞍山", "辽宁"),
+    screen: SimilarityScreen | None = None,
+) -> list[AnyMatch]:
     """Would-be alerts, deduplicated exactly as the store would."""
     matcher = Matcher(rules, subs, screen=screen, local_regions=regions)
     matches: list[AnyMatch] = list(matcher.match_batch(docs))
@@ -110,8 +132,12 @@ def run_backtest(rules: Sequence[CompiledRule], docs: Sequence[MatchDoc], subs: 
     if aggregates:
         today = now.date()
         start = today - dt.timedelta(days=lookback_days(aggregates))
-        recent = [d for d in docs if (d.publication_date and d.publication_date >= start)
-                  or any(e.date >= start for e in d.events)]
+        recent = [
+            d
+            for d in docs
+            if (d.publication_date and d.publication_date >= start)
+            or any(e.date >= start for e in d.events)
+        ]
         matches.extend(evaluate_aggregates(aggregates, recent, today, subs, regions=tuple(regions)))
     seen: set[str] = set()
     unique = []
@@ -124,9 +150,14 @@ def run_backtest(rules: Sequence[CompiledRule], docs: Sequence[MatchDoc], subs: 
 
 def as_row(match: AnyMatch) -> dict[str, Any]:
     number = match.doc.number if match.doc is not None else None
-    return {"rule_id": match.rule.id, "rule_version": match.rule.spec.version, "number": number,
-            "enterprise": match.enterprise_id, "severity": match.rule.spec.severity,
-            "explanation": match.explanation}
+    return {
+        "rule_id": match.rule.id,
+        "rule_version": match.rule.spec.version,
+        "number": number,
+        "enterprise": match.enterprise_id,
+        "severity": match.rule.spec.severity,
+        "explanation": match.explanation,
+    }
 
 
 def summary(explanation: dict[str, Any]) -> str:
@@ -134,25 +165,33 @@ def summary(explanation: dict[str, Any]) -> str:
     parts = []
     for key, value in (explanation.get("matched_conditions") or {}).items():
         if isinstance(value, dict):
-            value = ",".join(f"{k}={v}" if not isinstance(v, float) else k for k, v in value.items())
+            value = ",".join(
+                f"{k}={v}" if not isinstance(v, float) else k for k, v in value.items()
+            )
         elif isinstance(value, list):
             value = ",".join(map(str, value))
         parts.append(f"{key}={value}")
     if "similarity" in explanation:
         sim = explanation["similarity"]
-        parts.append(f"similarity={sim['score']}(p{sim['percentile']}) terms={','.join(sim['overlapping_terms'])}")
+        parts.append(
+            f"similarity={sim['score']}(p{sim['percentile']}) terms={','.join(sim['overlapping_terms'])}"
+        )
     if "scope" in explanation:
         parts.append("scope:" + "/".join(sorted(explanation["scope"])))
     if "legal_event" in explanation:
-        parts.append(f"event={explanation['legal_event']['code']}@{explanation['legal_event']['date']}")
+        parts.append(
+            f"event={explanation['legal_event']['code']}@{explanation['legal_event']['date']}"
+        )
     return "; ".join(parts)
 
 
 def format_line(match: AnyMatch) -> str:
     row = as_row(match)
     number = row["number"] or "(aggregate)"
-    return (f"{row['rule_id']}\tv{row['rule_version']}\t{number}\t{row['enterprise'] or '-'}\t"
-            f"{row['severity']}\t{summary(row['explanation'])}")
+    return (
+        f"{row['rule_id']}\tv{row['rule_version']}\t{number}\t{row['enterprise'] or '-'}\t"
+        f"{row['severity']}\t{summary(row['explanation'])}"
+    )
 
 
 @dataclass
@@ -164,13 +203,24 @@ class RuleDiff:
     lost: list[tuple[str | None, str]] = field(default_factory=list)
 
 
-def diff(candidate: Sequence[AnyMatch], baseline: Sequence[AnyMatch], versions: dict[str, int | None],
-         candidate_versions: dict[str, int]) -> list[RuleDiff]:
+def diff(
+    candidate: Sequence[AnyMatch],
+    baseline: Sequence[AnyMatch],
+    versions: dict[str, int | None],
+    candidate_versions: dict[str, int],
+) -> list[RuleDiff]:
     """Alerts gained and lost per rule id, comparing (enterprise, subject) pairs."""
     out = []
     for rule_id in sorted(candidate_versions):
         new = {(m.enterprise_id, m.subject) for m in candidate if m.rule.id == rule_id}
         old = {(m.enterprise_id, m.subject) for m in baseline if m.rule.id == rule_id}
-        out.append(RuleDiff(rule_id, versions.get(rule_id), candidate_versions[rule_id],
-                            gained=sorted(new - old, key=str), lost=sorted(old - new, key=str)))
+        out.append(
+            RuleDiff(
+                rule_id,
+                versions.get(rule_id),
+                candidate_versions[rule_id],
+                gained=sorted(new - old, key=str),
+                lost=sorted(old - new, key=str),
+            )
+        )
     return out

@@ -30,6 +30,7 @@ from rules.repository import (
     sync_rules,
 )
 from rules.stage import rules_dir
+from rules.subscriptions import describe
 from warning.app import App
 from warning.errors import InputError, Problem
 from warning.store.models import Alert, Enterprise, Rule, Subscription, utcnow
@@ -43,7 +44,9 @@ def _parse_when(value: str | None, option: str) -> dt.datetime | None:
     try:
         parsed = dt.datetime.fromisoformat(value)
     except ValueError as exc:
-        raise InputError([Problem(f"{value!r} is not an ISO date or date-time (e.g. 2026-11-24)", field=option)]) from exc
+        raise InputError(
+            [Problem(f"{value!r} is not an ISO date or date-time (e.g. 2026-11-24)", field=option)]
+        ) from exc
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
 
 
@@ -68,17 +71,35 @@ def check(paths: tuple[Path, ...]) -> None:
 
 @rules.command("test")
 @PATHS
-@click.option("--docs", "docs_path", type=click.Path(path_type=Path, dir_okay=False),
-              help="`ipwarn parse` JSON lines (optionally with classifier tags).")
-@click.option("--since", help="Back-test over stored documents published (or with events) from this date.")
+@click.option(
+    "--docs",
+    "docs_path",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="`ipwarn parse` JSON lines (optionally with classifier tags).",
+)
+@click.option(
+    "--since", help="Back-test over stored documents published (or with events) from this date."
+)
 @click.option("--until", help="End date for --since (default: today).")
-@click.option("--subscriptions", "subs_path", type=click.Path(path_type=Path, dir_okay=False),
-              help="Subscriptions YAML (default with --since: the stored subscriptions; with --docs: none).")
+@click.option(
+    "--subscriptions",
+    "subs_path",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Subscriptions YAML (default with --since: the stored subscriptions; with --docs: none).",
+)
 @click.option("--now", "now_text", help="The clock for trend rules (default: now, UTC).")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per would-be alert.")
 @click.pass_obj
-def test(app: App, paths: tuple[Path, ...], docs_path: Path | None, since: str | None, until: str | None,
-         subs_path: Path | None, now_text: str | None, as_json: bool) -> None:
+def test(
+    app: App,
+    paths: tuple[Path, ...],
+    docs_path: Path | None,
+    since: str | None,
+    until: str | None,
+    subs_path: Path | None,
+    now_text: str | None,
+    as_json: bool,
+) -> None:
     """Show the alerts the rules would raise, without storing anything."""
     if (docs_path is None) == (since is None):
         raise click.UsageError("give exactly one of --docs FILE or --since DATE")
@@ -88,8 +109,14 @@ def test(app: App, paths: tuple[Path, ...], docs_path: Path | None, since: str |
     subs = compiled_from_file(load_subscription_file(subs_path)) if subs_path else []
     if docs_path is not None:
         docs = read_docs(docs_path, warn=lambda m: click.echo(m, err=True))
-        matches = run_backtest(candidate, docs, subs, now, regions=_regions(app),
-                               screen=screen_for(candidate, subs, docs))
+        matches = run_backtest(
+            candidate,
+            docs,
+            subs,
+            now,
+            regions=_regions(app),
+            screen=screen_for(candidate, subs, docs),
+        )
         _print(matches, as_json)
         click.echo(f"{len(matches)} would-be alert(s) from {len(docs)} document(s)", err=True)
         return
@@ -105,11 +132,23 @@ def _regions(app: App) -> list[str]:
 
 def _print(matches: Sequence[AnyMatch], as_json: bool) -> None:
     for match in matches:
-        click.echo(json.dumps(as_row(match), ensure_ascii=False, default=str) if as_json else format_line(match))
+        click.echo(
+            json.dumps(as_row(match), ensure_ascii=False, default=str)
+            if as_json
+            else format_line(match)
+        )
 
 
-def _test_stored(app: App, candidate: list[CompiledRule], since: str | None, until: str | None,
-                 have_subs: bool, subs: list[CompiledSubscription], now: dt.datetime, as_json: bool) -> None:
+def _test_stored(
+    app: App,
+    candidate: list[CompiledRule],
+    since: str | None,
+    until: str | None,
+    have_subs: bool,
+    subs: list[CompiledSubscription],
+    now: dt.datetime,
+    as_json: bool,
+) -> None:
     from rules.stage import build_matcher
     from rules.storedocs import load_match_docs
     from warning.store.models import Document, LegalEvent
@@ -121,12 +160,24 @@ def _test_stored(app: App, candidate: list[CompiledRule], since: str | None, unt
     with app.store.session() as session:
         if not have_subs:
             subs = compiled_subscriptions(session)
-        ids = set(session.execute(select(Document.id).where(
-            Document.publication_date >= first, Document.publication_date <= last)).scalars())
+        ids = set(
+            session.execute(
+                select(Document.id).where(
+                    Document.publication_date >= first, Document.publication_date <= last
+                )
+            ).scalars()
+        )
         new_pubs = set(ids)
-        ids |= set(session.execute(select(LegalEvent.document_id).where(
-            LegalEvent.event_date >= first, LegalEvent.event_date <= last)).scalars())
-        docs = load_match_docs(session, ids, new_publications=new_pubs, events_between=(first, last))
+        ids |= set(
+            session.execute(
+                select(LegalEvent.document_id).where(
+                    LegalEvent.event_date >= first, LegalEvent.event_date <= last
+                )
+            ).scalars()
+        )
+        docs = load_match_docs(
+            session, ids, new_publications=new_pubs, events_between=(first, last)
+        )
         active = active_rule_versions(session)
         baseline = [active[r.id] for r in candidate if r.id in active]
         screen = build_matcher(session, candidate + baseline, subs, app.settings).screen
@@ -138,17 +189,31 @@ def _test_stored(app: App, candidate: list[CompiledRule], since: str | None, unt
     for d in diff(new, old, versions, {r.id: r.spec.version for r in candidate}):
         base = f"v{d.baseline_version}" if d.baseline_version else "no active version"
         if as_json:
-            click.echo(json.dumps({"diff": d.rule_id, "candidate_version": d.candidate_version,
-                                   "active_version": d.baseline_version,
-                                   "gained": [{"enterprise": e, "subject": s} for e, s in d.gained],
-                                   "lost": [{"enterprise": e, "subject": s} for e, s in d.lost]}, ensure_ascii=False))
+            click.echo(
+                json.dumps(
+                    {
+                        "diff": d.rule_id,
+                        "candidate_version": d.candidate_version,
+                        "active_version": d.baseline_version,
+                        "gained": [{"enterprise": e, "subject": s} for e, s in d.gained],
+                        "lost": [{"enterprise": e, "subject": s} for e, s in d.lost],
+                    },
+                    ensure_ascii=False,
+                )
+            )
             continue
-        click.echo(f"diff {d.rule_id} v{d.candidate_version} vs {base}: +{len(d.gained)} -{len(d.lost)}", err=True)
+        click.echo(
+            f"diff {d.rule_id} v{d.candidate_version} vs {base}: +{len(d.gained)} -{len(d.lost)}",
+            err=True,
+        )
         for enterprise, subject in d.gained:
             click.echo(f"  + {subject} {enterprise or '-'}", err=True)
         for enterprise, subject in d.lost:
             click.echo(f"  - {subject} {enterprise or '-'}", err=True)
-    click.echo(f"{len(new)} would-be alert(s) from {len(docs)} stored document(s) {first}..{last}", err=True)
+    click.echo(
+        f"{len(new)} would-be alert(s) from {len(docs)} stored document(s) {first}..{last}",
+        err=True,
+    )
 
 
 @rules.command("sync")
@@ -164,8 +229,10 @@ def sync(app: App, paths: tuple[Path, ...]) -> None:
             raise InputError(report.problems, hint="Nothing was stored.")
     for note in report.notes:
         click.echo(f"note: {note}", err=True)
-    click.echo(f"stored {len(report.inserted)} new rule version(s), {report.unchanged} unchanged"
-               + (": " + ", ".join(report.inserted) if report.inserted else ""))
+    click.echo(
+        f"stored {len(report.inserted)} new rule version(s), {report.unchanged} unchanged"
+        + (": " + ", ".join(report.inserted) if report.inserted else "")
+    )
 
 
 def _status_command(name: str, status: str, doc: str) -> None:
@@ -179,7 +246,9 @@ def _status_command(name: str, status: str, doc: str) -> None:
             click.echo(f"{rule.rule_id} v{rule.version} is now {rule.status}")
 
 
-_status_command("activate", "active", "Make VERSION the active version of rule ID (others are retired).")
+_status_command(
+    "activate", "active", "Make VERSION the active version of rule ID (others are retired)."
+)
 _status_command("retire", "retired", "Retire VERSION of rule ID: it no longer matches.")
 
 
@@ -192,11 +261,15 @@ def list_rules(app: App, show_all: bool) -> None:
         query = select(Rule).order_by(Rule.rule_id, Rule.version)
         if not show_all:
             query = query.where(Rule.status.in_(("active", "test")))
-        counts = dict(session.execute(select(Alert.rule_pk, func.count()).group_by(Alert.rule_pk)).all())
+        counts = dict(
+            session.execute(select(Alert.rule_pk, func.count()).group_by(Alert.rule_pk)).all()
+        )
         rows = session.execute(query).scalars().all()
         for row in rows:
-            click.echo(f"{row.rule_id}\tv{row.version}\t{row.status}\t{row.severity}\t"
-                       f"{counts.get(row.id, 0)} alert(s)\t{row.title}")
+            click.echo(
+                f"{row.rule_id}\tv{row.version}\t{row.status}\t{row.severity}\t"
+                f"{counts.get(row.id, 0)} alert(s)\t{row.title}"
+            )
     if not rows:
         click.echo("no stored rules; run `ipwarn rules sync`", err=True)
 
@@ -214,9 +287,7 @@ def import_file(app: App, file: Path) -> None:
     parsed = load_subscription_file(file)
     with app.store.session() as session:
         report = import_subscriptions(session, parsed, utcnow())
-    click.echo(f"enterprises: {report.enterprises_new} new, {report.enterprises_updated} updated; "
-               f"subscriptions: {report.subscriptions_new} new, {report.subscriptions_updated} updated, "
-               f"{report.subscriptions_deactivated} deactivated")
+    click.echo(describe(report))
 
 
 @subscriptions.command("list")
@@ -224,11 +295,18 @@ def import_file(app: App, file: Path) -> None:
 def list_subscriptions(app: App) -> None:
     """Enterprises, their recipients and their active subscriptions."""
     with app.store.session() as session:
-        rows = session.execute(select(Subscription, Enterprise).join(Enterprise)
-                               .order_by(Enterprise.id, Subscription.name)).all()
+        rows = session.execute(
+            select(Subscription, Enterprise)
+            .join(Enterprise)
+            .order_by(Enterprise.id, Subscription.name)
+        ).all()
         for sub, ent in rows:
-            scope = ", ".join(f"{k}={len(v) if isinstance(v, list) else v}" for k, v in sorted(sub.scope.items()))
-            click.echo(f"{ent.id}\t{sub.name}\t{'active' if sub.active else 'inactive'}\t{sub.frequency}\t"
-                       f"{','.join(ent.recipients)}\t{scope}")
+            scope = ", ".join(
+                f"{k}={len(v) if isinstance(v, list) else v}" for k, v in sorted(sub.scope.items())
+            )
+            click.echo(
+                f"{ent.id}\t{sub.name}\t{'active' if sub.active else 'inactive'}\t{sub.frequency}\t"
+                f"{','.join(ent.recipients)}\t{scope}"
+            )
     if not rows:
         click.echo("no subscriptions; run `ipwarn subscriptions import FILE`", err=True)

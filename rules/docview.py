@@ -53,7 +53,9 @@ class MatchDoc:
 
     def __post_init__(self) -> None:
         self.text = fold_text(" ".join((self.title, self.abstract, self.claims)))
-        self.applicant_keys = [normalize_applicant(a) or fold_width(a).lower() for a in self.applicants]
+        self.applicant_keys = [
+            normalize_applicant(a) or fold_width(a).lower() for a in self.applicants
+        ]
         self.kind_letter = self.kind[:1].upper()
         self.number_key = "".join(self.number.split()).upper()
         self.number_base = split_number(self.number_key)[1]
@@ -69,7 +71,15 @@ class MatchDoc:
         return self.addresses[0] if len(self.addresses) == 1 else None
 
     def foreign_applicants(self) -> list[str]:
-        return [a for i, a in enumerate(self.applicants) if is_foreign(self.address_for(i), a, self.office)]
+        cached: list[str] | None = self.__dict__.get("_foreign")
+        if cached is None:
+            cached = [
+                a
+                for i, a in enumerate(self.applicants)
+                if is_foreign(self.address_for(i), a, self.office)
+            ]
+            self.__dict__["_foreign"] = cached
+        return cached
 
     def local_applicants(self, regions: tuple[str, ...]) -> list[str]:
         out = []
@@ -125,15 +135,30 @@ def doc_from_json(data: dict[str, Any]) -> MatchDoc:
     record = DocumentRecord.model_validate(data)
     sectors, subfields = tags_from_json(data)
     events = [
-        EventView(code=e.code.upper(), date=e.date, description=e.description, category=e.category,
-                  parties=e.parties)
+        EventView(
+            code=e.code.upper(),
+            date=e.date,
+            description=e.description,
+            category=e.category,
+            parties=e.parties,
+        )
         for e in record.legal_events
     ]
     return MatchDoc(
-        number=record.number, office=record.office, kind=record.kind, title=record.title,
-        abstract=record.abstract, claims=record.claims, applicants=record.applicants,
-        addresses=record.addresses, ipc=record.ipc, publication_date=record.publication_date,
-        source=record.source, sectors=sectors, subfields=subfields, events=events,
+        number=record.number,
+        office=record.office,
+        kind=record.kind,
+        title=record.title,
+        abstract=record.abstract,
+        claims=record.claims,
+        applicants=record.applicants,
+        addresses=record.addresses,
+        ipc=record.ipc,
+        publication_date=record.publication_date,
+        source=record.source,
+        sectors=sectors,
+        subfields=subfields,
+        events=events,
         party_names=party_keys(events),
     )
 

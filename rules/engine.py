@@ -20,7 +20,7 @@ from typing import Any
 import ahocorasick
 
 from rules.docview import EventView, MatchDoc
-from rules.query import Node, evaluate, fold_text, necessary_terms, parse_query
+from rules.query import Node, evaluate, fold_text, necessary_terms, parse_query, terms_of
 from rules.similarity import SimilarityHit, SimilarityScreen, background_titles
 from rules.spec import Conditions, RuleSpec, SubscriptionSpec
 from warning.applicants import fold_width, normalize_applicant
@@ -52,6 +52,20 @@ def _ipc_cost(prefix: str) -> float:
 # --- compiled rules and subscriptions ---------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class DocHits:
+    """What one Aho-Corasick pass and one IPC expansion found in a document (indexed path)."""
+
+    #: every rule / subscription keyword term that occurs in the text
+    rule_terms: frozenset[str]
+    sub_terms: frozenset[str]
+    #: every rule applicant key / subscription competitor key that occurs in the applicants
+    applicants: frozenset[str]
+    competitors: frozenset[str]
+    #: every prefix of every IPC symbol of the document
+    ipc_prefixes: frozenset[str]
+
+
 @dataclass
 class CompiledRule:
     spec: RuleSpec
@@ -67,7 +81,9 @@ class CompiledRule:
         when = spec.when
         query = parse_query(when.keywords) if when.keywords is not None else None
         keys = tuple(applicant_key(a) for a in when.applicants or ())
-        return cls(spec=spec, pk=pk, query=query, applicant_keys=keys, per_subscriber=spec.per_subscriber)
+        return cls(
+            spec=spec, pk=pk, query=query, applicant_keys=keys, per_subscriber=spec.per_subscriber
+        )
 
     @property
     def id(self) -> str:
@@ -77,8 +93,14 @@ class CompiledRule:
     def event_rule(self) -> bool:
         return self.spec.when.legal_events is not None
 
-    def check(self, doc: MatchDoc, regions: tuple[str, ...]) -> tuple[dict[str, Any], list[EventView]] | None:
-        """Document-level conditions: what matched and which events, or None."""
+    def check(
+        self, doc: MatchDoc, regions: tuple[str, ...], pre: DocHits | None = None
+    ) -> tuple[dict[str, Any], list[EventView]] | None:
+        """Document-level conditions: what matched and which events, or None.
+
+        With ``pre`` (indexed path) keyword and applicant tests are set look-ups instead of
+        substring searches; the result is the same.
+        """
         when: Conditions = self.spec.when
         matched: dict[str, Any] = {}
         events: list[EventView] = []
@@ -98,29 +120,38 @@ class CompiledRule:
                 return None
             matched["offices"] = doc.office
         if when.sectors is not None:
-            hits = {s: round(doc.sectors[s], 3) for s in when.sectors
-                    if doc.sectors.get(s, 0.0) >= when.min_confidence}
+            hits = {
+                s: round(doc.sectors[s], 3)
+                for s in when.sectors
+                if doc.sectors.get(s, 0.0) >= when.min_confidence
+            }
             if not hits:
                 return None
             matched["sectors"] = hits
         if when.subfields is not None:
-            hits = {s: round(doc.subfields[s], 3) for s in when.subfields
-                    if doc.subfields.get(s, 0.0) >= when.min_confidence}
+            hits = {
+                s: round(doc.subfields[s], 3)
+                for s in when.subfields
+                if doc.subfields.get(s, 0.0) >= when.min_confidence
+            }
             if not hits:
                 return None
             matched["subfields"] = hits
         if when.ipc is not None:
+            if pre is not None and not any(p in pre.ipc_prefixes for p in when.ipc):
+                return None
             overlap = sorted({sym for sym in doc.ipc for p in when.ipc if sym.startswith(p)})
             if not overlap:
                 return None
             matched["ipc"] = overlap
         if self.query is not None:
             found: list[str] = []
-            if not evaluate(self.query, doc.text, found):
+            if not evaluate(self.query, pre.rule_terms if pre is not None else doc.text, found):
                 return None
             matched["keywords"] = found
         if self.applicant_keys:
-            names = sorted({k for k in self.applicant_keys if k in doc.applicant_text})
+            pool = pre.applicants if pre is not None else doc.applicant_text
+            names = sorted({k for k in self.applicant_keys if k in pool})
             if not names:
                 return None
             matched["applicants"] = names
@@ -152,14 +183,23 @@ class CompiledSubscription:
     own_key: str = ""
 
     @classmethod
-    def build(cls, enterprise_id: str, enterprise_name: str, recipients: list[str], spec: SubscriptionSpec,
-              db_id: int | None = None) -> CompiledSubscription:
+    def build(
+        cls,
+        enterprise_id: str,
+        enterprise_name: str,
+        recipients: list[str],
+        spec: SubscriptionSpec,
+        db_id: int | None = None,
+    ) -> CompiledSubscription:
         scope = spec.scope
         from warning.records import split_number
 
         return cls(
-            enterprise_id=enterprise_id, enterprise_name=enterprise_name, recipients=list(recipients),
-            spec=spec, db_id=db_id,
+            enterprise_id=enterprise_id,
+            enterprise_name=enterprise_name,
+            recipients=list(recipients),
+            spec=spec,
+            db_id=db_id,
             query=parse_query(scope.keywords) if scope.keywords else None,
             competitor_keys=tuple(applicant_key(c) for c in scope.competitors),
             own_numbers=frozenset(split_number(n)[1] for n in scope.own_patents),
@@ -170,36 +210,49 @@ class CompiledSubscription:
     def key(self) -> str:
         return f"{self.enterprise_id}/{self.spec.name}"
 
-    def competitors_in(self, doc: MatchDoc) -> list[str]:
-        return sorted({k for k in self.competitor_keys if k in doc.applicant_text})
+    def competitors_in(self, doc: MatchDoc, hits: DocHits | None = None) -> list[str]:
+        pool = hits.competitors if hits is not None else doc.applicant_text
+        return sorted({k for k in self.competitor_keys if k in pool})
 
     def is_own(self, doc: MatchDoc) -> bool:
         """The enterprise's own patent or its own filing."""
         return doc.number_base in self.own_numbers or (
-            bool(self.own_key) and any(self.own_key in key for key in doc.applicant_keys))
+            bool(self.own_key) and any(self.own_key in key for key in doc.applicant_keys)
+        )
 
-    def covers(self, doc: MatchDoc) -> dict[str, Any] | None:
+    def covers(self, doc: MatchDoc, found: DocHits | None = None) -> dict[str, Any] | None:
         """Which scope criteria the document meets, or None when it is out of scope."""
         scope = self.spec.scope
         hits: dict[str, Any] = {}
-        sectors = {s: round(doc.sectors[s], 3) for s in scope.sectors if doc.sectors.get(s, 0.0) >= scope.min_confidence}
-        if sectors:
-            hits["sectors"] = sectors
-        subfields = {s: round(doc.subfields[s], 3) for s in scope.subfields
-                     if doc.subfields.get(s, 0.0) >= scope.min_confidence}
-        if subfields:
-            hits["subfields"] = subfields
-        ipc = sorted({sym for sym in doc.ipc for p in scope.ipc if sym.startswith(p)})
-        if ipc:
-            hits["ipc"] = ipc
+        if scope.sectors:
+            sectors = {
+                s: round(doc.sectors[s], 3)
+                for s in scope.sectors
+                if doc.sectors.get(s, 0.0) >= scope.min_confidence
+            }
+            if sectors:
+                hits["sectors"] = sectors
+        if scope.subfields:
+            subfields = {
+                s: round(doc.subfields[s], 3)
+                for s in scope.subfields
+                if doc.subfields.get(s, 0.0) >= scope.min_confidence
+            }
+            if subfields:
+                hits["subfields"] = subfields
+        if scope.ipc and (found is None or any(p in found.ipc_prefixes for p in scope.ipc)):
+            ipc = sorted({sym for sym in doc.ipc for p in scope.ipc if sym.startswith(p)})
+            if ipc:
+                hits["ipc"] = ipc
         if self.query is not None:
-            found: list[str] = []
-            if evaluate(self.query, doc.text, found):
-                hits["keywords"] = found
-        competitors = self.competitors_in(doc)
-        if competitors:
-            hits["competitors"] = competitors
-        if doc.number_base in self.own_numbers:
+            terms: list[str] = []
+            if evaluate(self.query, found.sub_terms if found is not None else doc.text, terms):
+                hits["keywords"] = terms
+        if self.competitor_keys:
+            competitors = self.competitors_in(doc, found)
+            if competitors:
+                hits["competitors"] = competitors
+        if self.own_numbers and doc.number_base in self.own_numbers:
             hits["own_patents"] = [doc.number]
         return hits or None
 
@@ -207,7 +260,25 @@ class CompiledSubscription:
 # --- matches -----------------------------------------------------------------------------------
 
 
-@dataclass
+class SharedBase:
+    """The recipient-independent explanation of one rule match, built once and only when an
+    alert is actually rendered or stored (most of a batch's work is deciding, not explaining)."""
+
+    __slots__ = ("_value", "doc", "event", "matched", "rule")
+
+    def __init__(
+        self, rule: CompiledRule, doc: MatchDoc, event: EventView | None, matched: dict[str, Any]
+    ) -> None:
+        self.rule, self.doc, self.event, self.matched = rule, doc, event, matched
+        self._value: dict[str, Any] | None = None
+
+    def get(self) -> dict[str, Any]:
+        if self._value is None:
+            self._value = base_explanation(self.rule, self.doc, self.event, self.matched)
+        return self._value
+
+
+@dataclass(slots=True)
 class Match:
     """One would-be alert: a rule, a subject (document or legal event) and a recipient."""
 
@@ -216,19 +287,18 @@ class Match:
     event: EventView | None
     subscription: CompiledSubscription | None
     #: the part of the explanation shared by every recipient of this rule match
-    base: dict[str, Any]
+    base: SharedBase
     #: the recipient's part: scope criteria met, competitors, similarity
     detail: dict[str, Any] | None = None
     notify_enterprise: str | None = None
+    _explanation: dict[str, Any] | None = field(default=None, repr=False, compare=False)
 
     @property
     def explanation(self) -> dict[str, Any]:
         """Everything "why this alert" needs, as plain JSON (built on first use)."""
-        cached: dict[str, Any] | None = self.__dict__.get("_explanation")
-        if cached is None:
-            cached = with_recipient(self.base, self.subscription, self.detail)
-            self.__dict__["_explanation"] = cached
-        return cached
+        if self._explanation is None:
+            self._explanation = with_recipient(self.base.get(), self.subscription, self.detail)
+        return self._explanation
 
     @property
     def enterprise_id(self) -> str | None:
@@ -243,7 +313,11 @@ class Match:
     @property
     def dedupe_key(self) -> str:
         """Same rule (any version), same enterprise, same subject: one alert. Test versions apart."""
-        rule = self.rule.id if self.rule.spec.status != "test" else f"test:{self.rule.id}@{self.rule.spec.version}"
+        rule = (
+            self.rule.id
+            if self.rule.spec.status != "test"
+            else f"test:{self.rule.id}@{self.rule.spec.version}"
+        )
         return f"{rule}|{self.enterprise_id or '-'}|{self.subject}"[:300]
 
     @property
@@ -255,14 +329,21 @@ class Match:
         return (self.rule.id, self.enterprise_id, self.subject)
 
 
-def base_explanation(rule: CompiledRule, doc: MatchDoc, event: EventView | None,
-                     matched: dict[str, Any]) -> dict[str, Any]:
+def base_explanation(
+    rule: CompiledRule, doc: MatchDoc, event: EventView | None, matched: dict[str, Any]
+) -> dict[str, Any]:
     """The recipient-independent part of an alert's explanation."""
     spec = rule.spec
     as_of = event.date if event is not None else doc.publication_date
     out: dict[str, Any] = {
-        "rule": {"id": spec.id, "version": spec.version, "title": spec.title, "severity": spec.severity,
-                 "category": spec.category, "status": spec.status},
+        "rule": {
+            "id": spec.id,
+            "version": spec.version,
+            "title": spec.title,
+            "severity": spec.severity,
+            "category": spec.category,
+            "status": spec.status,
+        },
         "matched_conditions": matched,
         "matched_terms": list(matched.get("keywords", [])),
         "ipc_overlap": matched.get("ipc", []),
@@ -276,23 +357,33 @@ def base_explanation(rule: CompiledRule, doc: MatchDoc, event: EventView | None,
         "as_of": as_of.isoformat() if as_of else None,
     }
     if event is not None:
-        out["legal_event"] = {"code": event.code, "date": event.date.isoformat(),
-                              "description": event.description, "category": event.category,
-                              "parties": event.parties}
+        out["legal_event"] = {
+            "code": event.code,
+            "date": event.date.isoformat(),
+            "description": event.description,
+            "category": event.category,
+            "parties": event.parties,
+        }
     return out
 
 
-def with_recipient(base: dict[str, Any], sub: CompiledSubscription | None,
-                   detail: dict[str, Any] | None) -> dict[str, Any]:
+def with_recipient(
+    base: dict[str, Any], sub: CompiledSubscription | None, detail: dict[str, Any] | None
+) -> dict[str, Any]:
     """The base explanation plus what made this subscriber a recipient."""
     if sub is None:
         return dict(base)
     out = {**base, **(detail or {})}
     scope = (detail or {}).get("scope", {})
-    out["matched_terms"] = base["matched_terms"] + [t for t in scope.get("keywords", [])
-                                                    if t not in base["matched_terms"]]
+    out["matched_terms"] = base["matched_terms"] + [
+        t for t in scope.get("keywords", []) if t not in base["matched_terms"]
+    ]
     out["ipc_overlap"] = base["ipc_overlap"] or scope.get("ipc", [])
-    out["enterprise"] = {"id": sub.enterprise_id, "name": sub.enterprise_name, "subscription": sub.spec.name}
+    out["enterprise"] = {
+        "id": sub.enterprise_id,
+        "name": sub.enterprise_name,
+        "subscription": sub.spec.name,
+    }
     return out
 
 
@@ -375,7 +466,9 @@ class Matcher:
             if when.legal_events:
                 options.append((0.02 * len(when.legal_events), index.by_event, when.legal_events))
             if rule.applicant_keys:
-                options.append((0.0005 * len(rule.applicant_keys), index.by_applicant, rule.applicant_keys))
+                options.append(
+                    (0.0005 * len(rule.applicant_keys), index.by_applicant, rule.applicant_keys)
+                )
             if when.ipc:
                 options.append((sum(map(_ipc_cost, when.ipc)), index.by_ipc, when.ipc))
             if rule.query is not None:
@@ -396,8 +489,11 @@ class Matcher:
             for key in keys:
                 bucket[key].append(i)
         self._rule_index = index
-        self._rule_terms = _automaton(index.by_term)
-        self._rule_applicants = _automaton(index.by_applicant)
+        # all terms, not only the indexed ones: verification then needs no substring search
+        self._rule_terms = _automaton(
+            t for r in self.rules if r.query is not None for t in terms_of(r.query)
+        )
+        self._rule_applicants = _automaton(k for r in self.rules for k in r.applicant_keys)
 
     def _index_subscriptions(self) -> None:
         index = _SubIndex()
@@ -422,23 +518,36 @@ class Matcher:
                 index.by_number[number].append(i)
         self._sub_index = index
         self._sub_position = {sub.key: i for i, sub in enumerate(self.subscriptions)}
-        self._sub_terms = _automaton(index.by_term)
+        self._sub_terms = _automaton(
+            t for s in self.subscriptions if s.query is not None for t in terms_of(s.query)
+        )
         self._sub_competitors = _automaton(index.by_competitor)
 
     # -- candidates -------------------------------------------------------------------------------
 
-    def _rule_candidates(self, doc: MatchDoc, subscriber_hits: set[str]) -> list[int]:
+    def hits(self, doc: MatchDoc) -> DocHits:
+        return DocHits(
+            rule_terms=frozenset(_found(self._rule_terms, doc.text)),
+            sub_terms=frozenset(_found(self._sub_terms, doc.text)),
+            applicants=frozenset(_found(self._rule_applicants, doc.applicant_text)),
+            competitors=frozenset(_found(self._sub_competitors, doc.applicant_text)),
+            ipc_prefixes=frozenset(_ipc_prefixes(doc.ipc)),
+        )
+
+    def _rule_candidates(
+        self, doc: MatchDoc, hits: DocHits, subscriber_hits: set[str]
+    ) -> list[int]:
         index = self._rule_index
         found: set[int] = set(index.always)
         for event in doc.events:
             found.update(index.by_event.get(event.code, ()))
-        for name in _found(self._rule_applicants, doc.applicant_text):
-            found.update(index.by_applicant[name])
+        for name in hits.applicants:
+            found.update(index.by_applicant.get(name, ()))
         if index.by_ipc:
-            for prefix in _ipc_prefixes(doc.ipc):
+            for prefix in hits.ipc_prefixes:
                 found.update(index.by_ipc.get(prefix, ()))
-        for term in _found(self._rule_terms, doc.text):
-            found.update(index.by_term[term])
+        for term in hits.rule_terms:
+            found.update(index.by_term.get(term, ()))
         for subfield in doc.subfields:
             found.update(index.by_subfield.get(subfield, ()))
         for sector in doc.sectors:
@@ -447,7 +556,7 @@ class Matcher:
             found.update(index.by_subscriber_hit.get(kind, ()))
         return sorted(found)
 
-    def _subscription_candidates(self, doc: MatchDoc) -> list[int]:
+    def _subscription_candidates(self, doc: MatchDoc, hits: DocHits) -> list[int]:
         index = self._sub_index
         found: set[int] = set(index.always)
         for sector in doc.sectors:
@@ -455,11 +564,11 @@ class Matcher:
         for subfield in doc.subfields:
             found.update(index.by_subfield.get(subfield, ()))
         if index.by_ipc:
-            for prefix in _ipc_prefixes(doc.ipc):
+            for prefix in hits.ipc_prefixes:
                 found.update(index.by_ipc.get(prefix, ()))
-        for term in _found(self._sub_terms, doc.text):
-            found.update(index.by_term[term])
-        for name in _found(self._sub_competitors, doc.applicant_text):
+        for term in hits.sub_terms:
+            found.update(index.by_term.get(term, ()))
+        for name in hits.competitors:
             found.update(index.by_competitor[name])
         found.update(index.by_number.get(doc.number_base, ()))
         return sorted(found)
@@ -482,29 +591,41 @@ class Matcher:
         """Indexed matching of one document."""
         sim = sim or {}
         index = self._sub_index
+        hits = self.hits(doc)
         competitor_subs: set[int] = set()
-        for name in _found(self._sub_competitors, doc.applicant_text):
+        for name in hits.competitors:
             competitor_subs.update(index.by_competitor[name])
         own_subs = set(index.by_number.get(doc.number_base, ()))
         sim_subs = {self._sub_position[key] for key in sim if key in self._sub_position}
-        sub_hits = {name for name, subs in
-                    (("competitor", competitor_subs), ("own_patent", own_subs), ("similar_to_own", sim_subs)) if subs}
+        sub_hits = {
+            name
+            for name, subs in (
+                ("competitor", competitor_subs),
+                ("own_patent", own_subs),
+                ("similar_to_own", sim_subs),
+            )
+            if subs
+        }
         covering: dict[int, dict[str, Any]] | None = None
         results: list[Match] = []
-        for i in self._rule_candidates(doc, sub_hits):
+        for i in self._rule_candidates(doc, hits, sub_hits):
             rule = self.rules[i]
-            checked = rule.check(doc, self.regions)
+            checked = rule.check(doc, self.regions, hits)
             if checked is None:
                 continue
             if covering is None and rule.spec.notify == "subscribers":
-                covering = self._cover(doc, self._subscription_candidates(doc))
+                covering = self._cover(doc, self._subscription_candidates(doc, hits), hits)
             candidates: set[int] = set(covering or {})
             if rule.per_subscriber:
                 candidates |= competitor_subs | own_subs | sim_subs
-            results.extend(self._recipients(rule, doc, checked, covering or {}, sim, sorted(candidates)))
+            results.extend(
+                self._recipients(rule, doc, checked, covering or {}, sim, sorted(candidates), hits)
+            )
         return results
 
-    def match_naive(self, doc: MatchDoc, sim: dict[str, SimilarityHit] | None = None) -> list[Match]:
+    def match_naive(
+        self, doc: MatchDoc, sim: dict[str, SimilarityHit] | None = None
+    ) -> list[Match]:
         """Every rule against the document, every subscription against each match: the baseline."""
         sim = sim or {}
         results: list[Match] = []
@@ -517,47 +638,83 @@ class Matcher:
             results.extend(self._recipients(rule, doc, checked, covering, sim, everyone))
         return results
 
-    def _cover(self, doc: MatchDoc, candidates: Iterable[int]) -> dict[int, dict[str, Any]]:
+    def _cover(
+        self, doc: MatchDoc, candidates: Iterable[int], hits: DocHits | None = None
+    ) -> dict[int, dict[str, Any]]:
         out = {}
         for i in candidates:
-            hits = self.subscriptions[i].covers(doc)
-            if hits is not None:
-                out[i] = hits
+            scope_hits = self.subscriptions[i].covers(doc, hits)
+            if scope_hits is not None:
+                out[i] = scope_hits
         return out
 
-    def _recipients(self, rule: CompiledRule, doc: MatchDoc, checked: tuple[dict[str, Any], list[EventView]],
-                    covering: dict[int, dict[str, Any]], sim: dict[str, SimilarityHit],
-                    candidates: Iterable[int]) -> list[Match]:
+    def _recipients(
+        self,
+        rule: CompiledRule,
+        doc: MatchDoc,
+        checked: tuple[dict[str, Any], list[EventView]],
+        covering: dict[int, dict[str, Any]],
+        sim: dict[str, SimilarityHit],
+        candidates: Iterable[int],
+        hits: DocHits | None = None,
+    ) -> list[Match]:
         matched, events = checked
         subjects: list[EventView | None] = list(events) if rule.event_rule else [None]
-        bases = [base_explanation(rule, doc, event, matched) for event in subjects]
+        bases = [SharedBase(rule, doc, event, matched) for event in subjects]
         notify = rule.spec.notify
-        bureau = [Match(rule, doc, event, None, base) for event, base in zip(subjects, bases, strict=True)]
-        if notify == "none" or (notify == "subscribers" and not self.subscriptions and not rule.per_subscriber):
+        bureau = [
+            Match(rule, doc, event, None, base) for event, base in zip(subjects, bases, strict=True)
+        ]
+        if notify == "none" or (
+            notify == "subscribers" and not self.subscriptions and not rule.per_subscriber
+        ):
             return bureau
         if isinstance(notify, list):
-            return [Match(rule, doc, event, None, base,
-                          notify_enterprise=enterprise_id if self.known_enterprises(enterprise_id) else None)
-                    for enterprise_id in notify for event, base in zip(subjects, bases, strict=True)]
+            return [
+                Match(
+                    rule,
+                    doc,
+                    event,
+                    None,
+                    base,
+                    notify_enterprise=enterprise_id
+                    if self.known_enterprises(enterprise_id)
+                    else None,
+                )
+                for enterprise_id in notify
+                for event, base in zip(subjects, bases, strict=True)
+            ]
         chosen: dict[str, tuple[CompiledSubscription, dict[str, Any]]] = {}
         for i in candidates:
             sub = self.subscriptions[i]
             if sub.enterprise_id in chosen:
                 continue
-            detail = self._subscriber_detail(rule, doc, sub, covering.get(i), sim.get(sub.key))
+            detail = self._subscriber_detail(
+                rule, doc, sub, covering.get(i), sim.get(sub.key), hits
+            )
             if detail is not None:
                 chosen[sub.enterprise_id] = (sub, detail)
         if not chosen:
             return [] if rule.per_subscriber else bureau
-        return [Match(rule, doc, event, sub, base, detail)
-                for sub, detail in chosen.values() for event, base in zip(subjects, bases, strict=True)]
+        return [
+            Match(rule, doc, event, sub, base, detail)
+            for sub, detail in chosen.values()
+            for event, base in zip(subjects, bases, strict=True)
+        ]
 
-    def _subscriber_detail(self, rule: CompiledRule, doc: MatchDoc, sub: CompiledSubscription,
-                           scope_hits: dict[str, Any] | None, hit: SimilarityHit | None) -> dict[str, Any] | None:
+    def _subscriber_detail(
+        self,
+        rule: CompiledRule,
+        doc: MatchDoc,
+        sub: CompiledSubscription,
+        scope_hits: dict[str, Any] | None,
+        hit: SimilarityHit | None,
+        hits: DocHits | None = None,
+    ) -> dict[str, Any] | None:
         when = rule.spec.when
         detail: dict[str, Any] = {}
         if when.competitor is not None:
-            competitors = scope_hits.get("competitors", []) if scope_hits is not None else sub.competitors_in(doc)
+            competitors = sub.competitors_in(doc, hits)
             if bool(competitors) != when.competitor:
                 return None
             detail["competitors"] = competitors

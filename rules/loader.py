@@ -37,7 +37,9 @@ class LoadedRule:
     def checksum(self) -> str:
         """Identity of a version's content; ``status`` is excluded (it changes by command)."""
         data = {k: v for k, v in self.definition.items() if k != "status"}
-        return hashlib.sha256(json.dumps(data, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+        return hashlib.sha256(
+            json.dumps(data, sort_keys=True, ensure_ascii=False).encode()
+        ).hexdigest()
 
 
 def packaged_library() -> Path:
@@ -49,7 +51,9 @@ def rule_files(paths: list[Path]) -> list[Path]:
     out: list[Path] = []
     for path in paths:
         if path.is_dir():
-            out.extend(sorted(p for p in path.rglob("*") if p.suffix in RULE_SUFFIXES and p.is_file()))
+            out.extend(
+                sorted(p for p in path.rglob("*") if p.suffix in RULE_SUFFIXES and p.is_file())
+            )
         else:
             out.append(path)
     return out
@@ -78,8 +82,13 @@ def load_rules(paths: list[Path]) -> tuple[list[LoadedRule], list[Problem]]:
             for data, base in _rule_nodes(doc):
                 line = doc.line_of(base)
                 if not isinstance(data, dict):
-                    problems.append(Problem("a rule must be a mapping (id, version, title, ...)",
-                                            file=doc.file, line=line))
+                    problems.append(
+                        Problem(
+                            "a rule must be a mapping (id, version, title, ...)",
+                            file=doc.file,
+                            line=line,
+                        )
+                    )
                     continue
                 try:
                     spec = RuleSpec.model_validate(data)
@@ -92,9 +101,15 @@ def load_rules(paths: list[Path]) -> tuple[list[LoadedRule], list[Problem]]:
         key = (rule.spec.id, rule.spec.version)
         if key in seen and seen[key].checksum != rule.checksum:
             first = seen[key]
-            problems.append(Problem(
-                f"rule {key[0]} version {key[1]} is also defined differently at {first.file}:{first.line}; "
-                "give one of them a new version", file=rule.file, line=rule.line, field="version"))
+            problems.append(
+                Problem(
+                    f"rule {key[0]} version {key[1]} is also defined differently at {first.file}:{first.line}; "
+                    "give one of them a new version",
+                    file=rule.file,
+                    line=rule.line,
+                    field="version",
+                )
+            )
         seen.setdefault(key, rule)
     problems.sort(key=lambda p: (p.file or "", p.line or 0))
     return loaded, problems
@@ -111,8 +126,15 @@ def load_subscription_file(path: Path) -> SubscriptionFile:
     """A validated subscriptions file, or :class:`InputError` listing every located problem."""
     docs = load_located(path)
     if len(docs) != 1 or not isinstance(docs[0].data, dict):
-        raise InputError([Problem("expected one YAML mapping with an 'enterprises' list", file=str(path),
-                                  line=docs[0].line_of(()) if docs else None)])
+        raise InputError(
+            [
+                Problem(
+                    "expected one YAML mapping with an 'enterprises' list",
+                    file=str(path),
+                    line=docs[0].line_of(()) if docs else None,
+                )
+            ]
+        )
     doc = docs[0]
     try:
         parsed = SubscriptionFile.model_validate(doc.data)
@@ -122,6 +144,14 @@ def load_subscription_file(path: Path) -> SubscriptionFile:
     ids = [e.id for e in parsed.enterprises]
     dups = sorted({i for i in ids if ids.count(i) > 1})
     if dups:
-        raise InputError([Problem(f"enterprise id {d!r} appears more than once", file=str(path),
-                                  field="enterprises") for d in dups])
+        raise InputError(
+            [
+                Problem(
+                    f"enterprise id {d!r} appears more than once",
+                    file=str(path),
+                    field="enterprises",
+                )
+                for d in dups
+            ]
+        )
     return parsed

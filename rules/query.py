@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
+from functools import cached_property
 
 from warning.applicants import fold_width
 
@@ -41,6 +43,13 @@ class And:
 @dataclass(frozen=True)
 class Or:
     children: tuple[Node, ...]
+
+    @cached_property
+    def flat_terms(self) -> tuple[str, ...] | None:
+        """The terms when every child is a plain term (a keyword list): evaluated in one loop."""
+        if all(isinstance(c, Term) for c in self.children):
+            return tuple(c.text for c in self.children)  # type: ignore[union-attr]
+        return None
 
 
 Node = Term | Not | And | Or
@@ -91,7 +100,9 @@ class _Parser:
     def parse(self) -> Node:
         node = self.parse_or()
         if self.peek() is not None:
-            raise QuerySyntaxError(f"unexpected {self.tokens[self.i][1]!r} (unbalanced parenthesis?)")
+            raise QuerySyntaxError(
+                f"unexpected {self.tokens[self.i][1]!r} (unbalanced parenthesis?)"
+            )
         return node
 
     def parse_or(self) -> Node:
@@ -146,8 +157,12 @@ def parse_query(text: str | list[str]) -> Node:
     return _Parser(_tokens(text)).parse()
 
 
-def evaluate(node: Node, text: str, found: list[str] | None = None) -> bool:
-    """True when ``node`` holds for folded ``text``; positive terms that matched go to ``found``."""
+def evaluate(node: Node, text: str | AbstractSet[str], found: list[str] | None = None) -> bool:
+    """True when ``node`` holds for folded ``text``; positive terms that matched go to ``found``.
+
+    ``text`` may also be the set of every expression term known to occur in the text (found by
+    one Aho-Corasick pass): membership then replaces substring search, with the same result.
+    """
     if isinstance(node, Term):
         hit = node.text in text
         if hit and found is not None and node.text not in found:
@@ -157,6 +172,15 @@ def evaluate(node: Node, text: str, found: list[str] | None = None) -> bool:
         return not evaluate(node.child, text, None)
     if isinstance(node, And):
         return all(evaluate(child, text, found) for child in node.children)
+    flat = node.flat_terms
+    if flat is not None:
+        hit = False
+        for term in flat:
+            if term in text:
+                hit = True
+                if found is not None and term not in found:
+                    found.append(term)
+        return hit
     hits = [evaluate(child, text, found) for child in node.children]  # all, to explain every term
     return any(hits)
 

@@ -42,7 +42,9 @@ def normalize_ipc_prefix(raw: str) -> str:
     """``"c21d 8/12"`` -> ``"C21D8/12"``; raise ValueError when it cannot start an IPC symbol."""
     text = re.sub(r"\s+", "", raw).upper()
     if not _IPC_PREFIX.match(text):
-        raise ValueError(f"{raw!r} is not an IPC symbol or prefix (e.g. C21D8/12, H01F1/147, C22C38/)")
+        raise ValueError(
+            f"{raw!r} is not an IPC symbol or prefix (e.g. C21D8/12, H01F1/147, C22C38/)"
+        )
     return text
 
 
@@ -52,7 +54,9 @@ def _check_sectors(values: list[str] | None) -> list[str] | None:
     known = load_taxonomy().sector_ids
     for value in values:
         if value not in known:
-            raise ValueError(f"unknown sector {value!r}{did_you_mean(value, known)} (known: {', '.join(known)})")
+            raise ValueError(
+                f"unknown sector {value!r}{did_you_mean(value, known)} (known: {', '.join(known)})"
+            )
     return values
 
 
@@ -66,7 +70,9 @@ def _check_subfields(values: list[str] | None) -> list[str] | None:
             if not hint and "." not in value:
                 hint = did_you_mean(value, tuple(k.split(".", 1)[1] for k in known))
                 hint = hint.replace("did you mean '", "did you mean '<sector>.")
-            raise ValueError(f"unknown sub-field {value!r}{hint}; sub-fields are named sector.subfield")
+            raise ValueError(
+                f"unknown sub-field {value!r}{hint}; sub-fields are named sector.subfield"
+            )
     return values
 
 
@@ -101,11 +107,11 @@ class Conditions(_Strict):
     applicant_local: bool | None = None
     legal_events: list[str] | None = None
     #: per subscriber: an applicant is one of the subscriber's competitors
-    competitor: bool | None = None
+    competitor: Literal[True] | None = None
     #: per subscriber: the document is one of the subscriber's own patents
-    own_patent: bool | None = None
+    own_patent: Literal[True] | None = None
     #: per subscriber: text similarity to its own patents/products is above the background
-    similar_to_own: bool | None = None
+    similar_to_own: Literal[True] | None = None
 
     _sectors = field_validator("sectors")(classmethod(lambda cls, v: _check_sectors(v)))
     _subfields = field_validator("subfields")(classmethod(lambda cls, v: _check_subfields(v)))
@@ -156,7 +162,11 @@ class Conditions(_Strict):
 
     def given(self) -> list[str]:
         """The condition keys that were set (``min_confidence`` is a modifier, not a condition)."""
-        return [k for k in type(self).model_fields if k != "min_confidence" and getattr(self, k) is not None]
+        return [
+            k
+            for k in type(self).model_fields
+            if k != "min_confidence" and getattr(self, k) is not None
+        ]
 
 
 class AggregateSpec(_Strict):
@@ -196,25 +206,36 @@ class RuleSpec(_Strict):
     @classmethod
     def _id(cls, value: str) -> str:
         if not _RULE_ID.match(value):
-            raise ValueError("must be lower-case letters, digits, '.', '_' or '-', e.g. steel-silicon-foreign")
+            raise ValueError(
+                "must be lower-case letters, digits, '.', '_' or '-', e.g. steel-silicon-foreign"
+            )
         return value
 
     @model_validator(mode="after")
     def _consistent(self) -> RuleSpec:
         if self.kind == "aggregate" and self.aggregate is None:
-            raise ValueError("an aggregate rule needs an 'aggregate' section (metric, window_weeks, ...)")
+            raise ValueError(
+                "an aggregate rule needs an 'aggregate' section (metric, window_weeks, ...)"
+            )
         if self.kind == "document" and self.aggregate is not None:
             raise ValueError("'aggregate' is only allowed with kind: aggregate")
         if self.kind == "document" and not self.when.given():
             raise ValueError("'when' has no condition; a rule must say what it matches")
-        per_subscriber = [k for k in ("competitor", "own_patent", "similar_to_own") if getattr(self.when, k)]
+        per_subscriber = [
+            k for k in ("competitor", "own_patent", "similar_to_own") if getattr(self.when, k)
+        ]
         if per_subscriber and self.notify != "subscribers":
-            raise ValueError(f"when.{per_subscriber[0]} compares with a subscriber, so notify must be 'subscribers'")
+            raise ValueError(
+                f"when.{per_subscriber[0]} compares with a subscriber, so notify must be 'subscribers'"
+            )
         return self
 
     @property
     def per_subscriber(self) -> bool:
-        return any(getattr(self.when, k) is not None for k in ("competitor", "own_patent", "similar_to_own"))
+        return any(
+            getattr(self.when, k) is not None
+            for k in ("competitor", "own_patent", "similar_to_own")
+        )
 
 
 class Scope(_Strict):
@@ -320,14 +341,22 @@ def _model_for(loc: tuple[Any, ...], root: type[BaseModel]) -> type[BaseModel]:
     return model
 
 
-def problems_from(exc: ValidationError, located: Located, root: type[BaseModel], base: PathKey = ()) -> list[Problem]:
+def problems_from(
+    exc: ValidationError, located: Located, root: type[BaseModel], base: PathKey = ()
+) -> list[Problem]:
     """One ``FILE:LINE: field.path: message`` problem per pydantic error, with did-you-mean."""
     problems = []
     for err in exc.errors():
-        loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith(("function-after", "literal["))))
+        loc = tuple(
+            p
+            for p in err["loc"]
+            if not (isinstance(p, str) and p.startswith(("function-after", "literal[")))
+        )
         loc = tuple(p for p in loc if p not in ("str", "list[str]", "list[...]"))
         path = (*base, *loc)
-        field = ".".join(str(p) if not isinstance(p, int) else f"[{p}]" for p in path).replace(".[", "[")
+        field = ".".join(str(p) if not isinstance(p, int) else f"[{p}]" for p in path).replace(
+            ".[", "["
+        )
         message = err["msg"].removeprefix("Value error, ")
         if err["type"] == "extra_forbidden":
             known = [k for k in _model_for(loc, root).model_fields]
@@ -338,5 +367,7 @@ def problems_from(exc: ValidationError, located: Located, root: type[BaseModel],
             message += did_you_mean(str(err.get("input")), expected)
         elif err["type"] == "missing":
             message = "required key is missing"
-        problems.append(Problem(message, file=located.file, line=located.line_of(path), field=field or None))
+        problems.append(
+            Problem(message, file=located.file, line=located.line_of(path), field=field or None)
+        )
     return problems

@@ -58,39 +58,75 @@ def run_match_stage(ctx: StageContext) -> StageResult:
         subs = compiled_subscriptions(session)
         matcher = build_matcher(session, rules, subs, settings)
         state = session.get(AppState, WATERMARK_KEY)
-        mark: dict[str, Any] = dict(state.value) if state else {"document_id": 0, "legal_event_id": 0, "updated_at": None}
+        mark: dict[str, Any] = (
+            dict(state.value)
+            if state
+            else {"document_id": 0, "legal_event_id": 0, "updated_at": None}
+        )
         top_doc = session.execute(select(func.max(Document.id))).scalar() or 0
         top_event = session.execute(select(func.max(LegalEvent.id))).scalar() or 0
         top_updated = session.execute(select(func.max(Document.updated_at))).scalar()
-        new_docs = set(session.execute(select(Document.id).where(
-            Document.id > mark["document_id"], Document.id <= top_doc, Document.is_stub.is_(False))).scalars())
+        new_docs = set(
+            session.execute(
+                select(Document.id).where(
+                    Document.id > mark["document_id"],
+                    Document.id <= top_doc,
+                    Document.is_stub.is_(False),
+                )
+            ).scalars()
+        )
         if mark.get("updated_at"):
             since = dt.datetime.fromisoformat(mark["updated_at"])
-            new_docs |= set(session.execute(select(Document.id).where(
-                Document.updated_at > since, Document.id <= top_doc, Document.is_stub.is_(False))).scalars())
+            new_docs |= set(
+                session.execute(
+                    select(Document.id).where(
+                        Document.updated_at > since,
+                        Document.id <= top_doc,
+                        Document.is_stub.is_(False),
+                    )
+                ).scalars()
+            )
             if top_updated is None or top_updated < since:
                 top_updated = since
-        event_rows = session.execute(select(LegalEvent.id, LegalEvent.document_id).where(
-            LegalEvent.id > mark["legal_event_id"], LegalEvent.id <= top_event)).all()
+        event_rows = session.execute(
+            select(LegalEvent.id, LegalEvent.document_id).where(
+                LegalEvent.id > mark["legal_event_id"], LegalEvent.id <= top_event
+            )
+        ).all()
     new_events = {row.id for row in event_rows}
     doc_ids = sorted(new_docs | {row.document_id for row in event_rows})
 
-    counts: dict[str, int | float] = {"rules": len(matcher.rules), "subscriptions": len(subs),
-                                      "documents": 0, "events": len(new_events), "alerts": 0,
-                                      "test_alerts": 0, "queued": 0, "rule_versions_new": len(report.inserted),
-                                      "rule_problems": len(problems)}
+    counts: dict[str, int | float] = {
+        "rules": len(matcher.rules),
+        "subscriptions": len(subs),
+        "documents": 0,
+        "events": len(new_events),
+        "alerts": 0,
+        "test_alerts": 0,
+        "queued": 0,
+        "rule_versions_new": len(report.inserted),
+        "rule_problems": len(problems),
+    }
     for start in range(0, len(doc_ids), BATCH):
-        chunk = doc_ids[start:start + BATCH]
+        chunk = doc_ids[start : start + BATCH]
         with store.session() as session:
-            docs = load_match_docs(session, chunk, event_ids=new_events, new_publications=new_docs)
+            docs = load_match_docs(
+                session,
+                chunk,
+                event_ids=(mark["legal_event_id"], top_event),
+                new_publications=new_docs,
+            )
             matches = matcher.match_batch(docs)
             _add(counts, store_matches(session, matches, now, settings))
         counts["documents"] += len(docs)
 
     _add(counts, _run_aggregates(ctx, rules, subs))
     with store.session() as session:
-        value = {"document_id": max(top_doc, mark["document_id"]), "legal_event_id": max(top_event, mark["legal_event_id"]),
-                 "updated_at": top_updated.isoformat() if top_updated else None}
+        value = {
+            "document_id": max(top_doc, mark["document_id"]),
+            "legal_event_id": max(top_event, mark["legal_event_id"]),
+            "updated_at": top_updated.isoformat() if top_updated else None,
+        }
         state = session.get(AppState, WATERMARK_KEY)
         if state is None:
             session.add(AppState(key=WATERMARK_KEY, value=value, updated_at=now))
@@ -105,24 +141,40 @@ def _add(counts: dict[str, int | float], more: dict[str, int]) -> None:
         counts[key] = counts.get(key, 0) + value
 
 
-def build_matcher(session: Session, rules: Sequence[CompiledRule], subs: Sequence[CompiledSubscription],
-                  settings: Settings) -> Matcher:
+def build_matcher(
+    session: Session,
+    rules: Sequence[CompiledRule],
+    subs: Sequence[CompiledSubscription],
+    settings: Settings,
+) -> Matcher:
     screen = None
     if any(r.spec.when.similar_to_own for r in rules):
         numbers = [n for s in subs for n in s.spec.scope.own_patents]
         own = own_patent_texts(session, numbers)
-        profiles = profiles_for([(s.key, s.spec.scope.own_patents, s.spec.scope.products) for s in subs], own)
+        profiles = profiles_for(
+            [(s.key, s.spec.scope.own_patents, s.spec.scope.products) for s in subs], own
+        )
         if profiles:
             background = session.execute(
-                select(Document.title, Document.abstract).where(Document.is_stub.is_(False))
-                .order_by(Document.id.desc()).limit(BACKGROUND_SAMPLE)).all()
+                select(Document.title, Document.abstract)
+                .where(Document.is_stub.is_(False))
+                .order_by(Document.id.desc())
+                .limit(BACKGROUND_SAMPLE)
+            ).all()
             screen = SimilarityScreen(profiles, [" ".join(filter(None, row)) for row in background])
     known = set(session.execute(select(Enterprise.id)).scalars())
-    return Matcher(rules, subs, screen=screen, local_regions=settings.local_regions,
-                   known_enterprises=known.__contains__)
+    return Matcher(
+        rules,
+        subs,
+        screen=screen,
+        local_regions=settings.local_regions,
+        known_enterprises=known.__contains__,
+    )
 
 
-def _run_aggregates(ctx: StageContext, rules: list[CompiledRule], subs: list[CompiledSubscription]) -> dict[str, int]:
+def _run_aggregates(
+    ctx: StageContext, rules: list[CompiledRule], subs: list[CompiledSubscription]
+) -> dict[str, int]:
     """Trend rules run once per local day (their alerts are deduplicated per ISO week anyway)."""
     aggregates = [r for r in rules if r.spec.kind == "aggregate"]
     if not aggregates:
@@ -133,26 +185,42 @@ def _run_aggregates(ctx: StageContext, rules: list[CompiledRule], subs: list[Com
         if state is not None and state.value.get("day") == today.isoformat() and not ctx.force:
             return {}
         start = today - dt.timedelta(days=lookback_days(aggregates))
-        ids = set(session.execute(select(Document.id).where(Document.publication_date >= start)).scalars())
-        ids |= set(session.execute(select(LegalEvent.document_id).where(LegalEvent.event_date >= start)).scalars())
+        ids = set(
+            session.execute(select(Document.id).where(Document.publication_date >= start)).scalars()
+        )
+        ids |= set(
+            session.execute(
+                select(LegalEvent.document_id).where(LegalEvent.event_date >= start)
+            ).scalars()
+        )
         docs = load_match_docs(session, ids, events_between=(start, today))
-        fired = evaluate_aggregates(aggregates, docs, today, subs, regions=tuple(ctx.settings.local_regions))
+        fired = evaluate_aggregates(
+            aggregates, docs, today, subs, regions=tuple(ctx.settings.local_regions)
+        )
         counts = store_matches(session, fired, ctx.now, ctx.settings)
         value = {"day": today.isoformat()}
         if state is None:
             session.add(AppState(key=AGGREGATE_KEY, value=value, updated_at=ctx.now))
         else:
             state.value, state.updated_at = value, ctx.now
-    return {"aggregate_" + k: v for k, v in counts.items()}
+    return {"aggregate_" + k: v for k, v in counts.items() if v}
 
 
-def _due(session: Session, match: AnyMatch, now: dt.datetime, settings: Settings) -> tuple[dt.datetime, str]:
-    row = session.get(Subscription, match.subscription.db_id) if match.subscription and match.subscription.db_id else None
+def _due(
+    session: Session, match: AnyMatch, now: dt.datetime, settings: Settings
+) -> tuple[dt.datetime, str]:
+    row = (
+        session.get(Subscription, match.subscription.db_id)
+        if match.subscription and match.subscription.db_id
+        else None
+    )
     try:
         from warning.delivery.schedule import due_time
     except ImportError:
         frequency = row.frequency if row is not None else "immediate"
-        return now + dt.timedelta(minutes=settings.group_window_minutes), f"{match.enterprise_id}:{frequency}"
+        return now + dt.timedelta(
+            minutes=settings.group_window_minutes
+        ), f"{match.enterprise_id}:{frequency}"
     return due_time(row, now, settings)
 
 
@@ -166,7 +234,9 @@ def _sector(match: AnyMatch) -> str | None:
     return max(sectors, key=lambda s: sectors[s]) if sectors else None
 
 
-def store_matches(session: Session, matches: Sequence[AnyMatch], now: dt.datetime, settings: Settings) -> dict[str, int]:
+def store_matches(
+    session: Session, matches: Sequence[AnyMatch], now: dt.datetime, settings: Settings
+) -> dict[str, int]:
     """Insert alerts (unique dedupe key) and, for new enterprise alerts, their outbox rows."""
     counts = {"alerts": 0, "test_alerts": 0, "queued": 0, "duplicates": 0}
     recipients_of: dict[str, list[str]] = {}
@@ -177,14 +247,20 @@ def store_matches(session: Session, matches: Sequence[AnyMatch], now: dt.datetim
         test = rule.spec.status == "test"
         enterprise_id = match.enterprise_id
         values: dict[str, Any] = {
-            "dedupe_key": match.dedupe_key, "rule_pk": rule.pk, "rule_id": rule.id,
-            "rule_version": rule.spec.version, "enterprise_id": enterprise_id,
+            "dedupe_key": match.dedupe_key,
+            "rule_pk": rule.pk,
+            "rule_id": rule.id,
+            "rule_version": rule.spec.version,
+            "enterprise_id": enterprise_id,
             "subscription_id": match.subscription.db_id if match.subscription else None,
             "document_id": match.doc.id if match.doc is not None else None,
             "legal_event_id": match.event.id if match.event is not None else None,
-            "severity": rule.spec.severity, "sector": _sector(match),
-            "status": "test" if test else "new", "explanation": match.explanation,
-            "as_of": match.as_of, "created_at": now,
+            "severity": rule.spec.severity,
+            "sector": _sector(match),
+            "status": "test" if test else "new",
+            "explanation": match.explanation,
+            "as_of": match.as_of,
+            "created_at": now,
         }
         alert_id = insert_ignore_returning_id(session, Alert.__table__, values, ["dedupe_key"])
         if alert_id is None:
@@ -202,7 +278,9 @@ def store_matches(session: Session, matches: Sequence[AnyMatch], now: dt.datetim
         alert = session.get(Alert, alert_id)
         assert alert is not None
         due_at, group_key = _due(session, match, now, settings)
-        counts["queued"] += enqueue_alert(session, alert, recipients, due_at=due_at, group_key=group_key)
+        counts["queued"] += enqueue_alert(
+            session, alert, recipients, due_at=due_at, group_key=group_key
+        )
         alert.status = "queued"
     return counts
 

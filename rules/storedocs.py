@@ -13,22 +13,35 @@ from rules.docview import EventView, MatchDoc, party_keys
 from warning.store.models import Document, DocumentTag, LegalEvent
 from warning.taxonomy import load_taxonomy
 
+CHUNK = 500
+
 
 def ipc_tags(ipc: Sequence[str]) -> tuple[dict[str, float], dict[str, float]]:
     """Sectors and sub-fields implied by IPC alone (used when a document has no classifier tags)."""
     taxonomy = load_taxonomy()
     sectors = {s: 1.0 for s in taxonomy.sectors_for_ipc(list(ipc))}
-    subfields = {sf.qualified: 1.0 for sf in taxonomy.subfields
-                 if sf.ipc and any(sym.startswith(p) for sym in ipc for p in sf.ipc)}
+    subfields = {
+        sf.qualified: 1.0
+        for sf in taxonomy.subfields
+        if sf.ipc and any(sym.startswith(p) for sym in ipc for p in sf.ipc)
+    }
     return sectors, subfields
 
 
-def _tags(session: Session, doc_ids: Sequence[int]) -> dict[int, tuple[dict[str, float], dict[str, float]]]:
+def _tags(
+    session: Session, doc_ids: Sequence[int]
+) -> dict[int, tuple[dict[str, float], dict[str, float]]]:
     """Assigned tags of the newest model version that tagged each document."""
     rows = session.execute(
-        select(DocumentTag.document_id, DocumentTag.model_version, DocumentTag.sector, DocumentTag.subfield,
-               DocumentTag.confidence, DocumentTag.assigned, DocumentTag.created_at)
-        .where(DocumentTag.document_id.in_(doc_ids))
+        select(
+            DocumentTag.document_id,
+            DocumentTag.model_version,
+            DocumentTag.sector,
+            DocumentTag.subfield,
+            DocumentTag.confidence,
+            DocumentTag.assigned,
+            DocumentTag.created_at,
+        ).where(DocumentTag.document_id.in_(doc_ids))
     ).all()
     newest: dict[int, tuple[dt.datetime, str]] = {}
     for row in rows:
@@ -53,42 +66,82 @@ def load_match_docs(
     session: Session,
     doc_ids: Iterable[int],
     *,
-    event_ids: set[int] | None = None,
+    event_ids: tuple[int, int] | None = None,
     new_publications: set[int] | None = None,
     events_between: tuple[dt.date, dt.date] | None = None,
 ) -> list[MatchDoc]:
-    """MatchDocs for ``doc_ids``.
+    """MatchDocs for ``doc_ids``, read in chunks (SQLite allows ~32k bound parameters).
 
-    ``event_ids``: only these legal events are attached (live matching: the new ones); None
-    attaches every event (or those dated within ``events_between``). ``new_publications``: the
-    documents whose publication itself is new (None: all of them).
+    ``event_ids``: (after, up_to): only legal events with ids in that range are attached (live
+    matching: the new ones); None attaches every event (or those dated within
+    ``events_between``). ``new_publications``: the documents whose publication itself is new
+    (None: all of them).
     """
     ids = sorted(set(doc_ids))
+    if len(ids) > CHUNK:
+        out: list[MatchDoc] = []
+        for start in range(0, len(ids), CHUNK):
+            out += load_match_docs(
+                session,
+                ids[start : start + CHUNK],
+                event_ids=event_ids,
+                new_publications=new_publications,
+                events_between=events_between,
+            )
+        return out
     if not ids:
         return []
-    documents = session.execute(select(Document).where(Document.id.in_(ids)).order_by(Document.id)).scalars().all()
+    documents = (
+        session.execute(select(Document).where(Document.id.in_(ids)).order_by(Document.id))
+        .scalars()
+        .all()
+    )
     tags = _tags(session, ids)
     events: dict[int, list[EventView]] = defaultdict(list)
     query = select(LegalEvent).where(LegalEvent.document_id.in_(ids)).order_by(LegalEvent.id)
     if event_ids is not None:
-        query = query.where(LegalEvent.id.in_(sorted(event_ids) or [-1]))
+        query = query.where(LegalEvent.id > event_ids[0], LegalEvent.id <= event_ids[1])
     if events_between is not None:
-        query = query.where(LegalEvent.event_date >= events_between[0], LegalEvent.event_date <= events_between[1])
+        query = query.where(
+            LegalEvent.event_date >= events_between[0], LegalEvent.event_date <= events_between[1]
+        )
     for ev in session.execute(query).scalars():
-        events[ev.document_id].append(EventView(code=ev.code.upper(), date=ev.event_date, description=ev.description,
-                                                category=ev.category, parties=ev.parties or {}, id=ev.id))
+        events[ev.document_id].append(
+            EventView(
+                code=ev.code.upper(),
+                date=ev.event_date,
+                description=ev.description,
+                category=ev.category,
+                parties=ev.parties or {},
+                id=ev.id,
+            )
+        )
     out = []
     for doc in documents:
         sectors, subfields = tags[doc.id] if doc.id in tags else ipc_tags(doc.ipc or [])
         doc_events = events.get(doc.id, [])
-        out.append(MatchDoc(
-            number=doc.number, office=doc.office, kind=doc.kind, title=doc.title or "",
-            abstract=doc.abstract or "", claims=doc.claims or "", applicants=list(doc.applicants or []),
-            addresses=list(doc.addresses or []), ipc=list(doc.ipc or []), publication_date=doc.publication_date,
-            source=doc.source, sectors=sectors, subfields=subfields, events=doc_events, id=doc.id,
-            party_names=party_keys(doc_events),
-            is_new_publication=(not doc.is_stub) and (new_publications is None or doc.id in new_publications),
-        ))
+        out.append(
+            MatchDoc(
+                number=doc.number,
+                office=doc.office,
+                kind=doc.kind,
+                title=doc.title or "",
+                abstract=doc.abstract or "",
+                claims=doc.claims or "",
+                applicants=list(doc.applicants or []),
+                addresses=list(doc.addresses or []),
+                ipc=list(doc.ipc or []),
+                publication_date=doc.publication_date,
+                source=doc.source,
+                sectors=sectors,
+                subfields=subfields,
+                events=doc_events,
+                id=doc.id,
+                party_names=party_keys(doc_events),
+                is_new_publication=(not doc.is_stub)
+                and (new_publications is None or doc.id in new_publications),
+            )
+        )
     return out
 
 
@@ -104,8 +157,11 @@ def own_patent_texts(session: Session, numbers: Iterable[str]) -> dict[str, str]
     from sqlalchemy import or_
 
     for chunk_start in range(0, len(like), 200):
-        rows = session.execute(select(Document.number, Document.title, Document.abstract, Document.claims)
-                               .where(or_(*like[chunk_start:chunk_start + 200]))).all()
+        rows = session.execute(
+            select(Document.number, Document.title, Document.abstract, Document.claims).where(
+                or_(*like[chunk_start : chunk_start + 200])
+            )
+        ).all()
         for row in rows:
             base = split_number(row.number)[1]
             if base in bases:

@@ -40,7 +40,11 @@ def _build(node: yaml.Node, path: PathKey, lines: dict[PathKey, int]) -> Any:
     if isinstance(node, yaml.MappingNode):
         out: dict[Any, Any] = {}
         for key_node, value_node in node.value:
-            key = yaml.safe_load(yaml.serialize(key_node)) if not isinstance(key_node, yaml.ScalarNode) else _scalar(key_node)
+            key = (
+                yaml.safe_load(yaml.serialize(key_node))
+                if not isinstance(key_node, yaml.ScalarNode)
+                else _scalar(key_node)
+            )
             sub = (*path, str(key))
             out[key] = _build(value_node, sub, lines)
             lines[sub] = key_node.start_mark.line + 1
@@ -73,7 +77,9 @@ def load_located(path: Path, text: str | None = None) -> list[Located]:
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else None
-        raise InputError([Problem(f"not valid YAML: {exc.problem or exc}", file=str(path), line=line)]) from exc
+        raise InputError(
+            [Problem(f"not valid YAML: {exc.problem or exc}", file=str(path), line=line)]
+        ) from exc
     docs = []
     for node in nodes:
         if node is None:

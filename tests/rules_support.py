@@ -18,7 +18,9 @@ LIBRARY = Path(__file__).parent.parent / "rules" / "library"
 
 
 def doc_dicts() -> list[dict]:
-    return [json.loads(line) for line in DOCS.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return [
+        json.loads(line) for line in DOCS.read_text(encoding="utf-8").splitlines() if line.strip()
+    ]
 
 
 def match_docs():
@@ -54,5 +56,3 @@ def write(path: Path, text: str) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text, encoding="utf-8")
     return path
-
-

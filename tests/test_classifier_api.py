@@ -70,3 +70,33 @@ def test_domain_dictionary_keeps_technical_terms_whole():
 
     assert "取向硅钢" in segment("一种取向硅钢的冷轧方法")
     assert "球磨机" in segment("一种球磨机衬板")
+
+
+def test_inference_features_equal_the_training_vectorizer():
+    import numpy as np
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    from models.artifact import ModelParams
+    from models.classifier import Classifier
+    from models.text import analyze
+
+    corpus = ["一种取向硅钢的冷轧方法", "一种锂离子电池", "Rolling mill stand", "一种钢钢钢板", ""]
+    vectorizer = TfidfVectorizer(analyzer=analyze, sublinear_tf=True, dtype=np.float32).fit(corpus)
+    n, labels = len(vectorizer.idf_), ["steel", "other"]
+    params = ModelParams(
+        version="t",
+        labels=labels,
+        vocabulary=dict(vectorizer.vocabulary_),
+        idf=vectorizer.idf_.astype(np.float32),
+        coef=np.zeros((n, 2), np.float32),
+        intercept=np.zeros(2),
+        platt=np.zeros((2, 2)),
+        thresholds=np.full(2, 0.5),
+        fusion=np.zeros((2, 3)),
+        fusion_thresholds=np.full(2, 0.5),
+        metadata={},
+    )
+    texts = [*corpus, "一种未见过的文字 unseen words"]
+    ours = Classifier(params).features(texts).toarray()
+    theirs = vectorizer.transform(texts).toarray()
+    np.testing.assert_allclose(ours, theirs, rtol=1e-5, atol=1e-6)

@@ -105,3 +105,15 @@ def test_deliver_fails_loudly_when_the_server_is_down_and_keeps_the_mail(
     assert "retrying 1" in result.output and "mail server unavailable" in result.output
     with store.session() as session:
         assert list(session.scalars(select(OutboxMessage.status))) == ["retrying"]
+
+
+def test_deliver_flush_sends_what_waits_for_a_digest_or_quiet_hours(store, settings, invoke):
+    daily = add_enterprise(store, "ent-d", frequency="daily", recipients=["d@example.com"])
+    night = add_enterprise(store, "ent-n", quiet=("00:00", "23:59"), recipients=["n@example.com"])
+    cfg = smtp_settings(settings, store, None)
+    add_alerts(store, cfg, daily, 2, now=NOW)
+    add_alerts(store, cfg, night, 1, now=NOW, start=10)
+    later = (NOW + dt.timedelta(minutes=10)).isoformat()
+    assert "sent 0 rows" in invoke("deliver", "--now", later).output
+    flushed = invoke("deliver", "--now", later, "--flush")
+    assert "sent 3 rows in 2 messages" in flushed.output, flushed.output

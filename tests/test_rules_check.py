@@ -33,7 +33,10 @@ def test_shipped_library_is_valid_and_covers_every_sector(settings, capsys):
     sectors |= {sf.split(".")[0] for r in loaded for sf in (r.spec.when.subfields or [])}
     assert {"steel", "equipment", "chemicals", "minerals", "optoelectronics"} <= sectors
     assert any(r.spec.kind == "aggregate" for r in loaded)
-    assert any("CF01" in (r.spec.when.legal_events or []) and r.spec.category == "opportunity" for r in loaded)
+    assert any(
+        "CF01" in (r.spec.when.legal_events or []) and r.spec.category == "opportunity"
+        for r in loaded
+    )
 
 
 def test_each_problem_is_one_located_line_with_did_you_mean(settings, capsys, tmp_path):
@@ -75,7 +78,7 @@ def test_same_version_defined_twice_differently_is_an_error(settings, capsys, tm
 
 
 def test_keyword_expressions_and_or_not_phrases():
-    query = parse_query('硅钢 AND (取向 OR 无取向) AND NOT 设备')
+    query = parse_query("硅钢 AND (取向 OR 无取向) AND NOT 设备")
     assert evaluate(query, fold_text("一种无取向硅钢的制造方法"))
     assert not evaluate(query, fold_text("取向硅钢退火设备"))
     assert not evaluate(query, fold_text("一种硅钢"))
@@ -87,7 +90,10 @@ def test_keyword_expressions_and_or_not_phrases():
 
 
 def test_aggregate_rule_needs_aggregate_section(tmp_path: Path):
-    write(tmp_path / "agg.yaml", "id: agg-1\nversion: 1\ntitle: t\nseverity: low\nkind: aggregate\n"
-          "when: {sectors: [steel]}\n")
+    write(
+        tmp_path / "agg.yaml",
+        "id: agg-1\nversion: 1\ntitle: t\nseverity: low\nkind: aggregate\n"
+        "when: {sectors: [steel]}\n",
+    )
     _, problems = load_rules([tmp_path])
     assert len(problems) == 1 and "needs an 'aggregate' section" in problems[0].message

@@ -41,11 +41,24 @@ def _prepare(store, settings, tmp_path):
     ingest_fixture_docs(store)
     with store.session() as session:
         doc_id = session.scalar(select(Document.id).where(Document.number == "CN115198012A"))
-        session.add_all([
-            DocumentTag(document_id=doc_id, model_version="m1", sector="steel", subfield="", confidence=0.97),
-            DocumentTag(document_id=doc_id, model_version="m1", sector="steel", subfield="silicon_steel",
-                        confidence=0.93),
-        ])
+        session.add_all(
+            [
+                DocumentTag(
+                    document_id=doc_id,
+                    model_version="m1",
+                    sector="steel",
+                    subfield="",
+                    confidence=0.97,
+                ),
+                DocumentTag(
+                    document_id=doc_id,
+                    model_version="m1",
+                    sector="steel",
+                    subfield="silicon_steel",
+                    confidence=0.93,
+                ),
+            ]
+        )
     return cfg, rules_dir
 
 
@@ -64,8 +77,14 @@ def test_stage_stores_explained_alerts_and_outbox_rows_once(store, settings, tmp
     silicon = by_key[("steel-silicon-foreign", "ansteel", "CN115198012A")]
     assert silicon.status == "queued" and silicon.severity == "high" and silicon.sector == "steel"
     why = silicon.explanation
-    assert why["rule"] == {"id": "steel-silicon-foreign", "version": 1, "title": why["rule"]["title"],
-                           "severity": "high", "category": "risk", "status": "active"}
+    assert why["rule"] == {
+        "id": "steel-silicon-foreign",
+        "version": 1,
+        "title": why["rule"]["title"],
+        "severity": "high",
+        "category": "risk",
+        "status": "active",
+    }
     assert "C21D8/12" in why["ipc_overlap"] and "电工钢" in why["matched_terms"]
     assert why["matched_conditions"]["applicant_foreign"] == ["杰富意钢铁株式会社"]
     assert why["as_of"] == "2022-10-18" and why["source"] == "file"
@@ -93,10 +112,14 @@ def test_stage_stores_explained_alerts_and_outbox_rows_once(store, settings, tmp
         queued = {a.id for a in alerts if a.status == "queued"}
         assert {m.alert_id for m in outbox} == queued
         assert {m.recipient for m in outbox if m.alert_id == silicon.id} == {
-            "ip@ansteel.example.cn", "tech-centre@ansteel.example.cn"}
+            "ip@ansteel.example.cn",
+            "tech-centre@ansteel.example.cn",
+        }
         assert all(m.due_at >= NOW for m in outbox)
 
-    again = run_match_stage(StageContext(settings=cfg, store=store, now=NOW + dt.timedelta(hours=1)))
+    again = run_match_stage(
+        StageContext(settings=cfg, store=store, now=NOW + dt.timedelta(hours=1))
+    )
     assert again.counts["documents"] == 0 and again.counts["alerts"] == 0
     assert len(_alerts(store)) == len(alerts)
 
@@ -107,8 +130,12 @@ def test_new_legal_event_on_old_document_alerts_only_the_event(store, settings, 
     before = len(_alerts(store))
     with store.session() as session:
         doc_id = session.scalar(select(Document.id).where(Document.number == "CN115198012A"))
-        ingest_legal_event(session, doc_id, LegalEventRecord(code="CF01", date=dt.date(2022, 11, 1)), source="file")
-    result = run_match_stage(StageContext(settings=cfg, store=store, now=NOW + dt.timedelta(days=7)))
+        ingest_legal_event(
+            session, doc_id, LegalEventRecord(code="CF01", date=dt.date(2022, 11, 1)), source="file"
+        )
+    result = run_match_stage(
+        StageContext(settings=cfg, store=store, now=NOW + dt.timedelta(days=7))
+    )
     new = _alerts(store)[before:]
     assert result.counts["documents"] == 1
     assert {(a.rule_id, a.enterprise_id) for a in new} == {("lapsed-free-to-use", "ansteel")}
@@ -121,13 +148,26 @@ def test_changed_rule_without_new_version_is_an_error_naming_the_file(store, set
     write(rules_dir / "trial.yaml", TEST_RULE.replace("severity: low", "severity: medium"))
     result = run_match_stage(StageContext(settings=cfg, store=store, now=NOW))
     assert result.status == "failed"
-    assert f"{rules_dir / 'trial.yaml'}:1: version:" in result.note and "bump the version" in result.note
+    assert (
+        f"{rules_dir / 'trial.yaml'}:1: version:" in result.note
+        and "bump the version" in result.note
+    )
     with store.session() as session:
-        stored = session.scalars(select(Rule).where(Rule.rule_id == "steel-any-foreign-trial")).one()
+        stored = session.scalars(
+            select(Rule).where(Rule.rule_id == "steel-any-foreign-trial")
+        ).one()
         assert stored.severity == "low"
-    write(rules_dir / "trial.yaml", TEST_RULE.replace("severity: low", "severity: medium")
-          .replace("version: 1", "version: 2"))
+    write(
+        rules_dir / "trial.yaml",
+        TEST_RULE.replace("severity: low", "severity: medium").replace("version: 1", "version: 2"),
+    )
     assert run_match_stage(StageContext(settings=cfg, store=store, now=NOW)).status == "ok"
     with store.session() as session:
-        assert session.scalar(select(func.count()).select_from(Rule)
-                              .where(Rule.rule_id == "steel-any-foreign-trial")) == 2
+        assert (
+            session.scalar(
+                select(func.count())
+                .select_from(Rule)
+                .where(Rule.rule_id == "steel-any-foreign-trial")
+            )
+            == 2
+        )

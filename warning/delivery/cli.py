@@ -5,18 +5,34 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import click
 from sqlalchemy import select
+from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from warning.app import App
 from warning.delivery.outbox import dead_letters, outbox_summary, requeue_dead
-from warning.errors import DeliveryError, InputError, Problem
+from warning.errors import DeliveryError, InputError, Problem, StoreError
 from warning.pipeline import StageContext
 from warning.store.models import Enterprise, Silence, utcnow
 
 SILENCE_KINDS = ("rule", "enterprise", "family")
+
+
+@contextmanager
+def store_errors() -> Iterator[None]:
+    """A missing table or unreachable database becomes a StoreError that says what to do."""
+    try:
+        yield
+    except (OperationalError, ProgrammingError) as exc:
+        detail = str(exc.orig).splitlines()[0] if exc.orig else str(exc)
+        raise StoreError(
+            f"database error: {detail}; is the schema created (`ipwarn db upgrade`) and "
+            "IPWARN_DATABASE_URL right?"
+        ) from exc
 
 
 def _parse_now(value: str | None) -> dt.datetime:
@@ -32,13 +48,21 @@ def _parse_now(value: str | None) -> dt.datetime:
 @click.command()
 @click.option("--now", "now_text", default=None, help="Clock to use (ISO date-time; default: now).")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@click.option(
+    "--flush",
+    is_flag=True,
+    help="Send everything queued now, ignoring digest times, quiet hours and back-offs.",
+)
 @click.pass_obj
-def deliver(app: App, now_text: str | None, as_json: bool) -> None:
+def deliver(app: App, now_text: str | None, as_json: bool, flush: bool) -> None:
     """Send the outbox messages that are due (SMTP, or .eml files without smtp_host), then exit."""
     from warning.delivery.stage import run_deliver_stage
 
-    ctx = StageContext(settings=app.settings, store=app.store, now=_parse_now(now_text))
-    result = run_deliver_stage(ctx)
+    ctx = StageContext(
+        settings=app.settings, store=app.store, now=_parse_now(now_text), force=flush
+    )
+    with store_errors():
+        result = run_deliver_stage(ctx)
     if as_json:
         click.echo(
             json.dumps(
@@ -91,7 +115,7 @@ def _age(seconds: float | None) -> str:
 def outbox(app: App, as_json: bool, show_dead: bool, requeue: tuple[str, ...]) -> None:
     """Show outbox counts per status and the age of the oldest pending row."""
     now = utcnow()
-    with app.store.session() as session:
+    with store_errors(), app.store.session() as session:
         requeued = None
         if requeue:
             ids = None if "all" in requeue else [_row_id(v) for v in requeue]
@@ -219,7 +243,7 @@ def silence_add(
         raise InputError([Problem("give --rule, --family or --enterprise", field="--rule")])
     now = utcnow()
     until_at = parse_until(until, duration, now, app.settings.tz)
-    with app.store.session() as session:
+    with store_errors(), app.store.session() as session:
         if scope and session.get(Enterprise, scope) is None:
             raise InputError([Problem(f"unknown enterprise {scope!r}", field="--enterprise")])
         row = Silence(
@@ -247,7 +271,7 @@ def silence_add(
 def silence_list(app: App, show_all: bool, as_json: bool) -> None:
     """List active silences (or all with --all)."""
     now = utcnow()
-    with app.store.session() as session:
+    with store_errors(), app.store.session() as session:
         stmt = select(Silence).order_by(Silence.id)
         if not show_all:
             stmt = stmt.where(Silence.until > now)
@@ -281,7 +305,7 @@ def silence_list(app: App, show_all: bool, as_json: bool) -> None:
 @click.pass_obj
 def silence_remove(app: App, silence_id: int) -> None:
     """Remove a silence by id; alerts already suppressed stay suppressed."""
-    with app.store.session() as session:
+    with store_errors(), app.store.session() as session:
         row = session.get(Silence, silence_id)
         if row is None:
             raise InputError([Problem(f"no silence #{silence_id}", field="SILENCE_ID")])

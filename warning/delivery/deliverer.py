@@ -117,10 +117,11 @@ class RunCounts:
         return {k: v for k, v in self.__dict__.items() if k != "error"}
 
 
-def _claimable(now: dt.datetime, settings: Settings) -> Any:
+def _claimable(now: dt.datetime, settings: Settings, flush: bool = False) -> Any:
     stale = now - dt.timedelta(seconds=lease_seconds(settings))
+    due = OutboxMessage.due_at <= now if not flush else OutboxMessage.id.is_not(None)
     return or_(
-        and_(OutboxMessage.status.in_(("pending", "retrying")), OutboxMessage.due_at <= now),
+        and_(OutboxMessage.status.in_(("pending", "retrying")), due),
         and_(OutboxMessage.status == "sending", OutboxMessage.claimed_at < stale),
     )
 
@@ -139,14 +140,23 @@ def _group_rows(rows: Sequence[OutboxMessage]) -> dict[tuple[str, ...], list[Out
 
 
 def claim(
-    store: Store, worker: str, now: dt.datetime, settings: Settings, counts: RunCounts
+    store: Store,
+    worker: str,
+    now: dt.datetime,
+    settings: Settings,
+    counts: RunCounts,
+    *,
+    flush: bool = False,
 ) -> list[Group]:
-    """Claim up to :data:`MAX_GROUPS_PER_CLAIM` due groups; apply silences, inhibition, cap."""
+    """Claim up to :data:`MAX_GROUPS_PER_CLAIM` due groups; apply silences, inhibition, cap.
+
+    ``flush`` claims queued rows whatever their due time (digests, quiet hours, back-offs).
+    """
     domain = mail_domain(settings.mail_from)
     with store.write_session() as session:
         stmt = (
             select(OutboxMessage)
-            .where(_claimable(now, settings))
+            .where(_claimable(now, settings, flush))
             .order_by(
                 OutboxMessage.due_at,
                 OutboxMessage.recipient,
@@ -278,6 +288,8 @@ def _view(
     exp: dict[str, Any] = alert.explanation if isinstance(alert.explanation, dict) else {}
     sector = str(alert.sector or exp.get("sector") or "")
     sector_name = load_taxonomy().name_zh(sector) if sector in known_sectors else sector
+    raw_rule = exp.get("rule")
+    rule_info: dict[str, Any] = raw_rule if isinstance(raw_rule, dict) else {}
     number = str(exp.get("number") or (document.number if document else "") or "")
     fallbacks: dict[str, Any] = {}
     if document is not None:
@@ -285,26 +297,32 @@ def _view(
     if alert.as_of is not None:
         fallbacks["as_of"] = alert.as_of.isoformat()
     if event is not None:
-        fallbacks["法律状态"] = " ".join(
-            p
-            for p in (event.code, event.category or "", event.description, str(event.event_date))
-            if p
-        )
+        fallbacks["legal_event"] = {
+            "code": event.code,
+            "category": event.category,
+            "description": event.description,
+            "date": event.event_date.isoformat(),
+        }
     return AlertView(
         alert_id=alert.id,
         rule_id=alert.rule_id,
-        rule_title=str(exp.get("rule_title") or rule.title),
-        rule_version=exp.get("rule_version") or alert.rule_version,
+        rule_title=str(exp.get("rule_title") or rule_info.get("title") or rule.title),
+        rule_version=exp.get("rule_version") or rule_info.get("version") or alert.rule_version,
         severity=str(exp.get("severity") or alert.severity or "").lower(),
         sector=sector,
         sector_name=sector_name,
         enterprise_id=alert.enterprise_id,
         number=number,
         title=str(exp.get("title") or (document.title if document else "") or ""),
-        rows=explanation_rows(exp, fallbacks),
+        rows=explanation_rows(exp, fallbacks, sector_names(known_sectors)),
         record_url=public_record_url(number),
         mute_url=mute_url(settings.public_base_url, alert.rule_id, alert.enterprise_id),
     )
+
+
+def sector_names(known: set[str]) -> dict[str, str]:
+    taxonomy = load_taxonomy()
+    return {sector: taxonomy.name_zh(sector) for sector in known}
 
 
 def enterprise_names(store: Store, groups: list[Group]) -> dict[str, str]:
@@ -330,11 +348,13 @@ class Deliverer:
         now: dt.datetime,
         worker: str | None = None,
         rng: random.Random | None = None,
+        flush: bool = False,
     ) -> None:
         self.store = store
         self.settings = settings
         self.transport = transport
         self.now = now
+        self.flush = flush
         self.worker = worker or new_worker_id()
         self.rng = rng or random.Random()
         self.counts = RunCounts()
@@ -344,41 +364,59 @@ class Deliverer:
     async def run(self) -> RunCounts:
         seen: set[int] = set()
         while self.stopped is None:
-            groups = claim(self.store, self.worker, self.now, self.settings, self.counts)
+            groups = claim(
+                self.store, self.worker, self.now, self.settings, self.counts, flush=self.flush
+            )
             if not groups:
                 break
-            if all(set(g.row_ids) <= seen for g in groups):  # never loop on our own rows
-                self._release(groups)
+            # a group tried once in this run (it failed; flush ignores its back-off) waits
+            again = [g for g in groups if seen.intersection(g.row_ids)]
+            if again:
+                self._release(again)
+            fresh = [g for g in groups if not seen.intersection(g.row_ids)]
+            if not fresh:
                 break
-            for g in groups:
+            for g in fresh:
                 seen.update(g.row_ids)
-            await self._send_groups(groups)
+            await self._send_groups(fresh)
         return self.counts
 
     async def _send_groups(self, groups: list[Group]) -> None:
+        """Send the claimed groups, up to ``transport.max_parallel`` at once."""
         views = load_views(self.store, groups, self.settings)
         names = enterprise_names(self.store, groups)
-        for index, group in enumerate(groups):
-            if self.stopped is not None:
-                self._release(groups[index:])
-                return
-            try:
-                message = self._build(group, views, names)
-            except (AttachmentMissing, ValueError) as exc:
-                self._mark_failed(group, DeliveryError(str(exc), retryable=False))
-                continue
-            try:
-                await self.transport.send(message, self.sender, group.recipient)
-            except ServerUnavailable as exc:
-                self._mark_failed(group, exc)
+        gate = asyncio.Semaphore(self.transport.max_parallel)
+
+        async def one(group: Group) -> None:
+            async with gate:
+                if self.stopped is not None:
+                    self._release([group])
+                    return
+                await self._send_group(group, views, names)
+
+        await asyncio.gather(*(one(g) for g in groups))
+
+    async def _send_group(
+        self, group: Group, views: dict[int, AlertView], names: dict[str, str]
+    ) -> None:
+        try:
+            message = self._build(group, views, names)
+        except (AttachmentMissing, ValueError) as exc:
+            self._mark_failed(group, DeliveryError(str(exc), retryable=False))
+            return
+        try:
+            await self.transport.send(message, self.sender, group.recipient)
+        except ServerUnavailable as exc:
+            self._mark_failed(group, exc)
+            if self.stopped is None:
                 self.stopped = str(exc)
                 self.counts.server_unavailable = 1
                 self.counts.error = str(exc)
                 log.warning("deliver.server_unavailable", error=str(exc))
-            except DeliveryError as exc:
-                self._mark_failed(group, exc)
-            else:
-                self._mark_sent(group)
+        except DeliveryError as exc:
+            self._mark_failed(group, exc)
+        else:
+            self._mark_sent(group)
 
     def _build(
         self, group: Group, views: dict[int, AlertView], names: dict[str, str]
@@ -490,11 +528,12 @@ def deliver(
     *,
     now: dt.datetime,
     worker: str | None = None,
+    flush: bool = False,
 ) -> RunCounts:
     """Synchronous entry point: send what is due through ``transport`` and close it."""
 
     async def _run() -> RunCounts:
-        deliverer = Deliverer(store, settings, transport, now=now, worker=worker)
+        deliverer = Deliverer(store, settings, transport, now=now, worker=worker, flush=flush)
         try:
             return await deliverer.run()
         finally:

@@ -34,20 +34,57 @@ SEVERITY_STYLE: dict[str, tuple[str, str]] = {
     "medium": ("黄色", "#f9a825"),
     "low": ("蓝色", "#1565c0"),
 }
-#: explanation keys shown with a label, in this order; other keys follow under their own name
-KNOWN_KEYS: tuple[tuple[str, str], ...] = (
-    ("matched", "命中条件"),
-    ("terms", "命中关键词"),
-    ("ipc_overlap", "IPC 重叠"),
-    ("similarity", "相似度"),
-    ("applicants", "申请人"),
-    ("source", "数据来源"),
-    ("as_of", "数据截至"),
+#: explanation keys shown with a label, in this order (synonyms share a label; the first
+#: present wins); any other key follows under its own name
+KNOWN_KEYS: tuple[tuple[tuple[str, ...], str], ...] = (
+    (("matched_conditions", "matched"), "命中条件"),
+    (("matched_terms", "terms"), "命中关键词"),
+    (("ipc_overlap",), "IPC 重叠"),
+    (("similarity",), "相似度"),
+    (("competitors",), "竞争对手"),
+    (("scope",), "订阅范围命中"),
+    (("legal_event",), "法律状态"),
+    (("applicants",), "申请人"),
+    (("ipc",), "IPC 分类"),
+    (("sectors",), "行业置信度"),
+    (("window",), "统计窗口"),
+    (("examples",), "示例"),
+    (("publication_date",), "公开日"),
+    (("source",), "数据来源"),
+    (("as_of",), "数据截至"),
 )
-#: keys rendered elsewhere in the card (header line, links)
+#: keys shown in the card header (rule, number, title, severity) or of no use to the reader
 STRUCTURAL_KEYS = frozenset(
-    {"rule_title", "rule_version", "number", "title", "severity", "sector", "rule_id"}
+    {
+        "rule_title",
+        "rule_version",
+        "rule_id",
+        "rule",
+        "number",
+        "title",
+        "severity",
+        "sector",
+        "enterprise",
+        "notify_enterprise",
+    }
 )
+#: readable names for common condition keys
+CONDITION_LABELS = {
+    "legal_events": "法律事件",
+    "applicant_local": "本地申请人",
+    "applicants": "申请人",
+    "kinds": "文献类型",
+    "keywords": "关键词",
+    "ipc": "IPC",
+    "competitors": "竞争对手",
+    "sectors": "行业",
+    "subfields": "细分领域",
+    "metric": "指标",
+    "group": "分组",
+    "window_count": "窗口内数量",
+    "baseline_count": "基线数量",
+    "ratio": "倍数",
+}
 #: CRLF line ends and 7-bit bodies (base64/quoted-printable): valid for every SMTP server,
 #: no 8BITMIME needed
 MAIL_POLICY = SMTP.clone(cte_type="7bit")
@@ -79,9 +116,10 @@ def format_value(value: Any) -> str:
     if isinstance(value, float):
         return f"{value:.3g}"
     if isinstance(value, Mapping):
-        return "；".join(f"{k}: {format_value(v)}" for k, v in value.items() if v not in (None, ""))
+        pairs = ((k, format_value(v)) for k, v in value.items())
+        return "；".join(f"{k}: {text}" for k, text in pairs if text)
     if isinstance(value, list | tuple | set):
-        return "、".join(format_value(v) for v in value if v not in (None, ""))
+        return "、".join(text for text in (format_value(v) for v in value) if text)
     return str(value)
 
 
@@ -92,9 +130,15 @@ def format_similarity(value: Any) -> str:
             parts.append(f"得分 {format_value(value['score'])}")
         if value.get("percentile") is not None:
             parts.append(f"百分位 {format_value(value['percentile'])}")
-        if value.get("terms"):
-            parts.append(f"共同术语 {format_value(value['terms'])}")
-        rest = {k: v for k, v in value.items() if k not in ("score", "percentile", "terms")}
+        terms = value.get("overlapping_terms") or value.get("terms")
+        if terms:
+            parts.append(f"共同术语 {format_value(terms)}")
+        if value.get("against"):
+            parts.append(f"对照 {format_value(value['against'])}")
+        if value.get("note"):
+            parts.append(str(value["note"]))
+        shown = ("score", "percentile", "terms", "overlapping_terms", "against", "note")
+        rest = {k: v for k, v in value.items() if k not in shown}
         if rest:
             parts.append(format_value(rest))
         return "；".join(parts)
@@ -138,22 +182,54 @@ class AlertView:
         return SEVERITY_STYLE.get(self.severity, (self.severity or "未分级",))[0]
 
 
-def explanation_rows(
-    explanation: Mapping[str, Any], fallbacks: Mapping[str, Any]
-) -> list[tuple[str, str]]:
-    """(label, text) rows for the card: known keys first, then anything else the rules wrote."""
-    merged: dict[str, Any] = {k: v for k, v in fallbacks.items() if v not in (None, "", [], {})}
-    merged.update({k: v for k, v in explanation.items() if v not in (None, "", [], {})})
-    rows: list[tuple[str, str]] = []
-    for key, label in KNOWN_KEYS:
-        if key in merged:
-            text = (
-                format_similarity(merged[key]) if key == "similarity" else format_value(merged[key])
+def _format_known(key: str, value: Any, sector_names: Mapping[str, str]) -> str:
+    if key == "similarity":
+        return format_similarity(value)
+    if key in ("matched_conditions", "matched") and isinstance(value, Mapping):
+        value = {CONDITION_LABELS.get(str(k), k): v for k, v in value.items()}
+    if key == "sectors" and isinstance(value, Mapping):
+        value = {sector_names.get(str(k), k): v for k, v in value.items()}
+    if key == "scope" and isinstance(value, Mapping):
+        value = {
+            CONDITION_LABELS.get(str(k), k): (
+                {sector_names.get(str(s), s): c for s, c in v.items()}
+                if k == "sectors" and isinstance(v, Mapping)
+                else v
             )
+            for k, v in value.items()
+        }
+    if key == "legal_event" and isinstance(value, Mapping):
+        parts = [value.get(k) for k in ("code", "category", "description", "date")]
+        return " ".join(format_value(p) for p in parts if p)
+    if key == "window" and isinstance(value, Mapping):
+        return f"{format_value(value.get('start'))} 至 {format_value(value.get('end'))}"
+    return format_value(value)
+
+
+def explanation_rows(
+    explanation: Mapping[str, Any],
+    fallbacks: Mapping[str, Any],
+    sector_names: Mapping[str, str] | None = None,
+) -> list[tuple[str, str]]:
+    """(label, text) rows for the card: known keys first, then anything else the rules wrote.
+
+    ``fallbacks`` (from the stored document and legal event) fill keys the explanation lacks.
+    """
+    empty: tuple[Any, ...] = (None, "", [], {})
+    merged: dict[str, Any] = {k: v for k, v in fallbacks.items() if v not in empty}
+    merged.update({k: v for k, v in explanation.items() if v not in empty})
+    names = sector_names or {}
+    rows: list[tuple[str, str]] = []
+    known: set[str] = set()
+    for keys, label in KNOWN_KEYS:
+        known.update(keys)
+        key = next((k for k in keys if k in merged), None)
+        if key is not None:
+            text = _format_known(key, merged[key], names)
             if text:
                 rows.append((label, text))
     for key, value in merged.items():
-        if key in STRUCTURAL_KEYS or any(key == k for k, _ in KNOWN_KEYS):
+        if key in STRUCTURAL_KEYS or key in known:
             continue
         text = format_value(value)
         if text:
@@ -221,7 +297,6 @@ def render_alert_bodies(
         "enterprise_name": enterprise_name,
         "digest_label": digest_label,
         "generated": now.astimezone(tz).strftime("%Y-%m-%d %H:%M"),
-        "mute_command": "ipwarn silence add --rule {rule} --enterprise {enterprise} --until YYYY-MM-DD",
     }
     env = _env()
     return env.get_template("alert.txt.j2").render(context), env.get_template(

@@ -18,7 +18,9 @@ log = get_logger(__name__)
 def run_deliver_stage(ctx: StageContext) -> StageResult:
     """Send due outbox rows (SMTP, or ``.eml`` files without ``smtp_host``) and report counts."""
     transport = ctx.options.get("transport") or make_transport(ctx.settings)
-    counts = deliver(ctx.store, ctx.settings, transport, now=ctx.now)
+    # force (`ipwarn run --once --force`, the demo, `ipwarn deliver --flush`): send everything
+    # queued now, ignoring digest times, quiet hours and back-offs
+    counts = deliver(ctx.store, ctx.settings, transport, now=ctx.now, flush=ctx.force)
     outputs = list(transport.outputs)
     if check_stale(ctx.store, ctx.settings, ctx.now):
         counts.operator_alerts += 1

@@ -38,6 +38,8 @@ class Transport(Protocol):
 
     #: files written (file transport); empty for SMTP
     outputs: list[str]
+    #: how many sends may be in flight at once
+    max_parallel: int
 
     async def send(self, message: EmailMessage, sender: str, recipient: str) -> None: ...
 
@@ -78,24 +80,34 @@ def flatten(message: EmailMessage) -> bytes:
 
 
 class SmtpTransport:
-    """An SMTP client that keeps one connection open for a whole run (``reuse=True``).
+    """An SMTP client with a small pool of connections kept open for a whole run.
 
-    Each send (connect, TLS, auth included when needed) runs under an overall timeout of
-    ``smtp_timeout_seconds``; aiosmtplib's own timeout only bounds single socket operations,
-    so a server that trickles bytes could otherwise hold a deliverer forever.
+    ``connections`` sends may be in flight at once, each on its own reused connection
+    (``reuse=False`` opens and closes one connection per message: the benchmark's baseline).
+    Each send (connect, TLS and AUTH included when needed) runs under an overall timeout of
+    ``smtp_timeout_seconds``: aiosmtplib's own timeout only bounds single socket operations, so
+    a server that trickles bytes could otherwise hold a deliverer forever.
     """
 
     def __init__(
-        self, settings: Settings, *, reuse: bool = True, tls_context: ssl.SSLContext | None = None
+        self,
+        settings: Settings,
+        *,
+        reuse: bool = True,
+        connections: int = 4,
+        tls_context: ssl.SSLContext | None = None,
     ) -> None:
         if not settings.smtp_host:
             raise ValueError("SmtpTransport needs smtp_host; use FileTransport without a server")
         self.settings = settings
         self.reuse = reuse
+        #: how many sends the deliverer may run at once (one connection each)
+        self.max_parallel = max(1, connections)
         self.tls_context = tls_context
         self.outputs: list[str] = []
+        #: connections opened so far (reported by the benchmark)
         self.connections = 0
-        self._client: aiosmtplib.SMTP | None = None
+        self._idle: list[aiosmtplib.SMTP] = []
 
     def _new_client(self) -> aiosmtplib.SMTP:
         s = self.settings
@@ -110,29 +122,52 @@ class SmtpTransport:
             tls_context=self.tls_context,
         )
 
-    async def _connected(self) -> aiosmtplib.SMTP:
-        if self._client is not None and self._client.is_connected:
-            return self._client
+    async def _open(self) -> aiosmtplib.SMTP:
         client = self._new_client()
         await client.connect()
         self.connections += 1
-        self._client = client
         return client
 
+    def _take_idle(self) -> aiosmtplib.SMTP | None:
+        while self._idle:
+            client = self._idle.pop()
+            if client.is_connected:
+                return client
+            client.close()
+        return None
+
     async def _send_once(self, data: bytes, sender: str, recipient: str) -> None:
-        reused = self._client is not None and self._client.is_connected
-        client = await self._connected()
+        client = self._take_idle()
+        reused = client is not None
+        if client is None:
+            client = await self._open()
         try:
-            await client.sendmail(sender, [recipient], data)
-        except aiosmtplib.SMTPServerDisconnected:
-            if not reused:
-                raise
-            # the server closed our idle connection: reconnect once, within the same timeout
-            await self._drop()
-            client = await self._connected()
-            await client.sendmail(sender, [recipient], data)
-        if not self.reuse:
-            await self._quit()
+            try:
+                await client.sendmail(sender, [recipient], data)
+            except aiosmtplib.SMTPServerDisconnected:
+                if not reused:
+                    raise
+                # the server closed our idle connection: reconnect once, within the same timeout
+                client.close()
+                client = await self._open()
+                await client.sendmail(sender, [recipient], data)
+        except (aiosmtplib.SMTPResponseException, aiosmtplib.SMTPRecipientsRefused):
+            # the server answered (aiosmtplib sent RSET): the connection is still good
+            self._give_back(client)
+            raise
+        except BaseException:
+            client.close()  # timeouts, cancellation, broken connections
+            raise
+        if self.reuse:
+            self._give_back(client)
+        else:
+            await _quit(client)
+
+    def _give_back(self, client: aiosmtplib.SMTP) -> None:
+        if self.reuse and client.is_connected:
+            self._idle.append(client)
+        else:
+            client.close()
 
     async def send(self, message: EmailMessage, sender: str, recipient: str) -> None:
         await self.send_raw(flatten(message), sender, recipient)
@@ -144,33 +179,26 @@ class SmtpTransport:
                 self._send_once(data, sender, recipient), self.settings.smtp_timeout_seconds
             )
         except TimeoutError as exc:
-            await self._drop()
             raise ServerUnavailable(
                 f"no answer within {self.settings.smtp_timeout_seconds:g}s (smtp_timeout_seconds)"
             ) from exc
         except DeliveryError:
             raise
         except Exception as exc:
-            error = classify(exc)
-            if isinstance(error, ServerUnavailable):
-                await self._drop()
-            raise error from exc
-
-    async def _quit(self) -> None:
-        client, self._client = self._client, None
-        if client is not None and client.is_connected:
-            try:
-                await asyncio.wait_for(client.quit(), 5)
-            except Exception:
-                client.close()
-
-    async def _drop(self) -> None:
-        client, self._client = self._client, None
-        if client is not None:
-            client.close()
+            raise classify(exc) from exc
 
     async def close(self) -> None:
-        await self._quit()
+        idle, self._idle = self._idle, []
+        await asyncio.gather(*(_quit(c) for c in idle))
+
+
+async def _quit(client: aiosmtplib.SMTP) -> None:
+    if not client.is_connected:
+        return
+    try:
+        await asyncio.wait_for(client.quit(), 5)
+    except Exception:
+        client.close()
 
 
 class FileTransport:
@@ -183,6 +211,7 @@ class FileTransport:
     def __init__(self, directory: Path) -> None:
         self.directory = directory
         self.outputs: list[str] = []
+        self.max_parallel = 1
 
     async def send(self, message: EmailMessage, sender: str, recipient: str) -> None:
         message_id = str(message.get("Message-ID", ""))
