@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
 from functools import cache
-from itertools import chain, repeat
+from itertools import chain
 from pathlib import Path
 from typing import Any
 
@@ -107,7 +107,9 @@ class Classifier:
         self.labels = list(params.labels)
         self.sector_ids = [label for label in self.labels if label != OTHER]
         self._terms: list[str] | None = None
-        self._matcher = params.matcher if params.matcher is not None else cjk_matcher(params.vocabulary)
+        self._matcher = (
+            params.matcher if params.matcher is not None else cjk_matcher(params.vocabulary)
+        )
         self._symbol_cache: dict[str, tuple[tuple[tuple[str, str], ...], frozenset[str]]] = {}
         self._sector_index = [self.labels.index(s) for s in self.sector_ids]
         self._label_index = {label: j for j, label in enumerate(self.labels)}

@@ -96,11 +96,7 @@ _SLICES.extend(_ngram_slices(n) for n in range(128))
 
 def latin_tokens(normalized: str) -> list[str]:
     """The English word stems of an already normalised text (the Latin half of :func:`analyze`)."""
-    return [
-        _stem(run)
-        for run in _LATIN.findall(normalized)
-        if len(run) > 1 and run not in _STOP
-    ]
+    return [_stem(run) for run in _LATIN.findall(normalized) if len(run) > 1 and run not in _STOP]
 
 
 def has_latin(normalized: str) -> bool:

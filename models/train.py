@@ -179,6 +179,7 @@ def train(
         fusion_thresholds=np.full(n, 0.5),
         metadata={},
         word_features=config.word_features,
+        matcher=None if config.word_features else cjk_matcher(vocabulary),
     )
     model = Classifier(params, taxonomy)
     # tuning: thresholds and IPC fusion on a bucket the text model never saw

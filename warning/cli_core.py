@@ -6,12 +6,12 @@ import json
 from typing import Any
 
 import click
-from sqlalchemy import desc, func, select
+from sqlalchemy import desc, select
 
 from warning.app import App
 from warning.pipeline import STAGES, StageContext, StageResult, run_once
 from warning.store import migrate
-from warning.store.models import CrawlRun, JobRun, OutboxMessage, utcnow
+from warning.store.models import CrawlRun, JobRun, utcnow
 
 pass_app = click.pass_obj
 
@@ -196,17 +196,13 @@ def status(app: App, as_json: bool, limit: int) -> None:
             }
             for r in session.scalars(select(JobRun).order_by(desc(JobRun.id)).limit(limit))
         ]
-        outbox = dict(
-            session.execute(
-                select(OutboxMessage.status, func.count()).group_by(OutboxMessage.status)
-            ).all()
-        )
-    oldest_age = (now - report.oldest_pending).total_seconds() if report.oldest_pending else None
+    outbox = {k: v for k, v in report.outbox.counts.items() if v}
+    oldest_age = report.outbox.oldest_pending_age_seconds
     data = {
         "sources": sources,
         "jobs": runs,
         "outbox": outbox,
-        "oldest_pending_seconds": oldest_age,
+        "oldest_due_seconds": oldest_age,
         "problems": report.problems,
     }
     if as_json:
@@ -229,7 +225,7 @@ def status(app: App, as_json: bool, limit: int) -> None:
     click.echo(
         "outbox: "
         + (" ".join(f"{k}={v}" for k, v in sorted(outbox.items())) or "empty")
-        + (f"  oldest pending: {oldest_age / 60:.1f} min" if oldest_age is not None else "")
+        + (f"  oldest due: {oldest_age / 60:.1f} min" if oldest_age is not None else "")
     )
     for problem in report.problems:
         click.echo(f"PROBLEM: {problem}")

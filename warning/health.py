@@ -1,18 +1,21 @@
-"""Operator health checks: stale sources and a backed-up outbox, reported once a day each."""
+"""Operator health checks: stale sources (here) and an overdue outbox (measured by delivery).
+
+The deliver stage itself alerts operators about an overdue outbox (once an hour); this module
+reports both problems for `ipwarn status` and alerts operators about stale sources, once a day
+per source.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import Any
 
-from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from warning.config import Settings
+from warning.delivery.outbox import OutboxSummary, enqueue_operator, outbox_summary
 from warning.logging import get_logger
-from warning.store.models import OutboxMessage, utcnow
-from warning.store.upsert import insert_ignore_returning_id
+from warning.store.models import utcnow
 
 log = get_logger(__name__)
 
@@ -20,19 +23,29 @@ log = get_logger(__name__)
 @dataclass
 class HealthReport:
     stale_sources: list[tuple[str, dt.datetime | None]]
-    oldest_pending: dt.datetime | None
-    outbox_stale: bool
+    outbox: OutboxSummary
+    outbox_limit_seconds: float
 
     @property
-    def problems(self) -> list[str]:
-        out = [
+    def outbox_overdue(self) -> bool:
+        age = self.outbox.oldest_pending_age_seconds
+        return age is not None and age > self.outbox_limit_seconds
+
+    @property
+    def source_problems(self) -> list[str]:
+        return [
             f"source {name!r} has yielded nothing new since "
             f"{last.isoformat(timespec='minutes') if last else 'it was configured'}"
             for name, last in self.stale_sources
         ]
-        if self.outbox_stale and self.oldest_pending:
+
+    @property
+    def problems(self) -> list[str]:
+        out = self.source_problems
+        if self.outbox_overdue:
+            minutes = (self.outbox.oldest_pending_age_seconds or 0) / 60
             out.append(
-                f"the oldest pending outbox message waits since {self.oldest_pending.isoformat(timespec='minutes')}"
+                f"the oldest due outbox message has waited {minutes:.0f} min (run `ipwarn outbox`)"
             )
         return out
 
@@ -40,54 +53,34 @@ class HealthReport:
 def stale_sources(
     session: Session, settings: Settings, now: dt.datetime
 ) -> list[tuple[str, dt.datetime | None]]:
-    try:
-        from crawlers.health import stale_sources as crawler_stale
-    except ImportError:
-        return []
-    result: list[tuple[str, dt.datetime | None]] = crawler_stale(session, settings, now)
-    return result
+    from crawlers.health import stale_sources as crawler_stale
+
+    return list(crawler_stale(session, settings, now))
 
 
 def check(session: Session, settings: Settings, now: dt.datetime | None = None) -> HealthReport:
     now = now or utcnow()
-    oldest = session.scalar(
-        select(func.min(OutboxMessage.created_at)).where(
-            OutboxMessage.status.in_(("pending", "retrying"))
-        )
+    return HealthReport(
+        stale_sources(session, settings, now),
+        outbox_summary(session, now),
+        settings.outbox_stale_minutes * 60,
     )
-    stale = oldest is not None and now - oldest > dt.timedelta(
-        minutes=settings.outbox_stale_minutes
-    )
-    return HealthReport(stale_sources(session, settings, now), oldest, stale)
 
 
 def notify_operators(
     session: Session, settings: Settings, report: HealthReport, now: dt.datetime
 ) -> int:
-    """Queue one operator message per problem per day (idempotent within the day)."""
-    queued = 0
+    """Queue one operator message per stale source per day (idempotent within the day)."""
     day = now.astimezone(settings.tz).date().isoformat()
-    for problem in report.problems:
-        log.warning("health.problem", problem=problem)
-        for recipient in settings.operator_recipients:
-            payload: dict[str, Any] = {
-                "subject": f"[ipwarn] 运维告警: {problem[:80]}",
-                "text": problem,
-            }
-            new = insert_ignore_returning_id(
-                session,
-                OutboxMessage.__table__,
-                {
-                    "idempotency_key": f"operator:{day}:{problem[:200]}:{recipient}",
-                    "kind": "operator",
-                    "recipient": recipient,
-                    "status": "pending",
-                    "due_at": now,
-                    "attempts": 0,
-                    "payload": payload,
-                    "created_at": now,
-                },
-                ["idempotency_key"],
-            )
-            queued += new is not None
+    queued = 0
+    for (name, _), problem in zip(report.stale_sources, report.source_problems, strict=True):
+        log.warning("health.stale_source", source=name, problem=problem)
+        queued += enqueue_operator(
+            session,
+            settings.operator_recipients,
+            key=f"stale:{name}:{day}",
+            subject=f"[ipwarn] 数据源停滞: {name}",
+            text=problem,
+            now=now,
+        )
     return queued
