@@ -90,6 +90,8 @@ class Settings(BaseSettings):
     smtp_ssl: bool = False
     #: overall timeout for one SMTP send (aiosmtplib's own timeout is per socket operation)
     smtp_timeout_seconds: float = Field(default=60.0, gt=0)
+    #: SMTP connections kept open and reused during one deliver run
+    smtp_connections: int = Field(default=4, ge=1, le=32)
     mail_from: str = "ipwarn <ipwarn@localhost>"
     #: public base URL for links in mail (unsubscribe/mute); none: links are omitted
     public_base_url: str | None = None
