@@ -11,7 +11,6 @@ import os
 import re
 import time
 from collections.abc import Iterable, Mapping, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
 from functools import cache
 from itertools import chain
@@ -262,6 +261,9 @@ class Classifier:
         rounded = np.round(probs, 4).tolist()
         assigned: list[list[str]] = []
         for i, mask_row in enumerate(assigned_mask.tolist()):
+            if not any(mask_row):  # most documents: no sector
+                assigned.append([])
+                continue
             chosen = [j for j in self._sector_index if mask_row[j]]
             chosen.sort(key=rounded[i].__getitem__, reverse=True)
             assigned.append([self.labels[j] for j in chosen])
@@ -345,9 +347,11 @@ class Classifier:
         rank = np.arange(total) - offsets[pair_of[order]]
         keep = order[(rank < TOP_TERMS) & (contrib[order] > 0)]
         vocabulary_terms = self._vocabulary_terms()
-        for p, f in zip(pair_of[keep].tolist(), features[keep].tolist(), strict=True):
-            label = self.labels[pair_label[p]]
-            out[pair_row[p]].setdefault(label, []).append(vocabulary_terms[f])
+        kept_pairs = pair_of[keep].tolist()
+        kept_terms = [vocabulary_terms[f] for f in features[keep].tolist()]
+        rows, labels_of = pair_row.tolist(), [self.labels[j] for j in pair_label.tolist()]
+        for p, term in zip(kept_pairs, kept_terms, strict=True):
+            out[rows[p]].setdefault(labels_of[p], []).append(term)
         return out
 
     def _vocabulary_terms(self) -> list[str]:
@@ -359,14 +363,19 @@ class Classifier:
         return self._terms
 
 
-# --- parallel classification (process pool; the model is inherited by fork) -----------------
+# --- parallel classification (forked processes inherit the model and the documents) --------
 
-_WORKER_MODEL: Classifier | None = None
+_WORKER_STATE: tuple[Classifier, Sequence[_Doc], bool] | None = None
 
 
-def _classify_chunk(docs: list[_Doc], explain: bool) -> list[Classification]:
-    assert _WORKER_MODEL is not None
-    return _WORKER_MODEL._classify_docs(docs, explain)
+def _classify_range(bounds: tuple[int, int]) -> list[tuple[Any, ...]]:
+    """Classify docs[start:end] in a worker; plain tuples pickle much faster than dataclasses."""
+    assert _WORKER_STATE is not None
+    model, docs, explain = _WORKER_STATE
+    return [
+        (c.number, c.sectors, c.scores, c.subfields, c.explanation)
+        for c in model._classify_docs(docs[bounds[0] : bounds[1]], explain)
+    ]
 
 
 def _classify_parallel(
@@ -374,14 +383,20 @@ def _classify_parallel(
 ) -> list[Classification]:
     import multiprocessing
 
-    global _WORKER_MODEL
-    _WORKER_MODEL = model
-    size = max(500, len(docs) // (workers * 4) + 1)
-    chunks = [docs[i : i + size] for i in range(0, len(docs), size)]
-    context = multiprocessing.get_context("fork")
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-        parts = list(pool.map(_classify_chunk, chunks, [explain] * len(chunks)))
-    return [c for part in parts for c in part]
+    global _WORKER_STATE
+    _WORKER_STATE = (model, docs, explain)
+    size = len(docs) // (workers * 2) + 1
+    ranges = [(i, i + size) for i in range(0, len(docs), size)]
+    try:
+        with multiprocessing.get_context("fork").Pool(workers) as pool:
+            parts = pool.map(_classify_range, ranges)
+    finally:
+        _WORKER_STATE = None
+    return [
+        Classification(number, sectors, scores, subfields, explanation, model.version)
+        for part in parts
+        for number, sectors, scores, subfields, explanation in part
+    ]
 
 
 # --- loading ---------------------------------------------------------------------------------

@@ -237,7 +237,12 @@ def _sector(match: AnyMatch) -> str | None:
 def store_matches(
     session: Session, matches: Sequence[AnyMatch], now: dt.datetime, settings: Settings
 ) -> dict[str, int]:
-    """Insert alerts (unique dedupe key) and, for new enterprise alerts, their outbox rows."""
+    """Insert alerts (unique dedupe key) and, for new enterprise alerts, their outbox rows.
+
+    An alert is inserted as ``queued`` when it will get outbox rows (an active rule and an
+    enterprise with recipients), ``test`` for test rules, else ``new``; a duplicate changes
+    nothing and queues nothing.
+    """
     counts = {"alerts": 0, "test_alerts": 0, "queued": 0, "duplicates": 0}
     recipients_of: dict[str, list[str]] = {}
     for match in matches:
@@ -246,6 +251,12 @@ def store_matches(
             raise ValueError(f"rule {rule.id} has no stored version; sync the rules first")
         test = rule.spec.status == "test"
         enterprise_id = match.enterprise_id
+        recipients: list[str] = []
+        if enterprise_id is not None and not test:
+            if enterprise_id not in recipients_of:
+                enterprise = session.get(Enterprise, enterprise_id)
+                recipients_of[enterprise_id] = list(enterprise.recipients) if enterprise else []
+            recipients = recipients_of[enterprise_id]
         values: dict[str, Any] = {
             "dedupe_key": match.dedupe_key,
             "rule_pk": rule.pk,
@@ -257,7 +268,7 @@ def store_matches(
             "legal_event_id": match.event.id if match.event is not None else None,
             "severity": rule.spec.severity,
             "sector": _sector(match),
-            "status": "test" if test else "new",
+            "status": "test" if test else ("queued" if recipients else "new"),
             "explanation": match.explanation,
             "as_of": match.as_of,
             "created_at": now,
@@ -267,21 +278,13 @@ def store_matches(
             counts["duplicates"] += 1
             continue
         counts["test_alerts" if test else "alerts"] += 1
-        if test or enterprise_id is None:
-            continue
-        if enterprise_id not in recipients_of:
-            enterprise = session.get(Enterprise, enterprise_id)
-            recipients_of[enterprise_id] = list(enterprise.recipients) if enterprise else []
-        recipients = recipients_of[enterprise_id]
-        if not recipients:
-            continue
-        alert = session.get(Alert, alert_id)
-        assert alert is not None
-        due_at, group_key = _due(session, match, now, settings)
-        counts["queued"] += enqueue_alert(
-            session, alert, recipients, due_at=due_at, group_key=group_key
-        )
-        alert.status = "queued"
+        if recipients:
+            # enqueue_alert reads only the id and enterprise of the alert just inserted
+            alert = Alert(id=alert_id, enterprise_id=enterprise_id)
+            due_at, group_key = _due(session, match, now, settings)
+            counts["queued"] += enqueue_alert(
+                session, alert, recipients, due_at=due_at, group_key=group_key
+            )
     return counts
 
 

@@ -100,3 +100,13 @@ def test_inference_features_equal_the_training_vectorizer():
     ours = Classifier(params).features(texts).toarray()
     theirs = vectorizer.transform(texts).toarray()
     np.testing.assert_allclose(ours, theirs, rtol=1e-5, atol=1e-6)
+
+
+def test_two_workers_give_the_same_results_in_the_same_order():
+    from models.data import read_gazette
+
+    model = load_classifier()
+    records = [
+        {"number": e.number, "title": e.text, "ipc": list(e.ipc)} for e in read_gazette()[:2500]
+    ]
+    assert model.classify(records, workers=2) == model.classify(records, workers=1)
