@@ -45,7 +45,7 @@ def configure_logging(level: str = "INFO", fmt: str = "kv", stream: Any = None) 
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
-    for noisy in ("apscheduler.executors.default", "alembic.runtime.migration"):
+    for noisy in ("apscheduler.executors.default", "alembic.runtime.migration", "fontTools"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLevelName(level)))
     _configured = True
 
