@@ -35,7 +35,7 @@ def test_train_writes_a_versioned_artifact_that_classifies(config_file, tmp_path
     folder = tmp_path / "models" / "v2"
     meta = read_metadata(folder)
     assert meta["data_sha256"] == data_hash(FIXTURE)
-    assert {"scikit-learn", "numpy", "jieba"} <= set(meta["libraries"])
+    assert {"scikit-learn", "numpy", "jieba", "pyahocorasick"} <= set(meta["libraries"])
     assert meta["metrics"]["with_ipc"]["macro_f1"] > meta["metrics"]["text_only"]["macro_f1"] - 0.2
     classified = _invoke(
         config_file,

@@ -11,7 +11,6 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from crawlers.legal_codes import category_of, cn_legal_codes
 from crawlers.middlewares import throttle_delays
 from crawlers.parsers import BadRecord, detect_format, parse_bytes, parse_file
 from crawlers.parsers.transactions import parties_of
@@ -19,6 +18,7 @@ from crawlers.parsers.uspto import split_documents
 from crawlers.samples import sample_dir
 from tests.crawl_support import concatenated
 from warning.cli import cli
+from warning.legal_codes import category_of, cn_legal_codes
 from warning.records import DocumentRecord
 
 FIX = Path(__file__).parent / "fixtures" / "crawl"

@@ -8,7 +8,6 @@ from collections.abc import Iterator
 
 from lxml import etree
 
-from crawlers.legal_codes import category_of
 from crawlers.parsers.common import (
     BadRecord,
     ParseOutcome,
@@ -19,6 +18,7 @@ from crawlers.parsers.common import (
     text_of,
 )
 from warning.errors import ParseError
+from warning.legal_codes import category_of
 from warning.records import DocumentRecord, LegalEventRecord
 
 EX = "http://www.epo.org/exchange"

@@ -25,9 +25,9 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-from crawlers.legal_codes import category_of, describe
 from crawlers.parsers.common import BadRecord, ParseOutcome, clean, parse_date
 from crawlers.parsers.gazette import decode_page
+from warning.legal_codes import category_of, describe
 from warning.records import DocumentRecord, LegalEventRecord, split_number
 
 COLUMNS: dict[str, str] = {

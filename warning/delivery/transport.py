@@ -233,5 +233,7 @@ class FileTransport:
 
 def make_transport(settings: Settings, *, tls_context: ssl.SSLContext | None = None) -> Transport:
     if settings.smtp_host:
-        return SmtpTransport(settings, tls_context=tls_context, connections=settings.smtp_connections)
+        return SmtpTransport(
+            settings, tls_context=tls_context, connections=settings.smtp_connections
+        )
     return FileTransport(settings.outbox_dir)

@@ -1,7 +1,8 @@
 """CN legal-event codes (CF01, TR01, IW01, ...) and the category each one falls into.
 
 The code table is the EPO INPADOC list for authority CN (packaged copy, see data/ORIGIN.md).
-Categories are what rules and the digest reason about, so they are few and stable:
+One table for the whole service: crawlers store the category with each event, rules and the
+digest reason about it. Categories are few and stable:
 termination, expiry, invalidation, transfer, licence, pledge, restoration, grant,
 publication, examination, change, other.
 """
@@ -26,6 +27,11 @@ _EXPLICIT: dict[str, str] = {
     "EXPY": "expiry",
     "IW01": "invalidation",
     "IW02": "invalidation",
+    "IP01": "invalidation",
+    "C26": "invalidation",
+    "C32": "invalidation",
+    "C35": "invalidation",
+    "CE01": "termination",
     "RW01": "invalidation",
     "RP01": "invalidation",
     "C28": "invalidation",
@@ -81,8 +87,8 @@ class LegalCode:
 def cn_legal_codes() -> dict[str, LegalCode]:
     """The packaged CN code table, keyed by code."""
     text = (
-        resources.files("crawlers.data")
-        .joinpath("inpadoc_legal_event_codes_CN.csv")
+        resources.files("warning")
+        .joinpath("data/inpadoc_legal_event_codes_CN.csv")
         .read_text(encoding="utf-8")
     )
     table: dict[str, LegalCode] = {}
