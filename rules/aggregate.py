@@ -187,14 +187,7 @@ def _explain(m: AggregateMatch, sub: CompiledSubscription | None) -> dict[str, A
     agg = spec.aggregate
     assert agg is not None
     out: dict[str, Any] = {
-        "rule": {
-            "id": spec.id,
-            "version": spec.version,
-            "title": spec.title,
-            "severity": spec.severity,
-            "category": spec.category,
-            "status": spec.status,
-        },
+        "rule": spec.summary(),
         "matched_conditions": {
             "metric": agg.metric,
             "group": m.group,

@@ -336,14 +336,7 @@ def base_explanation(
     spec = rule.spec
     as_of = event.date if event is not None else doc.publication_date
     out: dict[str, Any] = {
-        "rule": {
-            "id": spec.id,
-            "version": spec.version,
-            "title": spec.title,
-            "severity": spec.severity,
-            "category": spec.category,
-            "status": spec.status,
-        },
+        "rule": spec.summary(),
         "matched_conditions": matched,
         "matched_terms": list(matched.get("keywords", [])),
         "ipc_overlap": matched.get("ipc", []),

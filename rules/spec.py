@@ -230,6 +230,17 @@ class RuleSpec(_Strict):
             )
         return self
 
+    def summary(self) -> dict[str, Any]:
+        """The rule as an alert's explanation names it ("why this alert": which rule, which version)."""
+        return {
+            "id": self.id,
+            "version": self.version,
+            "title": self.title,
+            "severity": self.severity,
+            "category": self.category,
+            "status": self.status,
+        }
+
     @property
     def per_subscriber(self) -> bool:
         return any(
