@@ -34,6 +34,9 @@ log = get_logger(__name__)
 WATERMARK_KEY = "rules.match_watermark"
 AGGREGATE_KEY = "rules.aggregate_last_day"
 BATCH = 500
+#: rows committed late (a long crawl transaction holding lower ids) are still seen: each run
+#: looks again at what changed this long before the watermark; dedupe keys make that harmless
+RECHECK_WINDOW = dt.timedelta(hours=1)
 #: stored documents used as screening background (besides the packaged titles)
 BACKGROUND_SAMPLE = 2000
 
@@ -75,32 +78,37 @@ def run_match_stage(ctx: StageContext) -> StageResult:
                 )
             ).scalars()
         )
+        since: dt.datetime | None = None
+        rechecked: set[int] = set()
         if mark.get("updated_at"):
             since = dt.datetime.fromisoformat(mark["updated_at"])
-            new_docs |= set(
-                session.execute(
-                    select(Document.id).where(
-                        Document.updated_at > since,
-                        Document.id <= top_doc,
-                        Document.is_stub.is_(False),
-                    )
-                ).scalars()
-            )
+            for doc_id, updated in session.execute(
+                select(Document.id, Document.updated_at).where(
+                    Document.updated_at > since - RECHECK_WINDOW,
+                    Document.id <= top_doc,
+                    Document.is_stub.is_(False),
+                )
+            ):
+                (new_docs if updated > since else rechecked).add(doc_id)
             if top_updated is None or top_updated < since:
                 top_updated = since
+        late_events = LegalEvent.created_at > since - RECHECK_WINDOW if since is not None else False
         event_rows = session.execute(
             select(LegalEvent.id, LegalEvent.document_id).where(
-                LegalEvent.id > mark["legal_event_id"], LegalEvent.id <= top_event
+                (LegalEvent.id > mark["legal_event_id"]) | late_events, LegalEvent.id <= top_event
             )
         ).all()
     new_events = {row.id for row in event_rows}
-    doc_ids = sorted(new_docs | {row.document_id for row in event_rows})
+    fresh = new_docs | {r.document_id for r in event_rows if r.id > mark["legal_event_id"]}
+    doc_ids = sorted(fresh | rechecked | {row.document_id for row in event_rows})
+    rechecked_count = len(doc_ids) - len(fresh)
 
     counts: dict[str, int | float] = {
         "rules": len(matcher.rules),
         "subscriptions": len(subs),
         "documents": 0,
-        "events": len(new_events),
+        "events": sum(1 for r in event_rows if r.id > mark["legal_event_id"]),
+        "rechecked": rechecked_count,
         "alerts": 0,
         "test_alerts": 0,
         "queued": 0,
@@ -113,12 +121,12 @@ def run_match_stage(ctx: StageContext) -> StageResult:
             docs = load_match_docs(
                 session,
                 chunk,
-                event_ids=(mark["legal_event_id"], top_event),
-                new_publications=new_docs,
+                event_ids=new_events,
+                new_publications=new_docs | rechecked,
             )
             matches = matcher.match_batch(docs)
             _add(counts, store_matches(session, matches, now, settings))
-        counts["documents"] += len(docs)
+    counts["documents"] = len(fresh)
 
     _add(counts, _run_aggregates(ctx, rules, subs))
     with store.session() as session:

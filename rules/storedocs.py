@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
+from collections.abc import Set as AbstractSet
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -66,14 +67,14 @@ def load_match_docs(
     session: Session,
     doc_ids: Iterable[int],
     *,
-    event_ids: tuple[int, int] | None = None,
+    event_ids: AbstractSet[int] | None = None,
     new_publications: set[int] | None = None,
     events_between: tuple[dt.date, dt.date] | None = None,
 ) -> list[MatchDoc]:
     """MatchDocs for ``doc_ids``, read in chunks (SQLite allows ~32k bound parameters).
 
-    ``event_ids``: (after, up_to): only legal events with ids in that range are attached (live
-    matching: the new ones); None attaches every event (or those dated within
+    ``event_ids``: only these legal events are attached (live matching: the new ones); None
+    attaches every event (or those dated within
     ``events_between``). ``new_publications``: the documents whose publication itself is new
     (None: all of them).
     """
@@ -99,13 +100,13 @@ def load_match_docs(
     tags = _tags(session, ids)
     events: dict[int, list[EventView]] = defaultdict(list)
     query = select(LegalEvent).where(LegalEvent.document_id.in_(ids)).order_by(LegalEvent.id)
-    if event_ids is not None:
-        query = query.where(LegalEvent.id > event_ids[0], LegalEvent.id <= event_ids[1])
     if events_between is not None:
         query = query.where(
             LegalEvent.event_date >= events_between[0], LegalEvent.event_date <= events_between[1]
         )
     for ev in session.execute(query).scalars():
+        if event_ids is not None and ev.id not in event_ids:
+            continue
         events[ev.document_id].append(
             EventView(
                 code=ev.code.upper(),

@@ -171,3 +171,45 @@ def test_changed_rule_without_new_version_is_an_error_naming_the_file(store, set
             )
             == 2
         )
+
+
+def test_a_document_committed_late_behind_the_watermark_still_alerts(store, settings, tmp_path):
+    """A long crawl transaction may commit a lower id after the watermark moved past it."""
+    from warning.records import DocumentRecord
+    from warning.store.ingest import ingest_document
+    from warning.store.models import AppState
+
+    cfg, _ = _prepare(store, settings, tmp_path)
+    run_match_stage(StageContext(settings=cfg, store=store, now=NOW))
+    with store.session() as session:
+        original = session.scalars(select(Document).where(Document.number == "CN115198012A")).one()
+        late = DocumentRecord(
+            office="CN",
+            number="CN115198999A",
+            kind="A",
+            title=original.title,
+            abstract=original.abstract,
+            applicants=original.applicants,
+            addresses=original.addresses,
+            ipc=original.ipc,
+            publication_date=original.publication_date,
+        )
+        late_id = ingest_document(session, late).document_ids[0]
+        late_doc = session.get(Document, late_id)
+        # the watermark already covers this id and time, as if a later row had committed first
+        state = session.get(AppState, "rules.match_watermark")
+        state.value = {
+            **state.value,
+            "document_id": late_id,
+            "updated_at": (late_doc.updated_at + dt.timedelta(minutes=5)).isoformat(),
+        }
+    result = run_match_stage(
+        StageContext(settings=cfg, store=store, now=NOW + dt.timedelta(minutes=10))
+    )
+    late_alerts = [a for a in _alerts(store) if a.document_id == late_id]
+    assert late_alerts, "the late document was skipped by the watermark"
+    assert result.counts["rechecked"] >= 1
+    again = run_match_stage(
+        StageContext(settings=cfg, store=store, now=NOW + dt.timedelta(minutes=20))
+    )
+    assert again.counts["alerts"] == 0
