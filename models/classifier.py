@@ -93,6 +93,12 @@ def _normalized(raw: str | Sequence[str]) -> tuple[str, ...]:
     return tuple(out)
 
 
+def _keyword_pattern(keyword: str) -> str:
+    """English keywords ("led", "pcb") must be whole words, or "controlled" would match "led"."""
+    escaped = re.escape(keyword)
+    return rf"(?<![a-z0-9]){escaped}(?![a-z0-9])" if keyword.isascii() else escaped
+
+
 def _sigmoid(x: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
     return 1.0 / (1.0 + np.exp(-np.clip(x, -40, 40)))
 
@@ -106,6 +112,9 @@ class Classifier:
         self.labels = list(params.labels)
         self.sector_ids = [label for label in self.labels if label != OTHER]
         self._terms: list[str] | None = None
+        self._subfield_order = {
+            (sf.sector, sf.id): i for i, sf in enumerate(self.taxonomy.subfields)
+        }
         self._matcher = (
             params.matcher if params.matcher is not None else cjk_matcher(params.vocabulary)
         )
@@ -122,7 +131,9 @@ class Classifier:
                     owners.setdefault(normalize_text(keyword), set()).add(sf.id)
             if owners:
                 alternatives = sorted(owners, key=len, reverse=True)
-                self._keyword_regex[sector.id] = re.compile("|".join(map(re.escape, alternatives)))
+                self._keyword_regex[sector.id] = re.compile(
+                    "|".join(map(_keyword_pattern, alternatives))
+                )
                 self._keyword_subfields[sector.id] = owners
 
     @property
@@ -317,7 +328,8 @@ class Classifier:
                 {"sector": sector, "subfield": sf, "score": round(scores[sector] * w, 4)}
                 for sf, w in weights.items()
             )
-        found.sort(key=lambda f: -float(f["score"]))
+        # highest score first, ties in taxonomy order (never set order: it varies per process)
+        found.sort(key=lambda f: (-f["score"], self._subfield_order[(f["sector"], f["subfield"])]))
         return found
 
     def _top_terms(

@@ -66,13 +66,20 @@ def _chunks(lines: Iterator[Any], size: int) -> Iterator[list[Any]]:
 @click.argument("file", type=click.File("r", encoding="utf-8"), default="-")
 @click.option("--text-only", is_flag=True, help="Ignore the `ipc` field; classify from text alone.")
 @click.option(
+    "--workers",
+    type=click.IntRange(1, 64),
+    default=1,
+    show_default=True,
+    help="Processes for big inputs (worth it from a few thousand lines).",
+)
+@click.option(
     "--model",
     "version",
     default=None,
     help="Model version (default: the active one, else the packaged default).",
 )
 @click.pass_obj
-def classify(app: App, file: IO[str], text_only: bool, version: str | None) -> None:
+def classify(app: App, file: IO[str], text_only: bool, workers: int, version: str | None) -> None:
     """Tag JSON lines (number, title, abstract, claims, ipc, language) with sectors.
 
     Writes one JSON line per valid input line, in order. Bad lines are reported on stderr with
@@ -87,7 +94,7 @@ def classify(app: App, file: IO[str], text_only: bool, version: str | None) -> N
     name = "<stdin>" if file.name in ("-", "<stdin>") else file.name
     bad = 0
     out = sys.stdout
-    for chunk in _chunks(read_lines(file, name), CHUNK):
+    for chunk in _chunks(read_lines(file, name), CHUNK * (1 if workers == 1 else 8 * workers)):
         records = []
         for item in chunk:
             if item.problem is not None:
@@ -95,7 +102,7 @@ def classify(app: App, file: IO[str], text_only: bool, version: str | None) -> N
                 click.echo(f"error: {item.problem}", err=True)
             else:
                 records.append(item.record)
-        for result in model.classify(records, text_only=text_only):
+        for result in model.classify(records, text_only=text_only, workers=workers):
             out.write(json.dumps(result.to_dict(), ensure_ascii=False) + "\n")
         out.flush()
     if bad:
@@ -230,18 +237,28 @@ def evaluate_cmd(
 def activate_cmd(app: App, version: str) -> None:
     """Make VERSION the one the classify stage tags with; re-tagging runs in the background."""
     from sqlalchemy import exists, func, select
+    from sqlalchemy.exc import SQLAlchemyError
 
     from models.registry import set_active_version
+    from warning.errors import StoreError
     from warning.store.models import Document, DocumentTag
 
-    with app.store.session() as session:
-        folder = set_active_version(session, version, app.settings)
-        tagged = exists().where(
-            DocumentTag.document_id == Document.id, DocumentTag.model_version == version
-        )
-        pending = session.scalar(
-            select(func.count()).select_from(Document).where(Document.is_stub.is_(False), ~tagged)
-        )
+    try:
+        with app.store.session() as session:
+            folder = set_active_version(session, version, app.settings)
+            tagged = exists().where(
+                DocumentTag.document_id == Document.id, DocumentTag.model_version == version
+            )
+            pending = session.scalar(
+                select(func.count())
+                .select_from(Document)
+                .where(Document.is_stub.is_(False), ~tagged)
+            )
+    except SQLAlchemyError as exc:
+        raise StoreError(
+            f"cannot record the active classifier: {type(exc).__name__}; "
+            "is the database migrated (`ipwarn db upgrade`)?"
+        ) from exc
     click.echo(f"active classifier: {version} ({folder})")
     click.echo(
         f"{pending or 0} stored documents will be (re-)tagged by the classify stage, in batches"

@@ -136,7 +136,7 @@ def library_versions() -> dict[str, str]:
     from importlib.metadata import version
 
     return {
-        name: version(name) for name in ("scikit-learn", "numpy", "scipy", "jieba", "joblib")
+        name: version(name) for name in ("scikit-learn", "numpy", "scipy", "jieba", "pyahocorasick")
     } | {"python": platform.python_version()}
 
 

@@ -110,3 +110,16 @@ def test_two_workers_give_the_same_results_in_the_same_order():
         {"number": e.number, "title": e.text, "ipc": list(e.ipc)} for e in read_gazette()[:2500]
     ]
     assert model.classify(records, workers=2) == model.classify(records, workers=1)
+
+
+def test_english_subfield_keywords_match_whole_words_only():
+    model = load_classifier()
+    chinese, english = model.classify(
+        [
+            {"number": "A", "title": "一种LED灯的驱动芯片", "ipc": ["H05B45/00"]},
+            {"number": "B", "title": "Controlled rectifier circuit", "ipc": ["H05K1/02"]},
+        ],
+        text_only=False,
+    )
+    assert "electronics" in {s["subfield"] for s in chinese.subfields}
+    assert {s["subfield"] for s in english.subfields} == {"circuit_boards"}  # not "led" in it

@@ -112,3 +112,9 @@ def test_shipped_artifact_matches_shipped_data():
         "models/data changed: re-train with `ipwarn model train`"
     )
     assert meta["metrics"]["with_ipc"]["macro_f1"] >= 0.97
+
+
+def test_activate_without_a_migrated_database_says_what_to_do(config_file):
+    result = _invoke(config_file, "model", "activate", "v1")
+    assert result.exit_code != 0
+    assert "ipwarn db upgrade" in str(result.exception)
