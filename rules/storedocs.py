@@ -32,7 +32,14 @@ def ipc_tags(ipc: Sequence[str]) -> tuple[dict[str, float], dict[str, float]]:
 def _tags(
     session: Session, doc_ids: Sequence[int]
 ) -> dict[int, tuple[dict[str, float], dict[str, float]]]:
-    """Assigned tags of the newest model version that tagged each document."""
+    """Assigned tags of the active classifier version for each document.
+
+    While a newly activated version is still re-tagging (in batches), a document it has not
+    reached yet keeps the tags of the newest version that did tag it, so alerts never wait.
+    """
+    from models.registry import active_version
+
+    active = active_version(session)
     rows = session.execute(
         select(
             DocumentTag.document_id,
@@ -44,14 +51,15 @@ def _tags(
             DocumentTag.created_at,
         ).where(DocumentTag.document_id.in_(doc_ids))
     ).all()
-    newest: dict[int, tuple[dt.datetime, str]] = {}
+    newest: dict[int, tuple[bool, dt.datetime, str]] = {}
     for row in rows:
+        rank = (row.model_version == active, row.created_at, row.model_version)
         current = newest.get(row.document_id)
-        if current is None or row.created_at > current[0]:
-            newest[row.document_id] = (row.created_at, row.model_version)
+        if current is None or rank > current:
+            newest[row.document_id] = rank
     out: dict[int, tuple[dict[str, float], dict[str, float]]] = defaultdict(lambda: ({}, {}))
     for row in rows:
-        if not row.assigned or newest[row.document_id][1] != row.model_version:
+        if not row.assigned or newest[row.document_id][2] != row.model_version:
             continue
         sectors, subfields = out[row.document_id]
         if row.subfield:

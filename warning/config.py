@@ -117,7 +117,6 @@ class Settings(BaseSettings):
     #: directory of classifier artifacts; none: the artifact shipped in the package
     model_dir: Path | None = None
     rules_dir: Path | None = None
-    auto_tag_threshold: float = Field(default=0.5, gt=0, lt=1)
 
     # --- scheduler --------------------------------------------------------------------------
     pipeline_interval_minutes: float = Field(default=10.0, gt=0)
