@@ -4,6 +4,7 @@ stale-source detection."""
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import re
 import shutil
 from pathlib import Path
@@ -25,7 +26,7 @@ from warning.store.models import CrawlRun, Document, DocumentApplicant, LegalEve
 
 @pytest.mark.slow
 def test_stage_crawls_the_samples_once_and_switches_off_unconfigured_sources(
-    store: Store, settings: Settings, capsys: pytest.CaptureFixture[str]
+    store: Store, settings: Settings, caplog: pytest.LogCaptureFixture
 ) -> None:
     configured = settings_for(store, settings).model_copy(
         update={
@@ -38,15 +39,18 @@ def test_stage_crawls_the_samples_once_and_switches_off_unconfigured_sources(
             }
         }
     )
+    caplog.set_level(logging.INFO)
     result = run_crawl_stage(StageContext(settings=configured, store=store))
     assert result.status == "ok", result.note
     assert result.counts["sources"] == 1
     assert result.counts["new"] == 284  # 280 gazette + 2 CNIPA XML + 2 USPTO
     assert result.counts["new_events"] == 36
     assert result.counts["quarantined"] == 0
-    captured = capsys.readouterr()
+    # structlog hands the event dict to stdlib logging: read it from the records
     off = [
-        line for line in (captured.out + captured.err).splitlines() if "crawl.source_off" in line
+        str(r.msg)
+        for r in caplog.records
+        if isinstance(r.msg, dict) and r.msg.get("event") == "crawl.source_off"
     ]
     assert len(off) == 2 and "uspto" in " ".join(off) and "no base_url" in " ".join(off)
     with store.session() as session:
