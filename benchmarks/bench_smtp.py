@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime as dt
-import ipaddress
 import os
 import socket
 import ssl
@@ -29,6 +28,7 @@ from pathlib import Path
 
 from sqlalchemy import insert
 
+from tests.smtp_support import self_signed_cert
 from warning.config import load_settings
 from warning.delivery.deliverer import deliver
 from warning.delivery.message import AlertView, build_alert_email, make_message_id
@@ -91,42 +91,6 @@ def start_sink(
             time.sleep(0.1)
     proc.kill()
     raise SystemExit("aiosmtpd did not start")
-
-
-def self_signed(directory: Path) -> tuple[Path, Path]:
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
-    now = dt.datetime.now(dt.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(days=1))
-        .not_valid_after(now + dt.timedelta(days=1))
-        .add_extension(
-            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
-            critical=False,
-        )
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
-    cert_path, key_path = directory / "cert.pem", directory / "key.pem"
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    return cert_path, key_path
 
 
 def sample_view(i: int) -> AlertView:
@@ -331,7 +295,7 @@ def main() -> None:
     configure_logging("WARNING")
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        cert, key = self_signed(work)
+        cert, key = self_signed_cert(work)
         print(f"SMTP delivery to a local aiosmtpd (Sink, own process); {os.cpu_count()} CPUs")
         base = load_settings(None, data_dir=work, mail_from="ipwarn <alerts@bench.test>")
         messages = render_messages(base, max(args.alerts, args.baseline))
