@@ -35,6 +35,13 @@ from warning.store.models import Alert, Document, Enterprise, Rule, Subscription
 NOW = dt.datetime(2026, 11, 24, 2, 0, tzinfo=dt.UTC)  # 10:00 in Asia/Shanghai
 
 
+def body(msg: EmailMessage, subtype: str) -> str:
+    """The decoded ``text/<subtype>`` body of ``msg`` (fails the test if there is none)."""
+    part = msg.get_body((subtype,))
+    assert part is not None, f"no text/{subtype} part"
+    return str(part.get_content())
+
+
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
@@ -49,7 +56,7 @@ class Received:
 
     @property
     def message(self) -> EmailMessage:
-        return email.message_from_bytes(self.raw, policy=email.policy.default)  # type: ignore[return-value]
+        return email.message_from_bytes(self.raw, policy=email.policy.default)
 
     @property
     def message_id(self) -> str:

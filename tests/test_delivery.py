@@ -12,6 +12,7 @@ from tests.smtp_support import (
     RecordingHandler,
     add_alerts,
     add_enterprise,
+    body,
     smtp_server,
     smtp_settings,
 )
@@ -42,8 +43,8 @@ def test_burst_of_alerts_goes_out_as_one_message_per_recipient(store, settings):
         msg = received.message
         assert "黄色预警" in msg["Subject"] and "精品钢材" in msg["Subject"]
         assert msg.get_content_type() == "multipart/alternative"
-        html = msg.get_body(("html",)).get_content()
-        text = msg.get_body(("plain",)).get_content()
+        html = body(msg, "html")
+        text = body(msg, "plain")
         assert "为什么收到这条预警" in html and "<script" not in html.lower()
         assert "取向硅钢" in text and "0.873" in text and "espacenet" in html
     assert {r.status for r in rows(store)} == {"sent"}
@@ -191,7 +192,7 @@ def test_hostile_text_is_escaped_and_cannot_add_headers(store, settings):
     assert received.rcpt_tos == ["ip@example.com"]
     msg = received.message
     assert msg["Bcc"] is None and "\n" not in msg["Subject"]
-    html = msg.get_body(("html",)).get_content()
+    html = body(msg, "html")
     assert "<script" not in html and "<img" not in html and "<b>cond" not in html
     assert "&lt;script&gt;" in html and "unexpected_key" in html
     assert 'href="https://worldwide.espacenet.com/patent/search?q=pn%3DCN1script1script"' in html

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from tests.smtp_support import NOW, add_alerts, add_enterprise, smtp_settings
+from tests.smtp_support import NOW, add_alerts, add_enterprise, body, smtp_settings
 from warning.delivery.outbox import enqueue_operator, outbox_summary
 from warning.delivery.stage import run_deliver_stage
 from warning.pipeline import StageContext
@@ -24,7 +24,7 @@ def rows(store):
 
 
 def read_eml(path: str) -> email.message.EmailMessage:
-    return email.message_from_bytes(Path(path).read_bytes(), policy=email.policy.default)  # type: ignore[return-value]
+    return email.message_from_bytes(Path(path).read_bytes(), policy=email.policy.default)
 
 
 def run(store, cfg, now):
@@ -40,7 +40,7 @@ def test_without_smtp_host_mail_is_written_as_eml_files(store, settings):
     path = Path(result.outputs[0])
     assert path.parent == cfg.outbox_dir and path.suffix == ".eml"
     msg = read_eml(result.outputs[0])
-    assert msg["To"] == "ip@example.com" and "2 条专利预警" in msg["Subject"]
+    assert msg["To"] == "ip@example.com" and "2 件专利预警" in msg["Subject"]
     assert "no smtp_host" in result.note
 
 
@@ -185,7 +185,7 @@ def test_digest_and_operator_rows_are_sent_as_queued(store, settings, tmp_path):
     by_to = {read_eml(p)["To"]: read_eml(p) for p in result.outputs}
     digest = by_to["bureau@example.gov"]
     assert digest["X-Evil"] is None and digest["Subject"].startswith("知识产权风险周报")
-    assert "&lt;风险&gt;" in digest.get_body(("html",)).get_content()  # not escaped twice
+    assert "&lt;风险&gt;" in body(digest, "html")  # not escaped twice
     (attachment,) = list(digest.iter_attachments())
     assert attachment.get_filename() == pdf.name and attachment.get_content() == pdf.read_bytes()
     assert by_to["ops@example.com"].get_content().strip() == "发件箱积压"
@@ -242,5 +242,5 @@ def test_daily_subscription_waits_for_the_morning_digest(store, settings):
     result = run(store, cfg, morning)
     assert result.counts["messages"] == 1
     msg = read_eml(result.outputs[0])
-    assert "每日汇总" in msg["Subject"] and "3 条专利预警" in msg["Subject"]
+    assert "每日汇总" in msg["Subject"] and "3 件专利预警" in msg["Subject"]
     assert sorted(int(a) for a in msg["X-Ipwarn-Alerts"].split(",")) == alert_ids

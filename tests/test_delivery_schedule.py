@@ -14,7 +14,7 @@ SH = dt.timezone(dt.timedelta(hours=8))
 
 
 def local(*args: int) -> dt.datetime:
-    return dt.datetime(*args, tzinfo=SH).astimezone(dt.UTC)  # type: ignore[misc]
+    return dt.datetime(*args, tzinfo=SH).astimezone(dt.UTC)  # type: ignore[misc,arg-type]
 
 
 def sub(frequency: str = "immediate", quiet: tuple[str, str] | None = None) -> Subscription:

@@ -7,6 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from tests.smtp_support import body
 from warning.delivery.message import (
     AlertView,
     build_alert_email,
@@ -66,7 +67,7 @@ def test_empty_explanation_still_gives_a_card():
         tz=ZoneInfo("Asia/Shanghai"),
     )
     assert msg["Subject"] == "【红色预警·critical】精品钢材及深加工｜CN115212463A 专利预警"
-    html = msg.get_body(("html",)).get_content()
+    html = body(msg, "html")
     assert "规则（r1 第 2 版）" in html and "2026-11-24 10:00" in html
 
 

@@ -27,7 +27,7 @@ from warning.errors import ConfigError, Problem
 
 ENV_PREFIX = "IPWARN_"
 DEFAULT_CONFIG_NAME = "ipwarn.toml"
-SECRET_FIELDS = frozenset({"smtp_password", "password", "client_secret", "api_key"})
+SECRET_FIELDS = frozenset({"smtp_password", "password", "client_secret", "api_key", "link_secret"})
 
 _config_path: ContextVar[Path | None] = ContextVar("ipwarn_config_path", default=None)
 
@@ -95,6 +95,8 @@ class Settings(BaseSettings):
     mail_from: str = "ipwarn <ipwarn@localhost>"
     #: public base URL for links in mail (unsubscribe/mute); none: links are omitted
     public_base_url: str | None = None
+    #: HMAC key signing the mute links in mail (env/secrets dir only); none: no mute link
+    link_secret: SecretStr | None = None
     #: immediate alerts wait this long so that a burst goes out as one message
     group_window_minutes: float = Field(default=5.0, ge=0)
     daily_digest_time: str = "08:00"

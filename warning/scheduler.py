@@ -93,6 +93,7 @@ def run_job(spec: JobSpec, store: Store, config: str | None) -> None:
         argv += ["--config", config]
     argv += spec.argv
     started = utcnow()
+    t0 = time.monotonic()
     status, error = "ok", None
     try:
         proc = subprocess.run(
@@ -110,7 +111,7 @@ def run_job(spec: JobSpec, store: Store, config: str | None) -> None:
                 finished_at=utcnow(),
                 status=status,
                 error=error,
-                detail={"argv": spec.argv},
+                detail={"argv": spec.argv, "seconds": round(time.monotonic() - t0, 3)},
             )
         )
     log.info("job.done", job=spec.id, status=status)

@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session
 
 from warning.config import Settings
 from warning.delivery import policy
+from warning.delivery.links import mute_url
 from warning.delivery.message import (
     AlertView,
     AttachmentMissing,
@@ -36,7 +37,6 @@ from warning.delivery.message import (
     explanation_rows,
     mail_domain,
     make_message_id,
-    mute_url,
     public_record_url,
     valid_address,
 )
@@ -256,7 +256,9 @@ def _apply_policies(
     return held
 
 
-def load_views(store: Store, groups: list[Group], settings: Settings) -> dict[int, AlertView]:
+def load_views(
+    store: Store, groups: list[Group], settings: Settings, now: dt.datetime
+) -> dict[int, AlertView]:
     """Everything the alert cards show, read once for all claimed groups."""
     alert_ids = sorted({a for g in groups for a in g.alert_ids})
     if not alert_ids:
@@ -273,7 +275,7 @@ def load_views(store: Store, groups: list[Group], settings: Settings) -> dict[in
             .where(Alert.id.in_(alert_ids))
         ).all()
         for alert, rule, document, event in rows:
-            views[alert.id] = _view(alert, rule, document, event, settings, known_sectors)
+            views[alert.id] = _view(alert, rule, document, event, settings, known_sectors, now)
     return views
 
 
@@ -284,6 +286,7 @@ def _view(
     event: LegalEvent | None,
     settings: Settings,
     known_sectors: set[str],
+    now: dt.datetime,
 ) -> AlertView:
     exp: dict[str, Any] = alert.explanation if isinstance(alert.explanation, dict) else {}
     sector = str(alert.sector or exp.get("sector") or "")
@@ -316,7 +319,14 @@ def _view(
         title=str(exp.get("title") or (document.title if document else "") or ""),
         rows=explanation_rows(exp, fallbacks, sector_names(known_sectors)),
         record_url=public_record_url(number),
-        mute_url=mute_url(settings.public_base_url, alert.rule_id, alert.enterprise_id),
+        mute_url=mute_url(
+            settings.public_base_url,
+            settings.link_secret.get_secret_value() if settings.link_secret else None,
+            rule_id=alert.rule_id,
+            enterprise_id=alert.enterprise_id,
+            now=now,
+        ),
+        document_id=alert.document_id,
     )
 
 
@@ -383,7 +393,7 @@ class Deliverer:
 
     async def _send_groups(self, groups: list[Group]) -> None:
         """Send the claimed groups, up to ``transport.max_parallel`` at once."""
-        views = load_views(self.store, groups, self.settings)
+        views = load_views(self.store, groups, self.settings, self.now)
         names = enterprise_names(self.store, groups)
         gate = asyncio.Semaphore(self.transport.max_parallel)
 
@@ -443,6 +453,7 @@ class Deliverer:
             recipient=group.recipient,
             message_id=group.message_id,
             now=self.now,
+            inline_images=group.kind == "digest",
         )
 
     def _mine(self, group: Group) -> Any:

@@ -22,9 +22,11 @@ from email.utils import format_datetime, parseaddr
 from functools import cache
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, urlencode
+from urllib.parse import quote
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
+
+from warning.delivery.inline_images import InlineImage, attach_related, extract_data_images
 
 SEVERITY_ORDER = ("critical", "high", "medium", "low")
 #: severity -> (colour name in the subject, colour for the card border)
@@ -52,6 +54,10 @@ KNOWN_KEYS: tuple[tuple[tuple[str, ...], str], ...] = (
     (("publication_date",), "公开日"),
     (("source",), "数据来源"),
     (("as_of",), "数据截至"),
+)
+#: labels of rows that describe the document rather than why a rule fired: shown once per card
+DOCUMENT_FACT_LABELS = frozenset(
+    {"申请人", "IPC 分类", "行业置信度", "公开日", "数据来源", "数据截至"}
 )
 #: keys shown in the card header (rule, number, title, severity) or of no use to the reader
 STRUCTURAL_KEYS = frozenset(
@@ -172,6 +178,8 @@ class AlertView:
     rows: list[tuple[str, str]] = field(default_factory=list)
     record_url: str | None = None
     mute_url: str | None = None
+    #: the stored document the alert is about (alerts on one document share a card)
+    document_id: int | None = None
 
     @property
     def colour(self) -> str:
@@ -237,13 +245,81 @@ def explanation_rows(
     return rows
 
 
-def mute_url(base: str | None, rule_id: str, enterprise_id: str | None) -> str | None:
-    if not base:
-        return None
-    query = {"rule": rule_id}
-    if enterprise_id:
-        query["enterprise"] = enterprise_id
-    return base.rstrip("/") + "/mute?" + urlencode(query)
+@dataclass
+class CardRule:
+    """One rule that fired on a card's document, with the "why" rows that are its own."""
+
+    view: AlertView
+    rows: list[tuple[str, str]]
+
+
+@dataclass
+class DocumentCard:
+    """Every alert of one email about one document: the document once, then each rule.
+
+    ``facts`` are the document rows (applicants, IPC, source, ...) that every rule's
+    explanation shows identically; they are shown once under the title instead of per rule.
+    """
+
+    rules: list[CardRule]
+    facts: list[tuple[str, str]] = field(default_factory=list)
+
+    @property
+    def worst(self) -> AlertView:
+        return self.rules[0].view
+
+    @property
+    def number(self) -> str:
+        return next((r.view.number for r in self.rules if r.view.number), "")
+
+    @property
+    def title(self) -> str:
+        return next((r.view.title for r in self.rules if r.view.title), "")
+
+    @property
+    def record_url(self) -> str | None:
+        return next((r.view.record_url for r in self.rules if r.view.record_url), None)
+
+    @property
+    def sector_names(self) -> list[str]:
+        names: list[str] = []
+        for r in self.rules:
+            if r.view.sector_name and r.view.sector_name not in names:
+                names.append(r.view.sector_name)
+        return names
+
+    @property
+    def has_document(self) -> bool:
+        return self.worst.document_id is not None or bool(self.number)
+
+
+def _card_key(view: AlertView) -> tuple[str, str]:
+    if view.document_id is not None:
+        return ("document", str(view.document_id))
+    if view.number:
+        return ("number", view.number)
+    return ("alert", str(view.alert_id))
+
+
+def document_cards(alerts: Sequence[AlertView]) -> list[DocumentCard]:
+    """One card per document, most severe first; in a card the rules by severity, then id.
+
+    Alerts about no document (trend alerts) keep a card each.
+    """
+    ordered = sorted(alerts, key=lambda a: (severity_rank(a.severity), a.alert_id))
+    grouped: dict[tuple[str, str], list[AlertView]] = {}
+    for view in ordered:
+        grouped.setdefault(_card_key(view), []).append(view)
+    cards: list[DocumentCard] = []
+    for views in grouped.values():
+        shared = [
+            row
+            for row in views[0].rows
+            if row[0] in DOCUMENT_FACT_LABELS and all(row in v.rows for v in views[1:])
+        ]
+        rules = [CardRule(v, [row for row in v.rows if row not in shared]) for v in views]
+        cards.append(DocumentCard(rules=rules, facts=shared))
+    return cards
 
 
 def mail_domain(mail_from: str) -> str:
@@ -284,16 +360,17 @@ def _env() -> Environment:
 
 
 def render_alert_bodies(
-    alerts: Sequence[AlertView],
+    cards: Sequence[DocumentCard],
     *,
     enterprise_name: str,
     digest_label: str,
     now: dt.datetime,
     tz: Any,
 ) -> tuple[str, str]:
-    """(text, html) bodies of one email carrying ``alerts``."""
+    """(text, html) bodies of one email carrying ``cards``."""
     context = {
-        "alerts": alerts,
+        "cards": cards,
+        "headline": count_text(cards),
         "enterprise_name": enterprise_name,
         "digest_label": digest_label,
         "generated": now.astimezone(tz).strftime("%Y-%m-%d %H:%M"),
@@ -304,20 +381,36 @@ def render_alert_bodies(
     ).render(context)
 
 
-def alert_subject(alerts: Sequence[AlertView], enterprise_name: str, digest_label: str) -> str:
-    """``【红色预警·critical】精品钢材及深加工｜3 条专利预警（企业）`` — the worst severity first."""
-    worst = min(alerts, key=lambda a: severity_rank(a.severity))
+def count_text(cards: Sequence[DocumentCard]) -> str:
+    """``3 件专利 / 5 条预警``: documents first (what the reader has to look at), then alerts."""
+    alerts = sum(len(c.rules) for c in cards)
+    documents = sum(1 for c in cards if c.has_document)
+    if not documents:
+        return f"{alerts} 条预警"
+    if documents == alerts:
+        return f"{documents} 件专利预警"
+    return f"{documents} 件专利 / {alerts} 条预警"
+
+
+def alert_subject(cards: Sequence[DocumentCard], enterprise_name: str, digest_label: str) -> str:
+    """``【红色预警·critical】精品钢材及深加工｜3 件专利 / 5 条预警（企业）``, worst severity first.
+
+    ``cards`` are ordered most severe first (:func:`document_cards`).
+    """
+    worst = cards[0].worst
     colour = SEVERITY_STYLE.get(worst.severity, ("",))[0]
     sectors: list[str] = []
-    for a in sorted(alerts, key=lambda a: severity_rank(a.severity)):
-        if a.sector_name and a.sector_name not in sectors:
-            sectors.append(a.sector_name)
+    for view in sorted(
+        (r.view for c in cards for r in c.rules), key=lambda a: severity_rank(a.severity)
+    ):
+        if view.sector_name and view.sector_name not in sectors:
+            sectors.append(view.sector_name)
     sector_text = "、".join(sectors[:3]) + ("等" if len(sectors) > 3 else "") or "知识产权"
-    what = (
-        f"{alerts[0].number} 专利预警"
-        if len(alerts) == 1 and alerts[0].number
-        else f"{len(alerts)} 条专利预警"
-    )
+    if len(cards) == 1 and cards[0].number:
+        rules = len(cards[0].rules)
+        what = f"{cards[0].number} 专利" + (f" / {rules} 条预警" if rules > 1 else "预警")
+    else:
+        what = count_text(cards)
     label = f"{digest_label}·" if digest_label else ""
     subject = f"【{label}{colour}预警·{worst.severity}】{sector_text}｜{what}"
     if enterprise_name:
@@ -349,13 +442,15 @@ def build_alert_email(
     now: dt.datetime,
     tz: Any,
 ) -> EmailMessage:
+    """One email with a card per document (:func:`document_cards`)."""
     ordered = sorted(alerts, key=lambda a: (severity_rank(a.severity), a.alert_id))
-    subject = alert_subject(ordered, enterprise_name, digest_label)
+    cards = document_cards(ordered)
+    subject = alert_subject(cards, enterprise_name, digest_label)
     msg = new_message(
         mail_from=mail_from, recipient=recipient, subject=subject, message_id=message_id, now=now
     )
     text, html = render_alert_bodies(
-        ordered, enterprise_name=enterprise_name, digest_label=digest_label, now=now, tz=tz
+        cards, enterprise_name=enterprise_name, digest_label=digest_label, now=now, tz=tz
     )
     msg.set_content(text, subtype="plain", charset="utf-8", cte="base64")
     msg.add_alternative(html, subtype="html", charset="utf-8", cte="base64")
@@ -377,10 +472,13 @@ def build_payload_email(
     recipient: str,
     message_id: str,
     now: dt.datetime,
+    inline_images: bool = False,
 ) -> EmailMessage:
     """A digest or operator row sent as queued: subject, text, optional HTML and attachments.
 
-    The HTML was rendered (and escaped) by whoever queued it, so it is attached unchanged.
+    The HTML was rendered (and escaped) by whoever queued it, so it is not escaped again.
+    ``inline_images`` (digests) turns its ``data:`` images into ``cid:`` parts of a
+    ``multipart/related`` body, because Gmail and Outlook do not show ``data:`` images.
     """
     msg = new_message(
         mail_from=mail_from,
@@ -397,7 +495,14 @@ def build_payload_email(
             raise AttachmentMissing(f"html_path not found: {path}")
         html = path.read_text(encoding="utf-8")
     if html:
+        images: list[InlineImage] = []
+        if inline_images:
+            html, images = extract_data_images(str(html), mail_domain(mail_from))
         msg.add_alternative(str(html), subtype="html", charset="utf-8")
+        if images:
+            html_part = msg.get_body(("html",))
+            assert isinstance(html_part, EmailMessage)
+            attach_related(html_part, images)
     for item in payload.get("attachments") or []:
         path = Path(str(item))
         if not path.is_file():
