@@ -10,8 +10,10 @@ import pytest
 from tests.smtp_support import body
 from warning.delivery.message import (
     AlertView,
+    alert_subject,
     build_alert_email,
     clean_header,
+    document_cards,
     explanation_rows,
     public_record_url,
     valid_address,
@@ -109,3 +111,31 @@ def test_public_record_url_keeps_only_number_characters():
         == "https://worldwide.espacenet.com/patent/search?q=pn%3Dscript"
     )
     assert public_record_url("") is None
+
+
+@pytest.mark.parametrize(
+    ("views", "expected"),
+    [
+        ([view(alert_id=1, document_id=1)], "｜CN115212463A 专利预警"),
+        (
+            [view(alert_id=1, document_id=1), view(alert_id=2, document_id=1, rule_id="r2")],
+            "｜CN115212463A 专利 / 2 条预警",
+        ),
+        (
+            [
+                view(alert_id=1, document_id=1),
+                view(alert_id=2, document_id=1, rule_id="r2"),
+                view(alert_id=3, document_id=2, number="CN2A"),
+            ],
+            "｜2 件专利 / 3 条预警",
+        ),
+        (
+            [view(alert_id=1, document_id=1), view(alert_id=3, document_id=2, number="CN2A")],
+            "｜2 件专利预警",
+        ),
+        ([view(alert_id=1, number=""), view(alert_id=2, number="")], "｜2 条预警"),
+    ],
+)
+def test_subject_counts_documents_then_alerts(views, expected):
+    subject = alert_subject(document_cards(views), "", "")
+    assert subject == "【红色预警·critical】精品钢材及深加工" + expected
