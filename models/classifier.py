@@ -121,6 +121,7 @@ class Classifier:
         self._symbol_cache: dict[str, tuple[tuple[tuple[str, str], ...], frozenset[str]]] = {}
         self._sector_index = [self.labels.index(s) for s in self.sector_ids]
         self._label_index = {label: j for j, label in enumerate(self.labels)}
+        self._label_columns = self._columns_per_label(params.columns)
         # per sector: one regex of all its sub-fields' keywords, and keyword -> sub-fields
         self._keyword_regex: dict[str, re.Pattern[str]] = {}
         self._keyword_subfields: dict[str, dict[str, set[str]]] = {}
@@ -175,9 +176,56 @@ class Classifier:
         indptr = np.concatenate(([0], np.cumsum(np.bincount(row_of, minlength=n_docs))))
         return sparse.csr_matrix((values, col_of, indptr), shape=(n_docs, n_features))
 
-    def decision(self, matrix: sparse.csr_matrix) -> npt.NDArray[np.float64]:
+    def _columns_per_label(self, columns: list[str] | None) -> list[npt.NDArray[np.int64]] | None:
+        """Hierarchical model: the ``coef`` columns that belong to each label (None for v1)."""
+        if columns is None:
+            return None
+        owner = [name.partition(":")[0] for name in columns]
+        return [
+            np.array([k for k, o in enumerate(owner) if o == label], dtype=np.int64)
+            for label in self.labels
+        ]
+
+    def column_scores(self, matrix: sparse.csr_matrix) -> npt.NDArray[np.float64]:
+        """The linear model's raw output, one column per ``coef`` column."""
         coef = self.params.coef
         return np.asarray(matrix @ coef, dtype=np.float64) + self.params.intercept
+
+    def label_decision(
+        self, scores: npt.NDArray[np.float64]
+    ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.int64]]:
+        """(decision value per label, the ``coef`` column that decided it) from column scores.
+
+        v1: the columns are the labels. Hierarchical: a sector's decision is its best column (the
+        whole sector or one of its IPC classes) minus ``competition`` times the best "other"
+        column (an IPC section outside every sector), so a title that looks strongly like, say,
+        H04 telecom needs more to count as optoelectronics; ``other`` is its best column minus
+        the best sector column.
+        """
+        n_docs = scores.shape[0]
+        if self._label_columns is None:
+            return scores, np.tile(np.arange(len(self.labels), dtype=np.int64), (n_docs, 1))
+        decision = np.full((n_docs, len(self.labels)), -10.0)
+        chosen = np.zeros((n_docs, len(self.labels)), dtype=np.int64)
+        best: dict[int, npt.NDArray[np.float64]] = {}
+        for j, cols in enumerate(self._label_columns):
+            if len(cols):
+                arg = scores[:, cols].argmax(axis=1)
+                chosen[:, j] = cols[arg]
+                best[j] = scores[np.arange(n_docs), chosen[:, j]]
+        other = self._label_index[OTHER]
+        best_other = best.get(other, np.zeros(n_docs))
+        sector_best = [best[j] for j in self._sector_index if j in best]
+        best_sector = np.max(sector_best, axis=0) if sector_best else np.zeros(n_docs)
+        for j in self._sector_index:
+            if j in best:
+                decision[:, j] = best[j] - self.params.competition * best_other
+        if other in best:
+            decision[:, other] = best_other - best_sector
+        return decision, chosen
+
+    def decision(self, matrix: sparse.csr_matrix) -> npt.NDArray[np.float64]:
+        return self.label_decision(self.column_scores(matrix))[0]
 
     def text_probabilities(self, decision: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
         platt = self.params.platt
@@ -254,7 +302,7 @@ class Classifier:
         if not docs:
             return []
         matrix = self.features([d.text for d in docs])
-        decision = self.decision(matrix)
+        decision, columns = self.label_decision(self.column_scores(matrix))
         probs = self.text_probabilities(decision)
         thresholds = np.tile(self.params.thresholds, (len(docs), 1))
         with_ipc = [i for i, d in enumerate(docs) if d.ipc]
@@ -279,7 +327,7 @@ class Classifier:
             chosen.sort(key=rounded[i].__getitem__, reverse=True)
             assigned.append([self.labels[j] for j in chosen])
         if explain:
-            terms = self._top_terms(matrix, [a or [OTHER] for a in assigned])
+            terms = self._top_terms(matrix, [a or [OTHER] for a in assigned], columns)
         else:
             terms = [{} for _ in docs]
         results = []
@@ -333,12 +381,16 @@ class Classifier:
         return found
 
     def _top_terms(
-        self, matrix: sparse.csr_matrix, labels: list[list[str]]
+        self,
+        matrix: sparse.csr_matrix,
+        labels: list[list[str]],
+        columns: npt.NDArray[np.int64],
     ) -> list[dict[str, list[str]]]:
         """Per document and label: the features whose weight x coefficient pushed it most.
 
         Vectorised over all (document, label) pairs: gather each row's entries, multiply by the
-        label's coefficients, sort within the pair, keep the first :data:`TOP_TERMS` positives.
+        coefficients of the column that decided the label (``columns[doc, label]``), sort within
+        the pair, keep the first :data:`TOP_TERMS` positives.
         """
         pair_row = np.array([i for i, ls in enumerate(labels) for _ in ls], dtype=np.int64)
         pair_label = np.array(
@@ -354,7 +406,8 @@ class Classifier:
         pair_of = np.repeat(np.arange(len(pair_row)), seg)
         pos = np.arange(total) - np.repeat(offsets, seg) + np.repeat(starts, seg)
         features = matrix.indices[pos]
-        contrib = matrix.data[pos] * self.params.coef[features, pair_label[pair_of]]
+        pair_column = columns[pair_row, pair_label]
+        contrib = matrix.data[pos] * self.params.coef[features, pair_column[pair_of]]
         order = np.lexsort((-contrib, pair_of))
         rank = np.arange(total) - offsets[pair_of[order]]
         keep = order[(rank < TOP_TERMS) & (contrib[order] > 0)]

@@ -57,6 +57,10 @@ def _prf(truth: BoolArray, pred: BoolArray) -> tuple[float, float, float, int]:
     return precision, recall, f1, int(np.sum(truth))
 
 
+def f1_score(truth: BoolArray, pred: BoolArray) -> float:
+    return _prf(truth, pred)[2]
+
+
 def best_f1_threshold(truth: BoolArray, probs: FloatArray) -> float:
     """The probability threshold maximising F1 on tuning data (0.5 when there is no positive)."""
     if not truth.any():

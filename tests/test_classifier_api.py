@@ -123,3 +123,20 @@ def test_english_subfield_keywords_match_whole_words_only():
     )
     assert "electronics" in {s["subfield"] for s in chinese.subfields}
     assert {s["subfield"] for s in english.subfields} == {"circuit_boards"}  # not "led" in it
+
+
+def test_both_shipped_versions_classify_clear_titles_alike():
+    """v1 (one column per label) stays loadable for rollback next to the hierarchical v2."""
+    titles = {
+        "一种冷轧取向硅钢板的脱碳退火方法": ["steel"],
+        "一种锂离子电池正极材料": ["optoelectronics"],
+        "一种聚氨酯胶粘剂及其制备方法": ["chemicals"],
+        "一种儿童玩具车": ["other"],
+    }
+    records = [{"number": str(i), "title": t} for i, t in enumerate(titles)]
+    for version in ("v1", "v2"):
+        model = load_classifier(version=version)
+        results = model.classify(records, text_only=True)
+        assert [r.sectors for r in results] == list(titles.values()), version
+        assert all(r.model_version == version for r in results)
+        assert results[0].explanation["steel"]["terms"], version

@@ -7,6 +7,7 @@ import json
 import pytest
 from click.testing import CliRunner
 
+from models.artifact import DEFAULT_VERSION
 from warning.cli import cli
 
 LABELS = {"steel", "equipment", "chemicals", "minerals", "optoelectronics", "other"}
@@ -43,7 +44,7 @@ def test_every_line_gets_a_result_in_input_order(settings):
     for r in out:
         assert set(r["scores"]) == LABELS
         assert all(0.0 <= p <= 1.0 for p in r["scores"].values())
-        assert r["model_version"] == "v1"
+        assert r["model_version"] == DEFAULT_VERSION
         assert set(r) == {
             "number",
             "sectors",

@@ -6,7 +6,7 @@ import shutil
 
 from sqlalchemy import func, select
 
-from models.artifact import PACKAGED_DIR
+from models.artifact import DEFAULT_VERSION, PACKAGED_DIR
 from models.registry import ACTIVE_KEY, active_version, set_active_version
 from models.stage import run_classify_stage
 from tests.conftest import settings_for
@@ -31,7 +31,7 @@ def _ingest(store):
         ensure_stub_document(s, "CN", "CN110000009A", "A", "file")
 
 
-def _tags(store, version="v1"):
+def _tags(store, version=DEFAULT_VERSION):
     with store.session() as s:
         rows = s.scalars(select(DocumentTag).where(DocumentTag.model_version == version)).all()
         return {(r.document.number, r.sector, r.subfield): (r.confidence, r.assigned) for r in rows}
@@ -83,23 +83,24 @@ def test_limit_leaves_a_backlog_for_the_next_run(store, settings):
 
 def test_activating_a_new_version_retags_with_it(store, settings, tmp_path):
     model_dir = tmp_path / "models"
-    shutil.copytree(PACKAGED_DIR / "v1", model_dir / "v2")
+    shutil.copytree(PACKAGED_DIR / DEFAULT_VERSION, model_dir / "v9")
     cfg = settings_for(store, settings).model_copy(update={"model_dir": model_dir})
     _ingest(store)
     ctx = StageContext(settings=cfg, store=store)
     run_classify_stage(ctx)
     with store.session() as s:
-        assert active_version(s) == "v1"
-        set_active_version(s, "v2", cfg)
+        assert active_version(s) == DEFAULT_VERSION
+        set_active_version(s, "v9", cfg)
     with store.session() as s:
-        assert s.get(AppState, ACTIVE_KEY).value["version"] == "v2"
+        assert s.get(AppState, ACTIVE_KEY).value["version"] == "v9"
     result = run_classify_stage(ctx)
     assert result.counts["documents"] == 3
-    assert "model v2" in result.note
+    assert "model v9" in result.note
     with store.session() as s:
         versions = dict(
             s.execute(
                 select(DocumentTag.model_version, func.count()).group_by(DocumentTag.model_version)
             ).all()
         )
-    assert set(versions) == {"v1", "v2"} and versions["v1"] == versions["v2"]
+    assert set(versions) == {DEFAULT_VERSION, "v9"}
+    assert versions[DEFAULT_VERSION] == versions["v9"]

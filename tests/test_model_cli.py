@@ -7,7 +7,7 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from models.artifact import PACKAGED_DIR, read_metadata
+from models.artifact import DEFAULT_VERSION, PACKAGED_DIR, read_metadata
 from models.data import data_hash
 from tests.conftest import FIXTURES
 from warning.cli import cli
@@ -31,8 +31,8 @@ def _invoke(config_file, *args, stdin=None):
 def test_train_writes_a_versioned_artifact_that_classifies(config_file, tmp_path):
     result = _invoke(config_file, "model", "train", "--data-dir", str(FIXTURE))
     assert result.exit_code == 0, result.output
-    assert "macro-F1" in result.stdout and "trained v2" in result.stdout  # v1 ships
-    folder = tmp_path / "models" / "v2"
+    assert "macro-F1" in result.stdout and "trained v3" in result.stdout  # v1 and v2 ship
+    folder = tmp_path / "models" / "v3"
     meta = read_metadata(folder)
     assert meta["data_sha256"] == data_hash(FIXTURE)
     assert {"scikit-learn", "numpy", "jieba", "pyahocorasick"} <= set(meta["libraries"])
@@ -41,18 +41,18 @@ def test_train_writes_a_versioned_artifact_that_classifies(config_file, tmp_path
         config_file,
         "classify",
         "--model",
-        "v2",
+        "v3",
         stdin=json.dumps({"number": "CN1A", "title": "一种钢板", "ipc": ["C21D8/02"]}),
     )
     assert classified.exit_code == 0, classified.output
     line = json.loads(classified.stdout)
-    assert line["model_version"] == "v2" and line["sectors"] == ["steel"]
+    assert line["model_version"] == "v3" and line["sectors"] == ["steel"]
 
     listing = _invoke(config_file, "model", "list")
     assert listing.exit_code == 0
     rows = listing.stdout.splitlines()
-    assert any(r.startswith("* v1") for r in rows)  # nothing activated yet: the packaged default
-    assert any(r.strip().startswith("v2") for r in rows)
+    assert any(r.startswith(f"* {DEFAULT_VERSION}") for r in rows)  # the packaged default
+    assert any(r.strip().startswith("v3") for r in rows)
 
 
 def test_activate_then_list_marks_the_new_version(config_file, tmp_path):
@@ -83,7 +83,7 @@ def test_evaluate_on_external_json_lines(config_file, tmp_path):
     result = _invoke(config_file, "model", "evaluate", "--data", str(data), "--json")
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
-    assert report["version"] == "v1"
+    assert report["version"] == DEFAULT_VERSION
     assert report["with_ipc"]["documents"] == 3
     for label in ("steel", "optoelectronics", "other"):
         assert report["with_ipc"]["per_label"][label] == {
@@ -106,8 +106,9 @@ def test_evaluate_rejects_lines_without_ipc(config_file, tmp_path):
     assert f"{data}:1" in str(result.exception)
 
 
-def test_shipped_artifact_matches_shipped_data():
-    meta = read_metadata(PACKAGED_DIR / "v1")
+@pytest.mark.parametrize("version", ["v1", "v2"])
+def test_shipped_artifact_matches_shipped_data(version):
+    meta = read_metadata(PACKAGED_DIR / version)
     assert meta["data_sha256"] == data_hash(), (
         "models/data changed: re-train with `ipwarn model train`"
     )
