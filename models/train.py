@@ -1,6 +1,6 @@
 """`ipwarn model train`: fit the text model, calibrate it, tune thresholds and IPC fusion, evaluate.
 
-Recipe (each choice measured, see docs/classifier.md):
+Recipe (each choice measured, see README, "Sector classifier"):
 
 1. TF-IDF over :func:`models.text.analyze` features (CJK char 1-3-grams, English word stems) of
    the gazette titles in the training buckets plus every IPC title (zh and en), the Chinese IPC
@@ -61,12 +61,12 @@ class TrainConfig:
     ipc_zh_weight: float = 0.3
     ipc_en_weight: float = 1.0
     min_df: int = 2
-    #: add jieba words to the char n-grams (measured: no gain, slower; see docs/classifier.md)
+    #: add jieba words to the char n-grams (measured: no gain, slower; see README, "Sector classifier")
     word_features: bool = False
     #: auto-tag precision the threshold is chosen for
     target_precision: float = 0.97
     #: hierarchical text model (v2): one LinearSVC per IPC class of each sector and per IPC
-    #: section outside them, combined per label (measured +0.011 macro-F1, docs/classifier.md);
+    #: section outside them, combined per label (measured +0.011 macro-F1, README, "Sector classifier");
     #: False trains the v1 recipe (one LinearSVC per label)
     hierarchical: bool = True
     #: candidate weights of the best "other" column against a sector's; picked on the tuning bucket
@@ -94,7 +94,7 @@ def _fit_text_model(
 
     Calibrating on held-out *gazette* titles (not cross-validated on the training mix) matters:
     the IPC-title examples have another label balance, and calibrating on them left "other"
-    stuck between 0.6 and 0.8 (ECE 0.044 -> see docs/classifier.md).
+    stuck between 0.6 and 0.8 (ECE 0.044 -> see README, "Sector classifier").
     """
     from sklearn.calibration import CalibratedClassifierCV
     from sklearn.feature_extraction.text import TfidfVectorizer
