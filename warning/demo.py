@@ -18,12 +18,14 @@ from sqlalchemy import func, select
 
 from warning.app import App
 from warning.cli_core import ensure_schema, print_summary
+from warning.logging import configure_logging
 from warning.pipeline import STAGES, StageContext, run_stage
 from warning.store.models import Alert, Document, OutboxMessage, utcnow
 
 DEMO_CONFIG = """\
 # Written by `ipwarn demo`: the embedded default plus the bundled sample bulletins.
 data_dir = "{data_dir}"
+log_level = "WARNING"                  # the summary below says what happened; INFO shows each step
 group_window_minutes = 0
 bureau_recipients = ["bureau@ip.anshan.example.cn"]
 reviewer_recipients = ["reviewer@ip.anshan.example.cn"]
@@ -81,6 +83,7 @@ def demo(data_dir: Path) -> None:
     config_path = write_demo_config(data_dir.resolve())
     os.environ["IPWARN_CONFIG"] = str(config_path)  # crawl subprocesses read the same config
     app = App(config_path)
+    configure_logging(app.settings.log_level, app.settings.log_format)
     ensure_schema(app)
     from rules.examples import example_subscriptions_path
     from rules.subscriptions import import_subscriptions_file
