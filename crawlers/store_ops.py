@@ -11,7 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from warning.records import DocumentRecord
-from warning.store.ingest import ensure_stub_document, ingest_document, ingest_legal_event
+from warning.store.ingest import ingest_document
 from warning.store.models import CrawlRun, FetchState, QuarantinedRecord, utcnow
 
 #: raw bytes kept per quarantined record (a whole weekly file is not useful to keep twice)
@@ -42,31 +42,15 @@ class CrawlCounts:
         return bool(self.new or self.updated or self.new_events)
 
 
-def is_event_only(record: DocumentRecord) -> bool:
-    """A transaction/legal record names a document but carries no bibliographic data.
-
-    Such a record must never overwrite the document's data with blanks: its events go to the
-    stored document, or to a stub until the document itself arrives.
-    """
-    return not (record.title or record.applicants or record.ipc or record.abstract)
-
-
 def store_record(session: Session, record: DocumentRecord) -> CrawlCounts:
-    """Store one record; event-only records never blank out the document they refer to."""
-    counts = CrawlCounts()
-    if is_event_only(record):
-        doc_id = ensure_stub_document(
-            session, record.office, record.number, record.kind, record.source
-        )
-        for event in record.legal_events:
-            counts.new_events += ingest_legal_event(session, doc_id, event, source=record.source)
-        if not counts.new_events:
-            counts.unchanged = 1
-        return counts
+    """Store one record (event-only records are handled by the store: they never blank data)."""
     result = ingest_document(session, record)
-    counts.new, counts.updated, counts.unchanged = result.new, result.updated, result.unchanged
-    counts.new_events = result.new_events
-    return counts
+    return CrawlCounts(
+        new=result.new,
+        updated=result.updated,
+        unchanged=result.unchanged,
+        new_events=result.new_events,
+    )
 
 
 def quarantine(

@@ -41,3 +41,20 @@ def test_reingest_same_document_changes_nothing(store):
         assert doc.first_seen_at.tzinfo is not None
         app = s.scalars(select(Applicant)).one()
         assert (app.normalized, app.country, app.city) == ("鞍钢", "CN", "鞍山")
+
+
+def test_an_event_only_record_never_blanks_the_stored_document(store):
+    with store.session() as s:
+        ingest_document(s, _record(legal_events=[]))
+    bare = DocumentRecord(
+        office="CN",
+        number="CN110000001A",
+        kind="A",
+        legal_events=[LegalEventRecord(code="TR01", date=dt.date(2021, 5, 1))],
+    )
+    with store.session() as s:
+        result = ingest_document(s, bare)
+    assert (result.new, result.updated, result.new_events) == (0, 0, 1)
+    with store.session() as s:
+        doc = s.scalars(select(Document)).one()
+        assert doc.title == "一种取向硅钢的制备方法" and doc.ipc == ["C21D8/12"] and not doc.is_stub

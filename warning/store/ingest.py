@@ -60,9 +60,27 @@ def _document_values(record: DocumentRecord) -> dict[str, object]:
     }
 
 
+def is_event_only(record: DocumentRecord) -> bool:
+    """A transaction/legal-status record names a document but carries no bibliographic data."""
+    return not (record.title or record.applicants or record.ipc or record.abstract)
+
+
 def ingest_document(session: Session, record: DocumentRecord) -> IngestResult:
-    """Upsert one document on (office, number, kind), its applicants and its legal events."""
+    """Upsert one document on (office, number, kind), its applicants and its legal events.
+
+    An event-only record never overwrites the document's data with blanks: its events go to
+    the stored document, or to a stub until the document itself arrives.
+    """
     result = IngestResult()
+    if is_event_only(record):
+        doc_id = ensure_stub_document(
+            session, record.office, record.number, record.kind, record.source
+        )
+        for event in record.legal_events:
+            result.new_events += ingest_legal_event(session, doc_id, event, source=record.source)
+        result.unchanged = 0 if result.new_events else 1
+        result.document_ids.append(doc_id)
+        return result
     values = _document_values(record)
     now = utcnow()
     table = Document.__table__
