@@ -30,7 +30,15 @@ from warning.config import Settings
 from warning.delivery.outbox import enqueue_alert
 from warning.delivery.schedule import due_time
 from warning.store.engine import Store
-from warning.store.models import Alert, Document, Enterprise, Rule, Subscription
+from warning.store.models import (
+    Alert,
+    Digest,
+    Document,
+    Enterprise,
+    OutboxMessage,
+    Rule,
+    Subscription,
+)
 
 NOW = dt.datetime(2026, 11, 24, 2, 0, tzinfo=dt.UTC)  # 10:00 in Asia/Shanghai
 
@@ -327,3 +335,29 @@ def add_alerts(
             enqueue_alert(session, alert, list(enterprise.recipients), due_at=due, group_key=key)
             ids.append(alert.id)
     return ids
+
+
+def queue_digest(
+    store: Store, html: Path, pdf: Path, subject: str = "知识产权风险周报 2026-W48"
+) -> int:
+    """An approved digest for the bureau, queued as the digest service queues it; its id."""
+    with store.session() as session:
+        digest = Digest(week="2026-W48", status="approved")
+        session.add(digest)
+        session.flush()
+        session.add(
+            OutboxMessage(
+                idempotency_key=f"digest:{digest.id}:bureau@example.gov",
+                kind="digest",
+                digest_id=digest.id,
+                recipient="bureau@example.gov",
+                due_at=NOW,
+                payload={
+                    "subject": subject,
+                    "html_path": str(html),
+                    "text": "本周摘要",
+                    "attachments": [str(pdf)],
+                },
+            )
+        )
+        return digest.id

@@ -13,11 +13,19 @@ import zlib
 
 from sqlalchemy import select
 
-from tests.smtp_support import NOW, add_alerts, add_enterprise, body, smtp_server, smtp_settings
+from tests.smtp_support import (
+    NOW,
+    add_alerts,
+    add_enterprise,
+    body,
+    queue_digest,
+    smtp_server,
+    smtp_settings,
+)
 from warning.delivery.message import AlertView, document_cards
 from warning.delivery.stage import run_deliver_stage
 from warning.pipeline import StageContext
-from warning.store.models import Alert, Digest, OutboxMessage
+from warning.store.models import Alert
 
 LATER = NOW + dt.timedelta(minutes=10)
 
@@ -157,25 +165,7 @@ def test_digest_charts_go_out_as_inline_cid_images_with_the_pdf(store, settings,
     )
     pdf = tmp_path / "digest-2026-W48.pdf"
     pdf.write_bytes(b"%PDF-1.4 test")
-    with store.session() as session:
-        digest = Digest(week="2026-W48", status="approved")
-        session.add(digest)
-        session.flush()
-        session.add(
-            OutboxMessage(
-                idempotency_key=f"digest:{digest.id}:bureau@example.gov",
-                kind="digest",
-                digest_id=digest.id,
-                recipient="bureau@example.gov",
-                due_at=NOW,
-                payload={
-                    "subject": "知识产权风险周报 2026-W48",
-                    "html_path": str(html),
-                    "text": "本周摘要",
-                    "attachments": [str(pdf)],
-                },
-            )
-        )
+    queue_digest(store, html, pdf)
     with smtp_server() as server:
         cfg = smtp_settings(settings, store, server.port)
         assert run_deliver_stage(StageContext(settings=cfg, store=store, now=LATER)).counts["sent"]

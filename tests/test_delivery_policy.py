@@ -9,11 +9,11 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from tests.smtp_support import NOW, add_alerts, add_enterprise, body, smtp_settings
+from tests.smtp_support import NOW, add_alerts, add_enterprise, body, queue_digest, smtp_settings
 from warning.delivery.outbox import enqueue_operator, outbox_summary
 from warning.delivery.stage import run_deliver_stage
 from warning.pipeline import StageContext
-from warning.store.models import Alert, Digest, LegalEvent, OutboxMessage, Silence
+from warning.store.models import Alert, LegalEvent, OutboxMessage, Silence
 
 LATER = NOW + dt.timedelta(minutes=10)
 
@@ -158,25 +158,8 @@ def test_digest_and_operator_rows_are_sent_as_queued(store, settings, tmp_path):
     pdf.write_bytes(b"%PDF-1.4 test")
     html = tmp_path / "digest.html"
     html.write_text("<p>本周 &lt;风险&gt; 摘要</p>", encoding="utf-8")
+    queue_digest(store, html, pdf, subject="知识产权风险周报 2026-W48\r\nX-Evil: 1")
     with store.session() as session:
-        d = Digest(week="2026-W48", status="approved")
-        session.add(d)
-        session.flush()
-        session.add(
-            OutboxMessage(
-                idempotency_key=f"digest:{d.id}:bureau@example.gov",
-                kind="digest",
-                digest_id=d.id,
-                recipient="bureau@example.gov",
-                due_at=NOW,
-                payload={
-                    "subject": "知识产权风险周报 2026-W48\r\nX-Evil: 1",
-                    "html_path": str(html),
-                    "text": "本周摘要",
-                    "attachments": [str(pdf)],
-                },
-            )
-        )
         enqueue_operator(
             session, ["ops@example.com"], key="test", subject="运维提醒", text="发件箱积压", now=NOW
         )
