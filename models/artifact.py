@@ -24,7 +24,7 @@ from warning.errors import ModelNotFound
 
 PACKAGED_DIR = Path(__file__).parent / "artifacts"
 #: the version a fresh clone uses until `ipwarn model activate` says otherwise
-DEFAULT_VERSION = "v2"
+DEFAULT_VERSION = "v3"
 MODEL_FILE = "model.pkl.gz"
 METADATA_FILE = "metadata.json"
 
@@ -59,6 +59,15 @@ class ModelParams:
     columns: list[str] | None = None
     #: how much the best "other" column counts against a sector's best column (hierarchical only)
     competition: float = 0.0
+    #: calibrated sub-field head (v3+, see models/subfields.py): the qualified sub-fields in
+    #: taxonomy order, Platt (a, b) of each one's IPC-class column decision, and the threshold at
+    #: which a text-only score lists it; None: v1/v2 scoring (sector x 1.0 IPC / 0.9 keyword)
+    subfields: list[str] | None = None
+    subfield_platt: FloatArray | None = None
+    subfield_thresholds: FloatArray | None = None
+    #: text-only sub-field scores recalibrated, pooled over sub-fields: Platt (a, b) on the logit
+    #: of the raw score, row 0 for keyword hits, row 1 for text-model scores
+    subfield_recalibration: FloatArray | None = None
 
     def to_payload(self) -> dict[str, Any]:
         payload = dict(self.__dict__)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import gc
 import os
-import re
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
@@ -25,6 +24,7 @@ from scipy import sparse
 
 from models.artifact import DEFAULT_VERSION, PACKAGED_DIR, ModelParams, load_params
 from models.ngrams import NgramTable
+from models.subfields import KeywordMatcher, recalibrate, subfield_columns, subfield_decision
 from models.text import (
     analyze_with_words,
     document_text,
@@ -39,7 +39,8 @@ from warning.taxonomy import OTHER, Taxonomy, load_taxonomy
 
 log = get_logger(__name__)
 
-#: weight of a sub-field keyword found in the text (IPC evidence for a sub-field counts 1.0)
+#: v1/v2 artifacts: weight of a sub-field keyword found in the text (IPC evidence counts 1.0);
+#: v3+ calibrate sub-field scores instead (models/subfields.py)
 KEYWORD_WEIGHT = 0.9
 #: explanation size per assigned label
 TOP_TERMS = 5
@@ -128,12 +129,6 @@ def _gc_paused() -> Iterator[None]:
             gc.enable()
 
 
-def _keyword_pattern(keyword: str) -> str:
-    """English keywords ("led", "pcb") must be whole words, or "controlled" would match "led"."""
-    escaped = re.escape(keyword)
-    return rf"(?<![a-z0-9]){escaped}(?![a-z0-9])" if keyword.isascii() else escaped
-
-
 def _sigmoid(x: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
     return 1.0 / (1.0 + np.exp(-np.clip(x, -40, 40)))
 
@@ -170,20 +165,36 @@ class Classifier:
         self._sector_index = [self.labels.index(s) for s in self.sector_ids]
         self._label_index = {label: j for j, label in enumerate(self.labels)}
         self._label_columns = self._columns_per_label(params.columns)
-        # per sector: one regex of all its sub-fields' keywords, and keyword -> sub-fields
-        self._keyword_regex: dict[str, re.Pattern[str]] = {}
-        self._keyword_subfields: dict[str, dict[str, set[str]]] = {}
-        for sector in self.taxonomy.sectors:
-            owners: dict[str, set[str]] = {}
-            for sf in sector.subfields:
-                for keyword in sf.keywords:
-                    owners.setdefault(normalize_text(keyword), set()).add(sf.id)
-            if owners:
-                alternatives = sorted(owners, key=len, reverse=True)
-                self._keyword_regex[sector.id] = re.compile(
-                    "|".join(map(_keyword_pattern, alternatives))
-                )
-                self._keyword_subfields[sector.id] = owners
+        self._keywords = KeywordMatcher(self.taxonomy)
+        self._subfield_columns: list[npt.NDArray[np.int64]] | None = None
+        self._subfield_index: dict[str, int] = {}
+        if params.subfields is not None:
+            self._check_subfield_head()
+
+    def _check_subfield_head(self) -> None:
+        """A v3+ head must be for this taxonomy's sub-fields, on a hierarchical model."""
+        params = self.params
+        expected = [sf.qualified for sf in self.taxonomy.subfields]
+        if params.subfields != expected or params.columns is None:
+            raise ModelNotFound(
+                f"classifier {params.version}: its sub-fields {params.subfields} are not the "
+                f"taxonomy's {expected}; train a version for this taxonomy (ipwarn model train)"
+            )
+        self._subfield_columns = subfield_columns(self.taxonomy, params.columns)
+        self._subfield_index = {q: k for k, q in enumerate(expected)}
+
+    def attach_subfield_head(
+        self,
+        platt: npt.NDArray[np.float64],
+        thresholds: npt.NDArray[np.float64],
+        recalibration: npt.NDArray[np.float64],
+    ) -> None:
+        """Training: switch this model to calibrated sub-field scores (taxonomy order)."""
+        self.params.subfields = [sf.qualified for sf in self.taxonomy.subfields]
+        self.params.subfield_platt = platt
+        self.params.subfield_thresholds = thresholds
+        self.params.subfield_recalibration = recalibration
+        self._check_subfield_head()
 
     @property
     def version(self) -> str:
@@ -433,8 +444,10 @@ class Classifier:
         n_docs = len(inputs)
         normalized = [normalize_text(text) for text, _ in inputs]
         matrix = self._features_normalized(normalized)
-        decision, columns = self.label_decision(self.column_scores(matrix))
+        scores = self.column_scores(matrix)
+        decision, columns = self.label_decision(scores)
         probs = self.text_probabilities(decision)
+        subfield_probs = self.subfield_text_probabilities(scores)
         thresholds = np.tile(self.params.thresholds, (n_docs, 1))
         with_ipc = [i for i, (_, ipc) in enumerate(inputs) if ipc]
         no_hits: dict[str, list[str]] = {}
@@ -476,7 +489,13 @@ class Classifier:
                 (
                     labels or other_only,
                     rounded[i],
-                    self._subfields(normalized[i], inputs[i][1], labels, rounded[i])
+                    self._subfields(
+                        normalized[i],
+                        inputs[i][1],
+                        labels,
+                        rounded[i],
+                        None if subfield_probs is None else subfield_probs[i],
+                    )
                     if labels
                     else [],
                     [
@@ -487,31 +506,69 @@ class Classifier:
             )
         return parts
 
-    def _subfields(
-        self, text: str, ipc: tuple[str, ...], sectors: list[str], rounded: list[float]
-    ) -> list[tuple[str, str, float]]:
-        """Sub-fields of the assigned sectors with IPC or keyword evidence, scaled by the sector.
+    def keyword_subfields(self, sector: str, normalized: str) -> set[str]:
+        """The sector's sub-fields whose seed keywords occur in the normalised text."""
+        return self._keywords.subfields(sector, normalized)
 
-        ``text`` is normalised; ``rounded`` are the label scores in label order.
+    def subfield_text_probabilities(
+        self, scores: npt.NDArray[np.float64]
+    ) -> npt.NDArray[np.float64] | None:
+        """v3+: per document and sub-field, the calibrated probability that its IPC would fall
+        under the sub-field's prefixes, from the columns of those IPC classes (None before v3)."""
+        if self._subfield_columns is None or self.params.subfield_platt is None:
+            return None
+        platt = self.params.subfield_platt
+        decision = subfield_decision(scores, self._subfield_columns)
+        return _sigmoid(-(platt[:, 0] * decision + platt[:, 1]))
+
+    def _subfields(
+        self,
+        text: str,
+        ipc: tuple[str, ...],
+        sectors: list[str],
+        rounded: list[float],
+        text_probs: npt.NDArray[np.float64] | None = None,
+    ) -> list[tuple[str, str, float]]:
+        """The assigned sectors' sub-fields with their scores, highest first.
+
+        ``text`` is normalised; ``rounded`` are the label scores in label order; ``text_probs``
+        the document's :meth:`subfield_text_probabilities` row (None: v1/v2 scoring, the sector's
+        score x 1.0 for an IPC hit, x :data:`KEYWORD_WEIGHT` for a keyword). v3+, with IPC: a
+        keyword or IPC hit scores the sector's probability. Without IPC: a keyword hit scores the
+        sector's probability, any other sub-field the calibrated text probability capped at the
+        sector's, both recalibrated; the latter are listed from the sub-field's tuned threshold.
         """
         ipc_subfields: set[str] = set()
         for symbol in ipc:
             ipc_subfields.update(self._symbol_hits(symbol)[1])
         found: list[tuple[str, str, float]] = []
         for sector in sectors:
-            weights: dict[str, float] = {}
-            regex = self._keyword_regex.get(sector)
-            if regex is not None:
-                owners = self._keyword_subfields[sector]
-                for keyword in regex.findall(text):
-                    for subfield in owners[keyword]:
-                        weights[subfield] = KEYWORD_WEIGHT
+            weights = dict.fromkeys(self.keyword_subfields(sector, text), KEYWORD_WEIGHT)
             for qualified in ipc_subfields:
                 owner, _, subfield = qualified.partition(".")
                 if owner == sector:
                     weights[subfield] = 1.0
             score = rounded[self._label_index[sector]]
-            found.extend((sector, sf, round(score * w, 4)) for sf, w in weights.items())
+            if text_probs is None:
+                found.extend((sector, sf, round(score * w, 4)) for sf, w in weights.items())
+                continue
+            if ipc:  # the fused sector score; no hit means not in the sub-field
+                found.extend((sector, sf, score) for sf in weights)
+                continue
+            thresholds, recalibration = (
+                self.params.subfield_thresholds,
+                self.params.subfield_recalibration,
+            )
+            assert thresholds is not None and recalibration is not None
+            for sf in self.taxonomy.sector(sector).subfields:
+                if sf.id in weights:
+                    found.append((sector, sf.id, round(recalibrate(score, True, recalibration), 4)))
+                elif sf.ipc:
+                    k = self._subfield_index[sf.qualified]
+                    raw = min(float(text_probs[k]), score)
+                    p = round(recalibrate(raw, False, recalibration), 4)
+                    if p >= thresholds[k]:
+                        found.append((sector, sf.id, p))
         # highest score first, ties in taxonomy order (never set order: it varies per process)
         found.sort(key=lambda f: (-f[2], self._subfield_order[(f[0], f[1])]))
         return found

@@ -16,6 +16,7 @@ import numpy.typing as npt
 
 from models.classifier import Classifier
 from models.data import Example, weak_labels
+from models.subfields import subfield_truth
 from warning.taxonomy import OTHER
 
 BoolArray = npt.NDArray[np.bool_]
@@ -28,22 +29,38 @@ class Predictions:
     truth: BoolArray
     assigned: BoolArray
     probs: FloatArray
+    #: qualified sub-fields (taxonomy order), their weak labels, and the listed ones' scores
+    #: (0 where ``classify`` did not list the sub-field)
+    subfields: list[str]
+    subfield_truth: BoolArray
+    subfield_probs: FloatArray
 
 
 def predict(model: Classifier, examples: Sequence[Example], *, text_only: bool) -> Predictions:
     records = [{"number": e.number, "title": e.text, "ipc": list(e.ipc)} for e in examples]
     results = model.classify(records, text_only=text_only)
     labels = model.labels
-    truth = np.array(
-        [[lab in weak_labels(model.taxonomy, e.ipc) for lab in labels] for e in examples]
-    )
+    sectors = [weak_labels(model.taxonomy, e.ipc) for e in examples]
+    truth = np.array([[lab in found for lab in labels] for found in sectors])
     assigned = np.array([[lab in r.sectors for lab in labels] for r in results])
     probs = np.array([[r.scores[lab] for lab in labels] for r in results], dtype=np.float64)
+    subfields = [sf.qualified for sf in model.taxonomy.subfields]
+    index = {q: k for k, q in enumerate(subfields)}
+    sub_truth = subfield_truth(
+        model.taxonomy, sectors, [e.text for e in examples], [e.ipc for e in examples]
+    )[0]
+    sub_probs = np.zeros(sub_truth.shape)
+    for i, result in enumerate(results):
+        for item in result.subfields:
+            sub_probs[i, index[f"{item['sector']}.{item['subfield']}"]] = item["score"]
     return Predictions(
         labels,
         truth.reshape(-1, len(labels)),
         assigned.reshape(-1, len(labels)),
         probs.reshape(-1, len(labels)),
+        subfields,
+        sub_truth,
+        sub_probs,
     )
 
 
@@ -55,6 +72,12 @@ def _prf(truth: BoolArray, pred: BoolArray) -> tuple[float, float, float, int]:
     recall = tp / (tp + fn) if tp + fn else 0.0
     f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
     return precision, recall, f1, int(np.sum(truth))
+
+
+def _prf_row(truth: BoolArray, pred: BoolArray) -> dict[str, Any]:
+    """Precision, recall, F1 (rounded) and support, as the reports print them."""
+    p, r, f, support = _prf(truth, pred)
+    return {"precision": round(p, 4), "recall": round(r, 4), "f1": round(f, 4), "support": support}
 
 
 def f1_score(truth: BoolArray, pred: BoolArray) -> float:
@@ -107,14 +130,8 @@ def metrics(pred: Predictions, auto_tag_threshold: float) -> dict[str, Any]:
     per_label = {}
     f1s = []
     for j, label in enumerate(pred.labels):
-        p, r, f, support = _prf(pred.truth[:, j], pred.assigned[:, j])
-        per_label[label] = {
-            "precision": round(p, 4),
-            "recall": round(r, 4),
-            "f1": round(f, 4),
-            "support": support,
-        }
-        f1s.append(f)
+        per_label[label] = row = _prf_row(pred.truth[:, j], pred.assigned[:, j])
+        f1s.append(row["f1"])
     micro = _prf(pred.truth.ravel(), pred.assigned.ravel())[2]
     precision, coverage = auto_tag(pred.truth, pred.probs, auto_tag_threshold)
     return {
@@ -126,6 +143,32 @@ def metrics(pred: Predictions, auto_tag_threshold: float) -> dict[str, Any]:
         "auto_tag_precision": round(precision, 4),
         "auto_tag_coverage": round(coverage, 4),
         "ece": round(expected_calibration_error(pred.truth, pred.probs), 4),
+        "subfields": subfield_metrics(pred),
+    }
+
+
+def subfield_metrics(pred: Predictions) -> dict[str, Any]:
+    """Listed sub-fields against their weak labels (models/subfields.py).
+
+    Macro-F1 averages the sub-fields with support. ECE is given over every (document, sub-field)
+    pair, where unlisted zeros dominate, and over the listed pairs only: "when a listed score says
+    0.7, is the document in the sub-field 7 times in 10?"
+    """
+    truth, probs = pred.subfield_truth, pred.subfield_probs
+    listed = probs > 0
+    per_subfield = {}
+    f1s = []
+    for k, name in enumerate(pred.subfields):
+        per_subfield[name] = row = _prf_row(truth[:, k], listed[:, k])
+        if row["support"]:
+            f1s.append(row["f1"])
+    return {
+        "macro_f1": round(float(np.mean(f1s)), 4) if f1s else 0.0,
+        "micro_f1": round(_prf(truth.ravel(), listed.ravel())[2], 4),
+        "with_support": len(f1s),
+        "ece": round(expected_calibration_error(truth, probs), 4),
+        "ece_listed": round(expected_calibration_error(truth[listed], probs[listed]), 4),
+        "per_subfield": per_subfield,
     }
 
 
@@ -159,6 +202,13 @@ def format_report(report: dict[str, Any]) -> str:
             f"auto-tag threshold {m['auto_tag_threshold']:.2f}: precision "
             f"{m['auto_tag_precision']:.3f}, coverage {m['auto_tag_coverage']:.3f}"
         )
+        if "subfields" in m:
+            sub = m["subfields"]
+            lines.append(
+                f"sub-fields ({sub['with_support']} with support): macro-F1 {sub['macro_f1']:.3f}"
+                f"   micro-F1 {sub['micro_f1']:.3f}   ECE {sub['ece']:.3f}"
+                f" (listed pairs: {sub['ece_listed']:.3f})"
+            )
     return "\n".join(lines)
 
 

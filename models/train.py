@@ -44,7 +44,14 @@ from models.evaluate import (
     f1_score,
     lowest_threshold_with_precision,
 )
-from models.text import analyze, analyze_with_words, cjk_matcher
+from models.subfields import (
+    IDENTITY,
+    recalibrate,
+    subfield_columns,
+    subfield_decision,
+    subfield_truth,
+)
+from models.text import analyze, analyze_with_words, cjk_matcher, normalize_text
 from warning.logging import get_logger
 from warning.taxonomy import OTHER, Taxonomy, load_taxonomy
 
@@ -71,6 +78,8 @@ class TrainConfig:
     hierarchical: bool = True
     #: candidate weights of the best "other" column against a sector's; picked on the tuning bucket
     competition_grid: tuple[float, ...] = (0.0, 0.125, 0.25, 0.375, 0.5)
+    #: calibrated sub-field scores (v3, models/subfields.py); False keeps v2's sector x 1.0/0.9
+    subfield_head: bool = True
     #: hierarchical coefficients below this magnitude are dropped (0.02: no held-out F1 lost,
     #: artifact 4 MB instead of 56 MB)
     prune: float = 0.02
@@ -250,6 +259,70 @@ def _fit_fusion(
     return fusion
 
 
+#: tuning documents a sub-field needs by IPC before its text-model score is trusted
+MIN_SUBFIELD_POSITIVES = 10
+#: a listing threshold no probability reaches
+NEVER = 1.01
+
+
+def _fit_subfield_head(model: Classifier, tune_set: list[Example], tune_matrix: Any) -> None:
+    """Platt per sub-field (its IPC-class columns -> "its IPC falls under the sub-field"), then
+    the threshold from which a text-only score lists it, F1-optimal on the tuning bucket.
+
+    Thresholds are tuned on what ``classify`` itself outputs (text only), so listing in training
+    and in use cannot drift apart; keyword hits are always listed.
+    """
+    taxonomy, columns = model.taxonomy, model.params.columns
+    assert columns is not None
+    subfields = taxonomy.subfields
+    decision = subfield_decision(
+        model.column_scores(tune_matrix), subfield_columns(taxonomy, columns)
+    )
+    truth, by_ipc = subfield_truth(
+        taxonomy,
+        [weak_labels(taxonomy, e.ipc) for e in tune_set],
+        [e.text for e in tune_set],
+        [e.ipc for e in tune_set],
+    )
+    platt = _fit_platt(decision, by_ipc)
+    # too few tuning examples to calibrate on (steel's sub-fields): keywords and IPC only
+    calibrated = by_ipc.sum(axis=0) >= MIN_SUBFIELD_POSITIVES
+    # raw text-only scores of every sub-field of the assigned sectors (threshold 0, no recalibration)
+    model.attach_subfield_head(platt, np.zeros(len(subfields)), IDENTITY)
+    listed = model.classify(
+        [{"number": e.number, "title": e.text} for e in tune_set], text_only=True, explain=False
+    )
+    index = {(sf.sector, sf.id): k for k, sf in enumerate(subfields)}
+    raw = np.zeros(truth.shape)
+    hit = np.zeros(truth.shape, dtype=np.bool_)
+    for i, (result, example) in enumerate(zip(listed, tune_set, strict=True)):
+        normalized = normalize_text(example.text)
+        for item in result.subfields:
+            k = index[item["sector"], item["subfield"]]
+            raw[i, k] = item["score"]
+            hit[i, k] = item["subfield"] in model.keyword_subfields(item["sector"], normalized)
+    recalibration = np.vstack(
+        [
+            _fit_platt(_logit(raw[kind])[:, None], truth[kind][:, None])[0]
+            for kind in (hit, (raw > 0) & ~hit & calibrated)
+        ]
+    )
+    # a keyword hit is listed whatever the threshold: treat it as probability 1 while tuning
+    probs = np.where(hit, 1.0, 0.0)
+    for i, k in zip(*np.nonzero((raw > 0) & ~hit), strict=True):
+        probs[i, k] = recalibrate(raw[i, k], False, recalibration)
+    thresholds = [
+        best_f1_threshold(truth[:, k], probs[:, k]) if calibrated[k] else NEVER
+        for k in range(len(subfields))
+    ]
+    model.attach_subfield_head(platt, np.array(thresholds), recalibration)
+
+
+def _logit(p: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    p = np.clip(p, 1e-4, 1 - 1e-4)
+    return np.asarray(np.log(p / (1 - p)))
+
+
 def library_versions() -> dict[str, str]:
     from importlib.metadata import version
 
@@ -338,6 +411,8 @@ def train(
     params.fusion_thresholds = np.array(
         [best_f1_threshold(tune_truth[:, j], fused.reshape(-1, n)[:, j]) for j in range(n)]
     )
+    if config.hierarchical and config.subfield_head:
+        _fit_subfield_head(model, tune_set, tune_matrix)
     auto_tag_threshold = lowest_threshold_with_precision(
         tune_truth, text_probs, config.target_precision
     )
@@ -367,6 +442,17 @@ def train(
         "thresholds": dict(zip(labels, params.thresholds.round(3).tolist(), strict=True)),
         "fusion_thresholds": dict(
             zip(labels, params.fusion_thresholds.round(3).tolist(), strict=True)
+        ),
+        "subfield_thresholds": (
+            None
+            if params.subfield_thresholds is None
+            else dict(
+                zip(
+                    params.subfields or [],
+                    params.subfield_thresholds.round(3).tolist(),
+                    strict=True,
+                )
+            )
         ),
         "auto_tag_threshold": auto_tag_threshold,
         "metrics": report,

@@ -125,8 +125,8 @@ def test_english_subfield_keywords_match_whole_words_only():
     assert {s["subfield"] for s in english.subfields} == {"circuit_boards"}  # not "led" in it
 
 
-def test_both_shipped_versions_classify_clear_titles_alike():
-    """v1 (one column per label) stays loadable for rollback next to the hierarchical v2."""
+def test_every_shipped_version_classifies_clear_titles_alike():
+    """v1 (one column per label) and v2 stay loadable for rollback next to v3."""
     titles = {
         "一种冷轧取向硅钢板的脱碳退火方法": ["steel"],
         "一种锂离子电池正极材料": ["optoelectronics"],
@@ -134,7 +134,7 @@ def test_both_shipped_versions_classify_clear_titles_alike():
         "一种儿童玩具车": ["other"],
     }
     records = [{"number": str(i), "title": t} for i, t in enumerate(titles)]
-    for version in ("v1", "v2"):
+    for version in ("v1", "v2", "v3"):
         model = load_classifier(version=version)
         results = model.classify(records, text_only=True)
         assert [r.sectors for r in results] == list(titles.values()), version

@@ -31,8 +31,8 @@ def _invoke(config_file, *args, stdin=None):
 def test_train_writes_a_versioned_artifact_that_classifies(config_file, tmp_path):
     result = _invoke(config_file, "model", "train", "--data-dir", str(FIXTURE))
     assert result.exit_code == 0, result.output
-    assert "macro-F1" in result.stdout and "trained v3" in result.stdout  # v1 and v2 ship
-    folder = tmp_path / "models" / "v3"
+    assert "macro-F1" in result.stdout and "trained v4" in result.stdout  # v1, v2 and v3 ship
+    folder = tmp_path / "models" / "v4"
     meta = read_metadata(folder)
     assert meta["data_sha256"] == data_hash(FIXTURE)
     assert {"scikit-learn", "numpy", "jieba", "pyahocorasick"} <= set(meta["libraries"])
@@ -41,18 +41,18 @@ def test_train_writes_a_versioned_artifact_that_classifies(config_file, tmp_path
         config_file,
         "classify",
         "--model",
-        "v3",
+        "v4",
         stdin=json.dumps({"number": "CN1A", "title": "一种钢板", "ipc": ["C21D8/02"]}),
     )
     assert classified.exit_code == 0, classified.output
     line = json.loads(classified.stdout)
-    assert line["model_version"] == "v3" and line["sectors"] == ["steel"]
+    assert line["model_version"] == "v4" and line["sectors"] == ["steel"]
 
     listing = _invoke(config_file, "model", "list")
     assert listing.exit_code == 0
     rows = listing.stdout.splitlines()
     assert any(r.startswith(f"* {DEFAULT_VERSION}") for r in rows)  # the packaged default
-    assert any(r.strip().startswith("v3") for r in rows)
+    assert any(r.strip().startswith("v4") for r in rows)
 
 
 def test_activate_then_list_marks_the_new_version(config_file, tmp_path):
@@ -106,7 +106,7 @@ def test_evaluate_rejects_lines_without_ipc(config_file, tmp_path):
     assert f"{data}:1" in str(result.exception)
 
 
-@pytest.mark.parametrize("version", ["v1", "v2"])
+@pytest.mark.parametrize("version", ["v1", "v2", "v3"])
 def test_shipped_artifact_matches_shipped_data(version):
     meta = read_metadata(PACKAGED_DIR / version)
     assert meta["data_sha256"] == data_hash(), (
