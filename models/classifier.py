@@ -168,6 +168,8 @@ class Classifier:
         self._keywords = KeywordMatcher(self.taxonomy)
         self._subfield_columns: list[npt.NDArray[np.int64]] | None = None
         self._subfield_index: dict[str, int] = {}
+        self._sector_subfields: dict[str, list[tuple[str, int]]] = {}
+        self._subfield_sector_label = np.zeros(0, dtype=np.int64)
         if params.subfields is not None:
             self._check_subfield_head()
 
@@ -182,6 +184,13 @@ class Classifier:
             )
         self._subfield_columns = subfield_columns(self.taxonomy, params.columns)
         self._subfield_index = {q: k for k, q in enumerate(expected)}
+        self._sector_subfields = {
+            sector.id: [(sf.id, self._subfield_index[sf.qualified]) for sf in sector.subfields]
+            for sector in self.taxonomy.sectors
+        }
+        self._subfield_sector_label = np.array(
+            [self._label_index[sf.sector] for sf in self.taxonomy.subfields], dtype=np.int64
+        )
 
     def attach_subfield_head(
         self,
@@ -447,7 +456,7 @@ class Classifier:
         scores = self.column_scores(matrix)
         decision, columns = self.label_decision(scores)
         probs = self.text_probabilities(decision)
-        subfield_probs = self.subfield_text_probabilities(scores)
+        text_scores = self._subfield_text_scores(scores, np.round(probs, 4))
         thresholds = np.tile(self.params.thresholds, (n_docs, 1))
         with_ipc = [i for i, (_, ipc) in enumerate(inputs) if ipc]
         no_hits: dict[str, list[str]] = {}
@@ -494,7 +503,7 @@ class Classifier:
                         inputs[i][1],
                         labels,
                         rounded[i],
-                        None if subfield_probs is None else subfield_probs[i],
+                        None if text_scores is None else (text_scores[0][i], text_scores[1][i]),
                     )
                     if labels
                     else [],
@@ -521,18 +530,40 @@ class Classifier:
         decision = subfield_decision(scores, self._subfield_columns)
         return _sigmoid(-(platt[:, 0] * decision + platt[:, 1]))
 
+    def _subfield_text_scores(
+        self, scores: npt.NDArray[np.float64], rounded_probs: npt.NDArray[np.float64]
+    ) -> tuple[list[list[float]], list[list[float]]] | None:
+        """v3+, for text-only use: per document and sub-field, (score if a keyword hits, score
+        from the text model or 0 below the sub-field's listing threshold), batch-vectorised.
+
+        A keyword hit scores its sector's probability, the text model's probability is capped at
+        it (the sub-field lies inside the sector); both recalibrated (models/subfields.py).
+        """
+        text_probs = self.subfield_text_probabilities(scores)
+        recalibration, thresholds = (
+            self.params.subfield_recalibration,
+            self.params.subfield_thresholds,
+        )
+        if text_probs is None or recalibration is None or thresholds is None:
+            return None
+        sector = rounded_probs[:, self._subfield_sector_label]
+        hit = np.round(recalibrate(sector, True, recalibration), 4)
+        text = np.round(recalibrate(np.minimum(text_probs, sector), False, recalibration), 4)
+        text[text < thresholds] = 0.0
+        return hit.tolist(), text.tolist()
+
     def _subfields(
         self,
         text: str,
         ipc: tuple[str, ...],
         sectors: list[str],
         rounded: list[float],
-        text_probs: npt.NDArray[np.float64] | None = None,
+        text_row: tuple[list[float], list[float]] | None = None,
     ) -> list[tuple[str, str, float]]:
         """The assigned sectors' sub-fields with their scores, highest first.
 
-        ``text`` is normalised; ``rounded`` are the label scores in label order; ``text_probs``
-        the document's :meth:`subfield_text_probabilities` row (None: v1/v2 scoring, the sector's
+        ``text`` is normalised; ``rounded`` are the label scores in label order; ``text_row``
+        the document's :meth:`_subfield_text_scores` rows (None: v1/v2 scoring, the sector's
         score x 1.0 for an IPC hit, x :data:`KEYWORD_WEIGHT` for a keyword). v3+, with IPC: a
         keyword or IPC hit scores the sector's probability. Without IPC: a keyword hit scores the
         sector's probability, any other sub-field the calibrated text probability capped at the
@@ -549,26 +580,18 @@ class Classifier:
                 if owner == sector:
                     weights[subfield] = 1.0
             score = rounded[self._label_index[sector]]
-            if text_probs is None:
+            if text_row is None:
                 found.extend((sector, sf, round(score * w, 4)) for sf, w in weights.items())
                 continue
             if ipc:  # the fused sector score; no hit means not in the sub-field
                 found.extend((sector, sf, score) for sf in weights)
                 continue
-            thresholds, recalibration = (
-                self.params.subfield_thresholds,
-                self.params.subfield_recalibration,
-            )
-            assert thresholds is not None and recalibration is not None
-            for sf in self.taxonomy.sector(sector).subfields:
-                if sf.id in weights:
-                    found.append((sector, sf.id, round(recalibrate(score, True, recalibration), 4)))
-                elif sf.ipc:
-                    k = self._subfield_index[sf.qualified]
-                    raw = min(float(text_probs[k]), score)
-                    p = round(recalibrate(raw, False, recalibration), 4)
-                    if p >= thresholds[k]:
-                        found.append((sector, sf.id, p))
+            hit_scores, text_scores = text_row
+            for subfield, k in self._sector_subfields[sector]:
+                if subfield in weights:
+                    found.append((sector, subfield, hit_scores[k]))
+                elif text_scores[k]:
+                    found.append((sector, subfield, text_scores[k]))
         # highest score first, ties in taxonomy order (never set order: it varies per process)
         found.sort(key=lambda f: (-f[2], self._subfield_order[(f[0], f[1])]))
         return found

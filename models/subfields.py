@@ -108,13 +108,15 @@ def subfield_decision(
 IDENTITY = np.array([[-1.0, 0.0], [-1.0, 0.0]])
 
 
-def recalibrate(raw: float, hit: bool, recalibration: npt.NDArray[np.float64]) -> float:
-    """A text-only sub-field score, recalibrated: sigmoid(-(a * logit(raw) + b)).
+def recalibrate(
+    raw: npt.NDArray[np.float64], hit: bool, recalibration: npt.NDArray[np.float64]
+) -> npt.NDArray[np.float64]:
+    """Text-only sub-field scores, recalibrated: sigmoid(-(a * logit(raw) + b)), elementwise.
 
     Keyword hits score their sector's probability and text-model scores are capped at it; both
     came out overconfident on keyword titles (the sector model is calibrated over all titles,
     not over those carrying a sub-field keyword), so each kind gets one pooled Platt fit.
     """
     a, b = recalibration[0 if hit else 1]
-    p = min(max(raw, 1e-4), 1 - 1e-4)
-    return float(1.0 / (1.0 + np.exp(a * np.log(p / (1 - p)) + b)))
+    p = np.clip(raw, 1e-4, 1 - 1e-4)
+    return np.asarray(1.0 / (1.0 + np.exp(a * np.log(p / (1 - p)) + b)))

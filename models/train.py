@@ -309,8 +309,8 @@ def _fit_subfield_head(model: Classifier, tune_set: list[Example], tune_matrix: 
     )
     # a keyword hit is listed whatever the threshold: treat it as probability 1 while tuning
     probs = np.where(hit, 1.0, 0.0)
-    for i, k in zip(*np.nonzero((raw > 0) & ~hit), strict=True):
-        probs[i, k] = recalibrate(raw[i, k], False, recalibration)
+    scored = (raw > 0) & ~hit
+    probs[scored] = recalibrate(raw[scored], False, recalibration)
     thresholds = [
         best_f1_threshold(truth[:, k], probs[:, k]) if calibrated[k] else NEVER
         for k in range(len(subfields))

@@ -75,14 +75,16 @@ def test_text_only_keyword_hits_are_recalibrated_not_copied():
     model = load_classifier()
     recalibration = model.params.subfield_recalibration
     assert recalibration is not None
-    expected = round(recalibrate(result["scores"]["optoelectronics"], True, recalibration), 4)
+    sector = np.array(result["scores"]["optoelectronics"])
+    expected = round(float(recalibrate(sector, True, recalibration)), 4)
     assert _subfields(result)["optoelectronics.batteries"] == expected
     assert expected != result["scores"]["optoelectronics"]
 
 
 def test_recalibrate_identity_keeps_the_score():
-    assert recalibrate(0.3, True, IDENTITY) == pytest.approx(0.3)
-    assert recalibrate(0.9, False, IDENTITY) == pytest.approx(0.9)
+    raw = np.array([0.3, 0.9])
+    assert recalibrate(raw, True, IDENTITY) == pytest.approx(raw)
+    assert recalibrate(raw, False, IDENTITY) == pytest.approx(raw)
 
 
 def test_weak_labels_need_the_sector_and_an_ipc_or_keyword_hit():
