@@ -456,7 +456,6 @@ class Classifier:
         scores = self.column_scores(matrix)
         decision, columns = self.label_decision(scores)
         probs = self.text_probabilities(decision)
-        text_scores = self._subfield_text_scores(scores, np.round(probs, 4))
         thresholds = np.tile(self.params.thresholds, (n_docs, 1))
         with_ipc = [i for i, (_, ipc) in enumerate(inputs) if ipc]
         no_hits: dict[str, list[str]] = {}
@@ -480,7 +479,16 @@ class Classifier:
             thresholds[with_ipc] = self.params.fusion_thresholds
         assigned_mask = probs >= thresholds
         assigned_mask[:, self._label_index[OTHER]] = False
-        rounded = np.round(probs, 4).tolist()
+        rounded_probs = np.round(probs, 4)
+        rounded = rounded_probs.tolist()
+        # text-only sub-field scores, only where they are used: a sector assigned and no IPC
+        text_rows = np.flatnonzero(assigned_mask.any(axis=1))
+        text_rows = text_rows[[not inputs[i][1] for i in text_rows.tolist()]]
+        text_scores = self._subfield_text_scores(scores[text_rows], rounded_probs[text_rows])
+        text_row: list[tuple[list[float], list[float]] | None] = [None] * n_docs
+        if text_scores is not None:
+            for j, i in enumerate(text_rows.tolist()):
+                text_row[i] = (text_scores[0][j], text_scores[1][j])
         assigned: list[list[str]] = []
         for i, mask_row in enumerate(assigned_mask.tolist()):
             if not any(mask_row):  # most documents: no sector
@@ -503,7 +511,7 @@ class Classifier:
                         inputs[i][1],
                         labels,
                         rounded[i],
-                        None if text_scores is None else (text_scores[0][i], text_scores[1][i]),
+                        text_row[i],
                     )
                     if labels
                     else [],
@@ -563,8 +571,8 @@ class Classifier:
         """The assigned sectors' sub-fields with their scores, highest first.
 
         ``text`` is normalised; ``rounded`` are the label scores in label order; ``text_row``
-        the document's :meth:`_subfield_text_scores` rows (None: v1/v2 scoring, the sector's
-        score x 1.0 for an IPC hit, x :data:`KEYWORD_WEIGHT` for a keyword). v3+, with IPC: a
+        the document's :meth:`_subfield_text_scores` rows (v3+ without IPC only). v1/v2 score
+        the sector's score x 1.0 for an IPC hit, x :data:`KEYWORD_WEIGHT` for a keyword. v3+, with IPC: a
         keyword or IPC hit scores the sector's probability. Without IPC: a keyword hit scores the
         sector's probability, any other sub-field the calibrated text probability capped at the
         sector's, both recalibrated; the latter are listed from the sub-field's tuned threshold.
@@ -580,12 +588,13 @@ class Classifier:
                 if owner == sector:
                     weights[subfield] = 1.0
             score = rounded[self._label_index[sector]]
-            if text_row is None:
+            if self._subfield_columns is None:  # v1/v2
                 found.extend((sector, sf, round(score * w, 4)) for sf, w in weights.items())
                 continue
             if ipc:  # the fused sector score; no hit means not in the sub-field
                 found.extend((sector, sf, score) for sf in weights)
                 continue
+            assert text_row is not None
             hit_scores, text_scores = text_row
             for subfield, k in self._sector_subfields[sector]:
                 if subfield in weights:
