@@ -571,11 +571,13 @@ class Classifier:
         """The assigned sectors' sub-fields with their scores, highest first.
 
         ``text`` is normalised; ``rounded`` are the label scores in label order; ``text_row``
-        the document's :meth:`_subfield_text_scores` rows (v3+ without IPC only). v1/v2 score
-        the sector's score x 1.0 for an IPC hit, x :data:`KEYWORD_WEIGHT` for a keyword. v3+, with IPC: a
-        keyword or IPC hit scores the sector's probability. Without IPC: a keyword hit scores the
-        sector's probability, any other sub-field the calibrated text probability capped at the
-        sector's, both recalibrated; the latter are listed from the sub-field's tuned threshold.
+        the document's :meth:`_subfield_text_scores` rows (v3+ without IPC only).
+
+        v1/v2: the sector's score x 1.0 for an IPC hit, x :data:`KEYWORD_WEIGHT` for a keyword.
+        v3+ with IPC: a keyword or IPC hit scores the sector's probability. v3+ without IPC: a
+        keyword hit scores the sector's probability, any other sub-field the calibrated text
+        probability capped at the sector's, both recalibrated; the latter are listed from the
+        sub-field's tuned threshold on.
         """
         ipc_subfields: set[str] = set()
         for symbol in ipc:

@@ -21,6 +21,7 @@ import numpy as np
 import numpy.typing as npt
 
 from models.text import normalize_text
+from warning.ipc import matches_prefix
 from warning.taxonomy import Taxonomy
 
 
@@ -73,7 +74,7 @@ def subfield_truth(
         normalized = normalize_text(text)
         found = {s: matcher.subfields(s, normalized) for s in labels}
         for k, sf in enumerate(subfields):
-            by_ipc[i, k] = bool(sf.ipc) and any(symbol.startswith(sf.ipc) for symbol in symbols)
+            by_ipc[i, k] = any(matches_prefix(symbol, sf.ipc) for symbol in symbols)
             truth[i, k] = sf.sector in labels and (by_ipc[i, k] or sf.id in found[sf.sector])
     return truth, by_ipc
 
