@@ -8,7 +8,7 @@ import pytest
 from click.testing import CliRunner
 
 from models.artifact import DEFAULT_VERSION, PACKAGED_DIR, read_metadata
-from models.data import data_hash
+from models.data import TRAIN_BUCKETS, data_hash, iter_split, read_gazette
 from tests.conftest import FIXTURES
 from warning.cli import cli
 
@@ -37,6 +37,9 @@ def test_train_writes_a_versioned_artifact_that_classifies(config_file, tmp_path
     assert meta["data_sha256"] == data_hash(FIXTURE)
     assert {"scikit-learn", "numpy", "jieba", "pyahocorasick"} <= set(meta["libraries"])
     assert meta["metrics"]["with_ipc"]["macro_f1"] > meta["metrics"]["text_only"]["macro_f1"] - 0.2
+    # calibration and thresholds also saw every training-bucket gazette title, out of fold
+    trained_titles = len(list(iter_split(read_gazette(FIXTURE), TRAIN_BUCKETS)))
+    assert meta["examples"]["calibration"] == meta["examples"]["tune"] + trained_titles
     classified = _invoke(
         config_file,
         "classify",
