@@ -24,11 +24,11 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from models.classifier import _sigmoid
 from models.data import (
     TEST_BUCKETS,
     TRAIN_BUCKETS,
     TUNE_BUCKETS,
-    Example,
     iter_split,
     read_gazette,
     read_ipc_titles,
@@ -36,7 +36,14 @@ from models.data import (
 )
 from models.evaluate import f1_score
 from models.text import analyze
-from models.train import TrainConfig, _fit_platt, _label_matrix, _tuned_macro_f1
+from models.train import (
+    TrainConfig,
+    _fit_platt,
+    _label_matrix,
+    _tuned_macro_f1,
+    assign_labels,
+    sample_weight,
+)
 from warning.taxonomy import OTHER, load_taxonomy
 
 #: shares of the training-bucket gazette titles; nested (each is a prefix of one permutation)
@@ -147,17 +154,9 @@ def identical_title_ceiling(
     return TitleCeiling(len(groups), documents, disagreeing, oracle)
 
 
-def _assign(probs: FloatArray, thresholds: FloatArray, labels: Sequence[str]) -> BoolArray:
-    """Labels at or above their threshold, ``other`` exactly when no sector is (as classify)."""
-    assigned = probs >= thresholds
-    other = labels.index(OTHER)
-    assigned[:, other] = ~np.delete(assigned, other, axis=1).any(axis=1)
-    return assigned
-
-
-def _probabilities(decision: FloatArray, platt: FloatArray) -> FloatArray:
+def _platt_scaled(decision: FloatArray, platt: FloatArray) -> FloatArray:
     """Platt's p = 1 / (1 + exp(a * d + b)), the form the classifier applies."""
-    return np.asarray(1.0 / (1.0 + np.exp(platt[:, 0] * decision + platt[:, 1])))
+    return _sigmoid(-(platt[:, 0] * decision + platt[:, 1]))
 
 
 def learning_curve(fractions: Sequence[float] = FRACTIONS, seed: int = SEED) -> LearningCurve:
@@ -174,7 +173,7 @@ def learning_curve(fractions: Sequence[float] = FRACTIONS, seed: int = SEED) -> 
     tune_set = list(iter_split(gazette, TUNE_BUCKETS))
     test_set = list(iter_split(gazette, TEST_BUCKETS))
     train_set = train_gazette + ipc_titles
-    weights = np.array([_weight(config, e) for e in train_set])
+    weights = np.array([sample_weight(config, e) for e in train_set])
     vectorizer = TfidfVectorizer(
         analyzer=analyze, sublinear_tf=True, min_df=config.min_df, dtype=np.float32
     )
@@ -201,19 +200,12 @@ def learning_curve(fractions: Sequence[float] = FRACTIONS, seed: int = SEED) -> 
             tune_decision[:, j] = svc.decision_function(tune_matrix)
             test_decision[:, j] = svc.decision_function(test_matrix)
         platt = _fit_platt(tune_decision, tune_truth)
-        thresholds = _tuned_macro_f1(_probabilities(tune_decision, platt), tune_truth, labels)[1]
-        assigned = _assign(_probabilities(test_decision, platt), thresholds, labels)
+        thresholds = _tuned_macro_f1(_platt_scaled(tune_decision, platt), tune_truth, labels)[1]
+        assigned = assign_labels(_platt_scaled(test_decision, platt), thresholds, labels)
         per_label, macro = macro_f1(test_truth, assigned, labels)
         points.append(CurvePoint(int(len(rows) - len(ipc_titles)), per_label, macro))
     support = dict(zip(labels, test_truth.sum(axis=0).tolist(), strict=True))
     return LearningCurve(labels, points, support)
-
-
-def _weight(config: TrainConfig, example: Example) -> float:
-    """The sample weight train() gives: 1 for a gazette title, configured for IPC titles."""
-    if example.origin == "gazette":
-        return 1.0
-    return config.ipc_en_weight if example.number.startswith("IPC:en") else config.ipc_zh_weight
 
 
 def main() -> None:

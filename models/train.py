@@ -90,6 +90,23 @@ class TrainConfig:
     prune: float = 0.02
 
 
+def sample_weight(config: TrainConfig, example: Example) -> float:
+    """1 for a gazette title; the configured weight for a Chinese or English IPC title."""
+    if example.origin == "gazette":
+        return 1.0
+    return config.ipc_en_weight if example.number.startswith("IPC:en") else config.ipc_zh_weight
+
+
+def assign_labels(
+    probs: npt.NDArray[np.float64], thresholds: npt.NDArray[np.float64], labels: list[str]
+) -> npt.NDArray[np.bool_]:
+    """Labels at or above their threshold, ``other`` exactly when no sector is (as classify)."""
+    assigned = probs >= thresholds
+    other = labels.index(OTHER)
+    assigned[:, other] = ~np.delete(assigned, other, axis=1).any(axis=1)
+    return assigned
+
+
 def _label_matrix(
     taxonomy: Taxonomy, labels: list[str], examples: list[Example]
 ) -> npt.NDArray[np.bool_]:
@@ -281,9 +298,7 @@ def _tuned_macro_f1(
 ) -> tuple[float, npt.NDArray[np.float64]]:
     """Macro-F1 on the tuning data with per-label F1-optimal thresholds, as classify assigns."""
     thresholds = np.array([best_f1_threshold(truth[:, j], probs[:, j]) for j in range(len(labels))])
-    assigned = probs >= thresholds
-    other = labels.index(OTHER)
-    assigned[:, other] = ~np.delete(assigned, other, axis=1).any(axis=1)
+    assigned = assign_labels(probs, thresholds, labels)
     return float(np.mean([f1_score(truth[:, j], assigned[:, j]) for j in range(len(labels))])), (
         thresholds
     )
@@ -391,14 +406,7 @@ def train(
     train_set = list(iter_split(gazette, TRAIN_BUCKETS)) + ipc_titles
     tune_set = list(iter_split(gazette, TUNE_BUCKETS))
     test_set = list(iter_split(gazette, TEST_BUCKETS))
-    weights = np.array(
-        [
-            1.0
-            if e.origin == "gazette"
-            else (config.ipc_en_weight if e.number.startswith("IPC:en") else config.ipc_zh_weight)
-            for e in train_set
-        ]
-    )
+    weights = np.array([sample_weight(config, e) for e in train_set])
     y = _label_matrix(taxonomy, labels, train_set)
     tune_truth = _label_matrix(taxonomy, labels, tune_set)
     columns: list[str] | None = None

@@ -8,12 +8,12 @@ import numpy as np
 import pytest
 
 from models.learning_curve import (
-    _assign,
     identical_title_ceiling,
     log_linear_fit,
     size_for_score,
     subsample,
 )
+from models.train import assign_labels
 
 
 def test_log_linear_fit_and_extrapolation() -> None:
@@ -64,7 +64,7 @@ def test_identical_title_ceiling() -> None:
 def test_assign_gives_other_only_without_a_sector() -> None:
     labels = ["steel", "chemicals", "other"]
     probs = np.array([[0.9, 0.1, 0.9], [0.2, 0.3, 0.1], [0.6, 0.7, 0.0]])
-    assigned = _assign(probs, np.array([0.5, 0.5, 0.5]), labels)
+    assigned = assign_labels(probs, np.array([0.5, 0.5, 0.5]), labels)
     assert assigned.tolist() == [
         [True, False, False],
         [False, False, True],
