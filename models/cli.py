@@ -148,21 +148,54 @@ def _out_dir(settings: Any) -> Path:
     default=None,
     help="Training data folder (default: the shipped models/data).",
 )
+@click.option(
+    "--from-store",
+    is_flag=True,
+    help="Also learn from the stored documents with IPC (labels from their IPC).",
+)
 @click.pass_obj
-def train_cmd(app: App, version: str | None, out_dir: Path | None, data_dir: Path | None) -> None:
-    """Train a version from the shipped data; prints its held-out metrics."""
-    from models.data import DATA_DIR
+def train_cmd(
+    app: App, version: str | None, out_dir: Path | None, data_dir: Path | None, from_store: bool
+) -> None:
+    """Train a version from the shipped data (and the store); prints its held-out metrics."""
+    from models.data import DATA_DIR, read_gazette
     from models.evaluate import format_report
     from models.train import TrainConfig, train
 
     settings = _settings(app)
     version = version or _next_version(settings)
+    data_dir = data_dir or DATA_DIR
+    extra = (
+        _store_examples(app, exclude={e.number for e in read_gazette(data_dir)})
+        if from_store
+        else []
+    )
     folder, metadata = train(
-        TrainConfig(version=version, data_dir=data_dir or DATA_DIR), out_dir or _out_dir(settings)
+        TrainConfig(version=version, data_dir=data_dir), out_dir or _out_dir(settings), extra=extra
     )
     click.echo(format_report(metadata["metrics"]))
+    if metadata.get("metrics_store"):
+        click.echo(f"-- of which held-out stored documents ({len(extra)} stored in all):")
+        click.echo(format_report(metadata["metrics_store"]))
     click.echo(f"trained {version} in {metadata['train_seconds']} s -> {folder}")
     click.echo(f"activate it with: ipwarn model activate {version}")
+
+
+def _store_examples(app: App, exclude: set[str] | None = None) -> list[Any]:
+    """Labelled examples from the store, with a clear error when there is no usable store."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from models.data import read_store_examples
+    from warning.errors import StoreError
+
+    try:
+        with app.store.session() as session:
+            return read_store_examples(session, exclude)
+    except SQLAlchemyError as exc:
+        raise StoreError(
+            f"cannot read documents from the store: {type(exc).__name__}; "
+            "is the database migrated (`ipwarn db upgrade`)?"
+        ) from exc
 
 
 @model.command("evaluate")
@@ -181,10 +214,20 @@ def train_cmd(app: App, version: str | None, out_dir: Path | None, data_dir: Pat
     default=None,
     help="Auto-tag threshold (default: the one stored with the model).",
 )
+@click.option(
+    "--from-store",
+    is_flag=True,
+    help="Evaluate on the stored documents with IPC (labels from their IPC).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the metrics as JSON.")
 @click.pass_obj
 def evaluate_cmd(
-    app: App, version: str | None, data_file: IO[str] | None, threshold: float | None, as_json: bool
+    app: App,
+    version: str | None,
+    data_file: IO[str] | None,
+    threshold: float | None,
+    from_store: bool,
+    as_json: bool,
 ) -> None:
     """Per-label precision/recall/F1, macro/micro-F1, auto-tag precision/coverage and ECE."""
     from models.classifier import load_classifier
@@ -196,7 +239,16 @@ def evaluate_cmd(
     classifier = load_classifier(
         settings, version=version or _stored_active_version(settings) or DEFAULT_VERSION
     )
-    if data_file is None:
+    if from_store and data_file is not None:
+        raise click.UsageError("give --data or --from-store, not both")
+    if from_store:
+        examples = _store_examples(app)
+        if classifier.params.metadata.get("store_documents"):
+            # this version learnt from the store: only its held-out buckets are a fair test
+            examples = list(iter_split(examples, TEST_BUCKETS))
+        if not examples:
+            raise click.UsageError("the store holds no documents with title and IPC to evaluate on")
+    elif data_file is None:
         examples = list(iter_split(read_gazette(), TEST_BUCKETS))
     else:
         from warning.ipc import normalize_ipc_list

@@ -16,8 +16,12 @@ import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from warning.taxonomy import OTHER, Taxonomy
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
 
 DATA_DIR = Path(__file__).parent / "data"
 GAZETTE = "gazette_2019.jsonl.gz"
@@ -34,8 +38,14 @@ class Example:
     number: str
     text: str
     ipc: tuple[str, ...]
-    #: "gazette" (a real title) or "ipc_title" (augmentation)
+    #: "gazette" (a shipped 2019 title), "store" (a document this installation crawled) or
+    #: "ipc_title" (augmentation)
     origin: str
+
+    @property
+    def is_document(self) -> bool:
+        """A real patent document (shipped or crawled), as opposed to an IPC title."""
+        return self.origin != "ipc_title"
 
     @property
     def bucket(self) -> int:
@@ -74,6 +84,40 @@ def read_ipc_titles(taxonomy: Taxonomy, data_dir: Path = DATA_DIR) -> list[Examp
                 title = f"{titles.get(code.split('/')[0] + '/00', '')} {title}"
             examples.append(Example(f"IPC:{name[11:13]}:{code}", title, (code,), "ipc_title"))
     return examples
+
+
+def read_store_examples(session: Session, exclude: set[str] | None = None) -> list[Example]:
+    """Stored documents with IPC as labelled examples: labels come from their IPC, as for the
+    gazette, so every crawled CN/US/EP document is a free training example of its own year.
+
+    The text is what classification reads (title plus the start of the abstract or claims).
+    Stubs, documents without title or IPC, and numbers in ``exclude`` (the shipped gazette)
+    are skipped; ordered by number, so the same store gives the same examples.
+    """
+    from sqlalchemy import select
+
+    from models.text import document_text
+    from warning.store.models import Document
+
+    rows = session.execute(
+        select(Document.number, Document.title, Document.abstract, Document.claims, Document.ipc)
+        .where(Document.is_stub.is_(False), Document.title != "")
+        .order_by(Document.number)
+    )
+    skip = exclude or set()
+    return [
+        Example(number, document_text(title, abstract or "", claims or ""), tuple(ipc), "store")
+        for number, title, abstract, claims, ipc in rows
+        if ipc and number not in skip
+    ]
+
+
+def examples_hash(examples: list[Example]) -> str:
+    """SHA-256 of examples (number, text, IPC): records which store snapshot a model saw."""
+    digest = hashlib.sha256()
+    for e in examples:
+        digest.update(json.dumps([e.number, e.text, list(e.ipc)], ensure_ascii=False).encode())
+    return digest.hexdigest()
 
 
 def data_hash(data_dir: Path = DATA_DIR, names: tuple[str, ...] = (GAZETTE, *IPC_TITLES)) -> str:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import datetime as dt
 import platform
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -33,6 +34,7 @@ from models.data import (
     TUNE_BUCKETS,
     Example,
     data_hash,
+    examples_hash,
     iter_split,
     read_gazette,
     read_ipc_titles,
@@ -91,8 +93,8 @@ class TrainConfig:
 
 
 def sample_weight(config: TrainConfig, example: Example) -> float:
-    """1 for a gazette title; the configured weight for a Chinese or English IPC title."""
-    if example.origin == "gazette":
+    """1 for a document; the configured weight for a Chinese or English IPC title."""
+    if example.is_document:
         return 1.0
     return config.ipc_en_weight if example.number.startswith("IPC:en") else config.ipc_zh_weight
 
@@ -242,7 +244,7 @@ def _out_of_fold_scores(
     IPC title. The fold models are slightly weaker than the final one (a sixth less data), which
     only makes thresholds chosen on their scores a little conservative."""
     folds = config.cross_fit_folds
-    gazette = [i for i, e in enumerate(train_set) if e.origin == "gazette"]
+    gazette = [i for i, e in enumerate(train_set) if e.is_document]
     fold_of = np.array([train_set[i].bucket % folds for i in gazette])
     texts = [e.text for e in train_set]
     scores = np.zeros((len(gazette), column_y.shape[1]))
@@ -395,13 +397,22 @@ def library_versions() -> dict[str, str]:
 
 
 def train(
-    config: TrainConfig, out_dir: Path, taxonomy: Taxonomy | None = None
+    config: TrainConfig,
+    out_dir: Path,
+    taxonomy: Taxonomy | None = None,
+    extra: Sequence[Example] = (),
 ) -> tuple[Path, dict[str, Any]]:
-    """Train, tune, evaluate and save one version; returns (artifact folder, metadata)."""
+    """Train, tune, evaluate and save one version; returns (artifact folder, metadata).
+
+    ``extra`` are more labelled documents (``ipwarn model train --from-store``: what this
+    installation crawled, of later years than the shipped gazette); they are split into the same
+    train / tune / test buckets by publication number, and their held-out part is also reported
+    on its own.
+    """
     started = time.perf_counter()
     taxonomy = taxonomy or load_taxonomy()
     labels = list(taxonomy.labels)
-    gazette = read_gazette(config.data_dir)
+    gazette = read_gazette(config.data_dir) + list(extra)
     ipc_titles = read_ipc_titles(taxonomy, config.data_dir)
     train_set = list(iter_split(gazette, TRAIN_BUCKETS)) + ipc_titles
     tune_set = list(iter_split(gazette, TUNE_BUCKETS))
@@ -481,10 +492,13 @@ def train(
         tune_truth, text_probs, config.target_precision
     )
     report = evaluate(model, test_set, auto_tag_threshold)
+    store_test = [e for e in test_set if e.origin == "store"]
     params.metadata = {
         "version": config.version,
         "created_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "data_sha256": data_hash(config.data_dir),
+        "store_documents": len(extra),
+        "store_sha256": examples_hash(list(extra)) if extra else None,
         "taxonomy_version": taxonomy.version,
         "libraries": library_versions(),
         "config": {
@@ -521,6 +535,7 @@ def train(
         ),
         "auto_tag_threshold": auto_tag_threshold,
         "metrics": report,
+        "metrics_store": evaluate(model, store_test, auto_tag_threshold) if store_test else None,
         "train_seconds": round(time.perf_counter() - started, 1),
     }
     folder = save_artifact(params, out_dir)

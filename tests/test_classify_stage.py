@@ -104,3 +104,30 @@ def test_activating_a_new_version_retags_with_it(store, settings, tmp_path):
         )
     assert set(versions) == {DEFAULT_VERSION, "v9"}
     assert versions[DEFAULT_VERSION] == versions["v9"]
+
+
+def test_stored_documents_with_ipc_become_training_examples(store):
+    from models.data import read_store_examples
+
+    _ingest(store)
+    with store.session() as s:
+        ingest_document(
+            s,
+            DocumentRecord(
+                office="CN",
+                number="CN110000004A",
+                kind="A",
+                title="一种高炉布料装置",
+                abstract="本发明涉及高炉炉顶布料。",
+                ipc=["C21B7/20"],
+            ),
+        )
+    with store.session() as s:
+        examples = read_store_examples(s, exclude={"CN110000004A"})
+        with_abstract = read_store_examples(s)
+    # the IPC-less document and the stub carry no label; excluded numbers are left out
+    assert [(e.number, e.ipc, e.origin) for e in examples] == [
+        ("CN110000001A", ("C21D8/12",), "store"),
+        ("CN110000003U", ("A63H17/26",), "store"),
+    ]
+    assert with_abstract[-1].text == "一种高炉布料装置 本发明涉及高炉炉顶布料。"

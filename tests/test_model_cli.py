@@ -122,3 +122,63 @@ def test_activate_without_a_migrated_database_says_what_to_do(config_file):
     result = _invoke(config_file, "model", "activate", "v1")
     assert result.exit_code != 0
     assert "ipwarn db upgrade" in str(result.exception)
+
+
+def _store_documents(settings, count: int) -> list[str]:
+    """``count`` crawled documents: titles with 鹦鹉螺纹饰 under a steel IPC, the rest of a
+    made-up other kind; words the shipped data never had."""
+    from warning.records import DocumentRecord
+    from warning.store.engine import Store
+    from warning.store.ingest import ingest_documents
+
+    records = [
+        DocumentRecord(
+            office="CN",
+            number=f"CN3{i:06d}A",
+            kind="A",
+            title=f"一种鹦鹉螺纹饰工艺品{i}" if i % 2 else f"一种琥珀蜂蜡手工皂{i}",
+            ipc=["C21D1/00"] if i % 2 else ["A61K8/92"],
+        )
+        for i in range(count)
+    ]
+    store = Store(settings.effective_database_url)
+    try:
+        with store.write_session() as session:
+            ingest_documents(session, records)
+    finally:
+        store.dispose()
+    return [r.number for r in records]
+
+
+def test_train_from_store_learns_what_the_installation_crawled(config_file, settings, tmp_path):
+    from models.classifier import load_classifier
+    from models.data import TEST_BUCKETS, Example
+
+    assert _invoke(config_file, "db", "upgrade").exit_code == 0
+    numbers = _store_documents(settings, 120)
+    title = "一种鹦鹉螺纹饰工艺品"
+    assert load_classifier().classify([{"number": "X", "title": title}])[0].sectors == ["other"]
+
+    result = _invoke(config_file, "model", "train", "--data-dir", str(FIXTURE), "--from-store")
+    assert result.exit_code == 0, result.output
+    assert "held-out stored documents (120 stored in all)" in result.stdout
+    folder = tmp_path / "models" / "v4"
+    meta = read_metadata(folder)
+    assert meta["store_documents"] == 120 and len(meta["store_sha256"]) == 64
+    held_out = [n for n in numbers if Example(n, "", (), "store").bucket in TEST_BUCKETS]
+    assert meta["metrics_store"]["text_only"]["documents"] == len(held_out)
+    learnt = load_classifier(folder).classify([{"number": "X", "title": title}])[0]
+    assert learnt.sectors == ["steel"]
+
+    # evaluating that version on the store uses only the documents it did not learn from
+    evaluated = _invoke(
+        config_file, "model", "evaluate", "--version", "v4", "--from-store", "--json"
+    )
+    assert evaluated.exit_code == 0, evaluated.output
+    assert json.loads(evaluated.stdout)["text_only"]["documents"] == len(held_out)
+
+
+def test_train_from_an_unmigrated_store_says_what_to_do(config_file):
+    result = _invoke(config_file, "model", "train", "--data-dir", str(FIXTURE), "--from-store")
+    assert result.exit_code != 0
+    assert "ipwarn db upgrade" in str(result.exception)
