@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import gc
 import os
+import threading
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
-from functools import cache
+from functools import cache, partial
 from itertools import chain
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -32,6 +33,7 @@ from models.text import (
     latin_tokens,
     normalize_text,
 )
+from models.workers import WorkerPool
 from warning.errors import ModelNotFound
 from warning.ipc import matches_prefix, normalize_ipc, normalize_ipc_list
 from warning.logging import get_logger
@@ -172,6 +174,23 @@ class Classifier:
         self._subfield_sector_label = np.zeros(0, dtype=np.int64)
         if params.subfields is not None:
             self._check_subfield_head()
+        self._pool: WorkerPool | None = None
+        self._pool_lock = threading.Lock()
+
+    def _worker_pool(self, size: int) -> WorkerPool:
+        """The persistent workers (forked on first use, after the n-gram table is built so that
+        none builds its own); re-forked if one died, the size changed or this is another
+        process."""
+        if self._pool is None or not self._pool.usable or self._pool.size != size:
+            self._close_pool()
+            self.ngram_table()
+            self._pool = WorkerPool(partial(_serve_share, self), size)
+        return self._pool
+
+    def _close_pool(self) -> None:
+        if self._pool is not None:
+            self._pool.close()
+            self._pool = None
 
     def _check_subfield_head(self) -> None:
         """A v3+ head must be for this taxonomy's sub-fields, on a hierarchical model."""
@@ -665,76 +684,53 @@ class Classifier:
         return self._terms
 
 
-# --- parallel classification (forked processes inherit the model and the records) ---------
-
-_WORKER_STATE: tuple[Classifier, Sequence[Any], int, bool, bool] | None = None
+# --- parallel classification (persistent forked workers, models/workers.py) ---------------
 
 
-def _classify_share(share: int) -> tuple[list[str], list[int], list[_Parts]]:
-    """Convert and classify every ``workers``-th record, from ``share`` on, in a forked worker.
-
-    Interleaved shares balance the work even when duplicates (computed once per share) cluster
-    in one part of the input. Only compact plain tuples travel back (one output per distinct
-    input, a slot per document); the parent builds the result objects, cheaper than pickling.
-    """
-    assert _WORKER_STATE is not None
-    model, records, workers, text_only, explain = _WORKER_STATE
-    return model._classify_records(records[share::workers], text_only, explain)
+def _serve_share(model: Classifier, request: tuple[list[Any], bool, bool]) -> Any:
+    """In a worker: convert and classify one share; only compact plain tuples go back."""
+    records, text_only, explain = request
+    with _gc_paused():
+        return model._classify_records(records, text_only, explain)
 
 
-def _send_share(share: int, sender: Any) -> None:
-    """Forked worker: classify one share and send it (or the error) back through the pipe."""
-    try:
-        sender.send((True, _classify_share(share)))
-    except BaseException as error:  # the parent re-raises it; a worker has no one else to tell
-        with suppress(OSError):  # the parent stopped listening (it failed itself)
-            sender.send((False, f"{type(error).__name__}: {error}"))
-    finally:
-        sender.close()
+def _plain(record: Any) -> Any:
+    """A record as something cheap to pickle: dicts as they are, anything else (a
+    DocumentRecord, a stored Document) as a dict of the fields classification reads."""
+    if type(record) is dict:
+        return record
+    return {
+        key: getattr(record, key, None) for key in ("number", "title", "abstract", "claims", "ipc")
+    }
 
 
 def _classify_parallel(
     model: Classifier, records: Sequence[Any], text_only: bool, workers: int, explain: bool
 ) -> list[Classification]:
-    """Forked processes classify all shares but the first, which this process does meanwhile
-    (it would otherwise only wait); results are put back in input order.
+    """The model's persistent workers classify every share but the first, which this process
+    does meanwhile (it would otherwise only wait); results are put back in input order.
 
-    Plain processes and one pipe each, no pool: a pool's start-up and shutdown took a tenth of
-    the time a 20,000-document batch needs on two cores.
+    Interleaved shares balance the work even when duplicates (computed once per share) cluster
+    in one part of the input. One parallel batch at a time per model (the pipes carry one
+    request each).
     """
-    import multiprocessing
-
-    global _WORKER_STATE
-    model.ngram_table()  # built once, before forking, so that no worker builds its own
     workers = min(workers, len(records))
-    context = multiprocessing.get_context("fork")
-    children: list[tuple[Any, Any]] = []
-    _WORKER_STATE = (model, records, workers, text_only, explain)
-    try:
-        for share in range(1, workers):
-            receiver, sender = context.Pipe(duplex=False)
-            process = context.Process(target=_send_share, args=(share, sender), daemon=True)
-            process.start()
-            sender.close()
-            children.append((process, receiver))
-        shares = [model._build(*_classify_share(0))]
-        for _, receiver in children:
-            try:
-                ok, payload = receiver.recv()
-            except EOFError:
-                raise RuntimeError("a classification worker died without an answer") from None
-            if not ok:
-                raise RuntimeError(f"a classification worker failed: {payload}")
-            shares.append(model._build(*payload))
-    finally:
-        _WORKER_STATE = None
-        for process, receiver in children:
-            receiver.close()
-            if process.is_alive():
-                process.join(timeout=5)
-            if process.is_alive():
-                process.terminate()
-                process.join()
+    with model._pool_lock:
+        pool = model._worker_pool(workers - 1)
+        try:
+            pool.submit(
+                [
+                    ([_plain(r) for r in records[share::workers]], text_only, explain)
+                    for share in range(1, workers)
+                ]
+            )
+            shares = [
+                model._build(*model._classify_records(records[0::workers], text_only, explain))
+            ]
+            shares.extend(model._build(*payload) for payload in pool.collect(workers - 1))
+        except BaseException:
+            model._close_pool()  # a worker may be mid-answer: start afresh next time
+            raise
     results: list[Classification] = [None] * len(records)  # type: ignore[list-item]
     for share, classified in enumerate(shares):
         results[share::workers] = classified

@@ -5,6 +5,8 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
+
 from models.api import classify_documents
 from models.classifier import load_classifier
 from warning.records import DocumentRecord
@@ -103,11 +105,54 @@ def test_inference_features_equal_the_training_vectorizer():
 
 
 def test_two_workers_give_the_same_results_in_the_same_order():
+    model = load_classifier()
+    records = _gazette_records(2500)
+    assert model.classify(records, workers=2) == model.classify(records, workers=1)
+
+
+def _gazette_records(n: int) -> list[dict]:
     from models.data import read_gazette
 
+    return [{"number": e.number, "title": e.text, "ipc": list(e.ipc)} for e in read_gazette()[:n]]
+
+
+def _worker_pids(model) -> list[int]:
+    return [process.pid for process, _ in model._pool._workers]
+
+
+def test_parallel_workers_persist_across_batches_and_recover_from_a_killed_one():
+    import os
+    import signal
+
+    model = load_classifier()
+    records = _gazette_records(2500)
+    expected = model.classify(records, workers=1)
+    assert model.classify(records, workers=2) == expected
+    first = _worker_pids(model)
+    assert model.classify(records, workers=2) == expected
+    assert _worker_pids(model) == first  # forked once, not per batch
+
+    process = model._pool._workers[0][0]
+    os.kill(process.pid, signal.SIGKILL)  # as the OOM killer would
+    process.join(timeout=10)
+    assert model.classify(records, workers=2) == expected
+    assert _worker_pids(model) != first  # a dead worker is replaced
+
+
+def test_a_worker_error_names_the_cause_and_the_next_batch_works():
+    model = load_classifier()
+    records = _gazette_records(2500)
+    bad = [*records[:1], {"number": "X", "title": "一种钢", "ipc": 12345}, *records[1:]]
+    with pytest.raises(RuntimeError, match="worker failed: TypeError"):
+        model.classify(bad, workers=2)  # index 1: the worker's share
+    assert model.classify(records, workers=2) == model.classify(records, workers=1)
+
+
+def test_parallel_classification_accepts_document_records():
     model = load_classifier()
     records = [
-        {"number": e.number, "title": e.text, "ipc": list(e.ipc)} for e in read_gazette()[:2500]
+        DocumentRecord(office="CN", number=r["number"], kind="A", title=r["title"], ipc=r["ipc"])
+        for r in _gazette_records(2500)
     ]
     assert model.classify(records, workers=2) == model.classify(records, workers=1)
 
