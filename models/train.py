@@ -82,10 +82,10 @@ class TrainConfig:
     competition_grid: tuple[float, ...] = (0.0, 0.125, 0.25, 0.375, 0.5)
     #: calibrated sub-field scores (v3, models/subfields.py); False keeps v2's sector x 1.0/0.9
     subfield_head: bool = True
-    #: hierarchical only: folds of the training-bucket gazette titles (by bucket) whose
-    #: out-of-fold scores join the tuning bucket for competition, calibration, thresholds and
-    #: IPC fusion, 8x the tuning data (v4; measured +0.01 macro-F1, steadier rare-label
-    #: thresholds, README, "Sector classifier"); 0: the tuning bucket alone (v2/v3)
+    #: hierarchical only: folds of the training-bucket documents (by bucket) whose out-of-fold
+    #: scores join the tuning bucket for competition, calibration, thresholds and IPC fusion,
+    #: 8x the tuning data (v3; with IPC 0.997 -> 1.000 macro-F1, README, "Sector classifier");
+    #: 0: the tuning bucket alone (v2)
     cross_fit_folds: int = 3
     #: hierarchical coefficients below this magnitude are dropped (0.02: no held-out F1 lost,
     #: artifact 4 MB instead of 56 MB)
@@ -191,18 +191,14 @@ def column_targets(
     return names, matrix
 
 
-def _fit_columns(
+def _fit_column_model(
     config: TrainConfig,
     texts: list[str],
     y: npt.NDArray[np.bool_],
     weights: npt.NDArray[np.float64],
-    score_texts: list[str] | None = None,
-) -> tuple[dict[str, int], npt.NDArray[np.float32], npt.NDArray[np.float32], Any]:
-    """TF-IDF + one LinearSVC per column, pruned and rounded to float16 as the artifact stores.
-
-    With ``score_texts``, the last item is their column scores under this fit (cross-fitting),
-    else the intercepts.
-    """
+) -> tuple[Any, npt.NDArray[np.float32], npt.NDArray[np.float64]]:
+    """(fitted TF-IDF vectorizer, coefficients, intercepts): one LinearSVC per column, pruned
+    and rounded to float16 as the artifact stores them."""
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.svm import LinearSVC
 
@@ -221,14 +217,17 @@ def _fit_columns(
             coef[:, k] = svc.coef_.ravel()
             intercept[k] = float(svc.intercept_[0])
     coef[np.abs(coef) < config.prune] = 0.0
-    coef = coef.astype(np.float16).astype(np.float32)
-    if score_texts is not None:
-        return (
-            {},
-            np.zeros(0, np.float32),
-            coef,
-            vectorizer.transform(score_texts) @ coef + intercept,
-        )
+    return vectorizer, coef.astype(np.float16).astype(np.float32), intercept
+
+
+def _fit_columns(
+    config: TrainConfig,
+    texts: list[str],
+    y: npt.NDArray[np.bool_],
+    weights: npt.NDArray[np.float64],
+) -> tuple[dict[str, int], npt.NDArray[np.float32], npt.NDArray[np.float32], Any]:
+    """:func:`_fit_column_model` as the artifact stores it: vocabulary, IDF, coef, intercepts."""
+    vectorizer, coef, intercept = _fit_column_model(config, texts, y, weights)
     vocabulary = {str(k): int(v) for k, v in vectorizer.vocabulary_.items()}
     return vocabulary, vectorizer.idf_.astype(np.float32), coef, intercept
 
@@ -239,29 +238,28 @@ def _out_of_fold_scores(
     column_y: npt.NDArray[np.bool_],
     weights: npt.NDArray[np.float64],
 ) -> tuple[list[Example], npt.NDArray[np.float64]]:
-    """The training-bucket gazette titles and their column scores from models that did not see
-    them: each fold (bucket modulo ``cross_fit_folds``) scored by a fit on the rest plus every
-    IPC title. The fold models are slightly weaker than the final one (a sixth less data), which
+    """The training-bucket documents (shipped gazette, and stored ones with ``--from-store``) and
+    their column scores from models that did not see them: each fold (bucket modulo
+    ``cross_fit_folds``) scored by a fit on the rest plus every IPC title. The fold models are slightly weaker than the final one (a sixth less data), which
     only makes thresholds chosen on their scores a little conservative."""
     folds = config.cross_fit_folds
-    gazette = [i for i, e in enumerate(train_set) if e.is_document]
-    fold_of = np.array([train_set[i].bucket % folds for i in gazette])
+    documents = [i for i, e in enumerate(train_set) if e.is_document]
+    fold_of = np.array([train_set[i].bucket % folds for i in documents])
     texts = [e.text for e in train_set]
-    scores = np.zeros((len(gazette), column_y.shape[1]))
+    scores = np.zeros((len(documents), column_y.shape[1]))
     for k in range(folds):
-        held = [gazette[j] for j in np.flatnonzero(fold_of == k)]
+        held = [documents[j] for j in np.flatnonzero(fold_of == k)]
         keep = np.ones(len(train_set), dtype=np.bool_)
         keep[held] = False
-        fitted = _fit_columns(
+        vectorizer, coef, intercept = _fit_column_model(
             config,
             [t for t, kept in zip(texts, keep, strict=True) if kept],
             column_y[keep],
             weights[keep],
-            [texts[i] for i in held],
         )
-        scores[fold_of == k] = fitted[3]
+        scores[fold_of == k] = vectorizer.transform([texts[i] for i in held]) @ coef + intercept
         log.info("classifier.cross_fit", fold=k, folds=folds, scored=len(held))
-    return [train_set[i] for i in gazette], scores
+    return [train_set[i] for i in documents], scores
 
 
 def _fit_platt(
@@ -366,10 +364,13 @@ def _fit_subfield_head(model: Classifier, tune_set: list[Example], tune_matrix: 
             k = index[item["sector"], item["subfield"]]
             raw[i, k] = item["score"]
             hit[i, k] = item["subfield"] in model.keyword_subfields(item["sector"], normalized)
+    # one pooled fit per kind; left as it is where tuning data has too few pairs of that kind
     recalibration = np.vstack(
         [
             _fit_platt(_logit(raw[kind])[:, None], truth[kind][:, None])[0]
-            for kind in (hit, (raw > 0) & ~hit & calibrated)
+            if truth[kind].sum() >= MIN_SUBFIELD_POSITIVES
+            else IDENTITY[row]
+            for row, kind in enumerate((hit, (raw > 0) & ~hit & calibrated))
         ]
     )
     # a keyword hit is listed whatever the threshold: treat it as probability 1 while tuning

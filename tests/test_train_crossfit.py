@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from models.data import Example
-from models.train import TrainConfig, _fit_columns, _out_of_fold_scores, column_targets
+from models.train import TrainConfig, _fit_column_model, _out_of_fold_scores, column_targets
 from warning.taxonomy import load_taxonomy
 
 
@@ -32,7 +32,8 @@ def test_out_of_fold_scores_come_from_models_that_did_not_see_the_title():
     assert [e.origin for e in scored] == ["gazette"] * 61  # IPC titles are never scored
     odd = [e.number for e in scored].index("CN999A")
     steel = columns.index("steel:*")
-    in_sample = _fit_columns(config, [e.text for e in train_set], y, weights, ["鹦鹉螺纹饰工艺"])[3]
+    vectorizer, coef, intercept = _fit_column_model(config, [e.text for e in train_set], y, weights)
+    in_sample = vectorizer.transform(["鹦鹉螺纹饰工艺"]) @ coef + intercept
     # a fit that saw the title scores it 0.50 here; out of fold, its words are unknown (0.11)
     assert in_sample[0, steel] > oof[odd, steel] + 0.2
     assert oof[0, steel] > 0.5  # an ordinary steel title is still recognised out of fold
