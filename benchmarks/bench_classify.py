@@ -111,12 +111,10 @@ def main(n: int = 20_000) -> None:
         f"worst {max(loads):.2f} s  (goal < 2 s)"
     )
     model = load_classifier()
-    model.classify(
-        [{"number": e.number, "title": e.text, "ipc": list(e.ipc)} for e in distinct[:100]]
-    )
+    model.classify([e.record() for e in distinct[:100]])
     jobs: dict[tuple[str, str, int], Callable[[], Any]] = {}
     for workload, (examples, _) in workloads.items():
-        records = [{"number": e.number, "title": e.text, "ipc": list(e.ipc)} for e in examples]
+        records = [e.record() for e in examples]
         texts = [document_text(e.text) for e in examples]
         for label, options in VARIANTS:
             for workers in (1, 2):

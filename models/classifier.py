@@ -727,7 +727,7 @@ def _classify_parallel(
             shares = [
                 model._build(*model._classify_records(records[0::workers], text_only, explain))
             ]
-            shares.extend(model._build(*payload) for payload in pool.collect(workers - 1))
+            shares.extend(model._build(*payload) for payload in pool.collect())
         except BaseException:
             model._close_pool()  # a worker may be mid-answer: start afresh next time
             raise

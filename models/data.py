@@ -42,6 +42,10 @@ class Example:
     #: "ipc_title" (augmentation)
     origin: str
 
+    def record(self) -> dict[str, object]:
+        """The example as ``classify`` input: a JSON-line-shaped dict."""
+        return {"number": self.number, "title": self.text, "ipc": list(self.ipc)}
+
     @property
     def is_document(self) -> bool:
         """A real patent document (shipped or crawled), as opposed to an IPC title."""

@@ -37,7 +37,7 @@ class Predictions:
 
 
 def predict(model: Classifier, examples: Sequence[Example], *, text_only: bool) -> Predictions:
-    records = [{"number": e.number, "title": e.text, "ipc": list(e.ipc)} for e in examples]
+    records = [e.record() for e in examples]
     results = model.classify(records, text_only=text_only)
     labels = model.labels
     sectors = [weak_labels(model.taxonomy, e.ipc) for e in examples]

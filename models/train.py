@@ -352,9 +352,7 @@ def _fit_subfield_head(model: Classifier, tune_set: list[Example], tune_matrix: 
     calibrated = by_ipc.sum(axis=0) >= MIN_SUBFIELD_POSITIVES
     # raw text-only scores of every sub-field of the assigned sectors (threshold 0, no recalibration)
     model.attach_subfield_head(platt, np.zeros(len(subfields)), IDENTITY)
-    listed = model.classify(
-        [{"number": e.number, "title": e.text} for e in tune_set], text_only=True, explain=False
-    )
+    listed = model.classify([e.record() for e in tune_set], text_only=True, explain=False)
     index = {(sf.sector, sf.id): k for k, sf in enumerate(subfields)}
     raw = np.zeros(truth.shape)
     hit = np.zeros(truth.shape, dtype=np.bool_)

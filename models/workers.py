@@ -60,14 +60,14 @@ class WorkerPool:
         return os.getpid() == self._owner and all(p.is_alive() for p, _ in self._workers)
 
     def submit(self, requests: list[Any]) -> None:
-        """Send one request to each worker (at most ``size``)."""
-        for (_, conn), request in zip(self._workers, requests, strict=False):
+        """Send one request to each worker."""
+        for (_, conn), request in zip(self._workers, requests, strict=True):
             conn.send(request)
 
-    def collect(self, count: int) -> list[Any]:
-        """The results of the first ``count`` workers' requests, in order."""
+    def collect(self) -> list[Any]:
+        """Every worker's result, in worker order."""
         results = []
-        for _, conn in self._workers[:count]:
+        for _, conn in self._workers:
             try:
                 ok, payload = conn.recv()
             except (EOFError, OSError):

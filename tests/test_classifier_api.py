@@ -113,7 +113,7 @@ def test_two_workers_give_the_same_results_in_the_same_order():
 def _gazette_records(n: int) -> list[dict]:
     from models.data import read_gazette
 
-    return [{"number": e.number, "title": e.text, "ipc": list(e.ipc)} for e in read_gazette()[:n]]
+    return [e.record() for e in read_gazette()[:n]]
 
 
 def _worker_pids(model) -> list[int]:
