@@ -81,7 +81,7 @@ def pack_sparse(coef: npt.NDArray[np.float32]) -> dict[str, Any]:
     """A mostly-zero [feature, column] matrix as CSC arrays with float16 values.
 
     The hierarchical model has ~56 columns; dense float32 they would be 56 MB, pruned and packed
-    like this about 4 MB compressed (pruning at 0.02 cost no held-out F1, see README, "Sector classifier").
+    like this about 4 MB compressed (pruning at 0.02 cost no held-out F1, see docs/classifier.md).
     """
     from scipy import sparse
 

@@ -3,7 +3,7 @@
 The dictionary joins the taxonomy's keywords with the short Chinese IPC titles (<= 8 characters,
 no punctuation: "轧机", "球磨机", "取向硅钢"), which are exactly the technical terms jieba's general
 dictionary splits apart. Word features are optional in training (``TrainConfig.word_features``):
-on gazette titles they did not beat character n-grams (README, "Sector classifier"), and they would make
+on gazette titles they did not beat character n-grams (docs/classifier.md), and they would make
 classification slower than segmentation itself. The benchmark uses :func:`segment` as its
 baseline.
 """

@@ -1,7 +1,7 @@
 """Text normalisation and the feature analyzer shared by training and classification.
 
 Chinese runs become character 1-3-grams (measured: on patent titles they beat jieba words,
-see README, "Sector classifier"); Latin runs become lower-case word tokens, so English documents use the
+see docs/classifier.md); Latin runs become lower-case word tokens, so English documents use the
 same model through the English IPC titles it was trained on. Pure Python, no segmentation
 dictionary: this is what keeps classification faster than segmenting the same text with jieba.
 """

@@ -1,6 +1,6 @@
 """`ipwarn model train`: fit the text model, calibrate it, tune thresholds and IPC fusion, evaluate.
 
-Recipe (each choice measured, see README, "Sector classifier"):
+Recipe (each choice measured, see docs/classifier.md):
 
 1. TF-IDF over :func:`models.text.analyze` features (CJK char 1-3-grams, English word stems) of
    the gazette titles in the training buckets plus every IPC title (zh and en), the Chinese IPC
@@ -70,12 +70,12 @@ class TrainConfig:
     ipc_zh_weight: float = 0.3
     ipc_en_weight: float = 1.0
     min_df: int = 2
-    #: add jieba words to the char n-grams (measured: no gain, slower; see README, "Sector classifier")
+    #: add jieba words to the char n-grams (measured: no gain, slower; see docs/classifier.md)
     word_features: bool = False
     #: auto-tag precision the threshold is chosen for
     target_precision: float = 0.97
     #: hierarchical text model (v2): one LinearSVC per IPC class of each sector and per IPC
-    #: section outside them, combined per label (measured +0.011 macro-F1, README, "Sector classifier");
+    #: section outside them, combined per label (measured +0.011 macro-F1, docs/classifier.md);
     #: False trains the v1 recipe (one LinearSVC per label)
     hierarchical: bool = True
     #: candidate weights of the best "other" column against a sector's; picked on the tuning bucket
@@ -84,7 +84,7 @@ class TrainConfig:
     subfield_head: bool = True
     #: hierarchical only: folds of the training-bucket documents (by bucket) whose out-of-fold
     #: scores join the tuning bucket for competition, calibration, thresholds and IPC fusion,
-    #: 8x the tuning data (v3; with IPC 0.997 -> 1.000 macro-F1, README, "Sector classifier");
+    #: 8x the tuning data (v3; with IPC 0.997 -> 1.000 macro-F1, docs/classifier.md);
     #: 0: the tuning bucket alone (v2)
     cross_fit_folds: int = 3
     #: hierarchical coefficients below this magnitude are dropped (0.02: no held-out F1 lost,
@@ -127,7 +127,7 @@ def _fit_text_model(
 
     Calibrating on held-out *gazette* titles (not cross-validated on the training mix) matters:
     the IPC-title examples have another label balance, and calibrating on them left "other"
-    stuck between 0.6 and 0.8 (ECE 0.044 -> see README, "Sector classifier").
+    stuck between 0.6 and 0.8 (ECE 0.044 -> see docs/classifier.md).
     """
     from sklearn.calibration import CalibratedClassifierCV
     from sklearn.feature_extraction.text import TfidfVectorizer
