@@ -41,30 +41,43 @@ def _abandoned(owner: str | None, started_at: dt.datetime, now: dt.datetime, lim
 
 
 def close_abandoned(store: Store, settings: Settings, now: dt.datetime | None = None) -> int:
-    """Mark running rows of dead processes ``abandoned``; returns how many were closed."""
+    """Mark running rows of dead processes ``abandoned``; returns how many were closed.
+
+    Read first, write only when something is to close: most starts find nothing, and on
+    SQLite a write transaction would take the database's write lock.
+    """
     now = now or utcnow()
     limit = max_run_seconds(settings)
     me = process_identity()
+    found: dict[type[Any], dict[int, str]] = {}
+    with store.session() as session:
+        for model in (CrawlRun, JobRun):
+            running = session.execute(
+                select(model.id, model.owner, model.started_at).where(model.status == "running")
+            )
+            for row_id, owner, started_at in running:
+                if owner == me or not _abandoned(owner, started_at, now, limit):
+                    continue
+                why = (
+                    f"its process {owner} is gone (killed?)"
+                    if owner and identity_alive(owner) is False
+                    else f"still running after {limit / 3600:.1f} h (longer than any timeout)"
+                )
+                found.setdefault(model, {})[row_id] = why
+    if not found:
+        return 0
     closed = 0
     with store.write_session() as session:
-        rows: list[Any] = [
-            *session.scalars(select(CrawlRun).where(CrawlRun.status == "running")),
-            *session.scalars(select(JobRun).where(JobRun.status == "running")),
-        ]
-        for row in rows:
-            if row.owner == me or not _abandoned(row.owner, row.started_at, now, limit):
-                continue
-            row.status = "abandoned"
-            row.finished_at = now
-            why = (
-                f"its process {row.owner} is gone (killed?)"
-                if row.owner and identity_alive(row.owner) is False
-                else f"still running after {limit / 3600:.1f} h (longer than any timeout)"
+        for model, whys in found.items():
+            rows = session.scalars(
+                select(model).where(model.id.in_(list(whys)), model.status == "running")
             )
-            row.error = ((row.error + "\n") if row.error else "") + (
-                f"abandoned: {why}; closed by {me}"
-            )
-            closed += 1
-            what = f"crawl {row.source}" if isinstance(row, CrawlRun) else row.job
-            log.warning("run.abandoned", run=what, id=row.id, owner=row.owner or "-")
+            for row in rows:
+                row.status = "abandoned"
+                row.finished_at = now
+                note = f"abandoned: {whys[row.id]}; closed by {me}"
+                row.error = f"{row.error}\n{note}" if row.error else note
+                closed += 1
+                what = f"crawl {row.source}" if isinstance(row, CrawlRun) else row.job
+                log.warning("run.abandoned", run=what, id=row.id, owner=row.owner or "-")
     return closed

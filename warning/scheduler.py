@@ -456,7 +456,10 @@ def serve(
     lock = make_lock(store, settings, poll_seconds)
     try:
         while lock.acquire(stop) and _lead(settings, store, config, lock, stop):
-            lock.release()  # lost: drop the connection, then wait as a standby again
+            # lost: drop the connection and let a standby (polling every poll_seconds) take
+            # over first, before competing again as a standby
+            lock.release()
+            stop.wait(2 * poll_seconds)
     finally:
         lock.release()
     log.info("scheduler.stopped")

@@ -83,6 +83,13 @@ def current_outage(session: Session) -> Outage | None:
     return Outage.from_value(state.value) if state is not None and state.value else None
 
 
+def notified(store: Store) -> bool:
+    """Is there an outage that operators have been told about?"""
+    with store.session() as session:
+        outage = current_outage(session)
+    return outage is not None and outage.notified
+
+
 def record_run(store: Store, settings: Settings, now: dt.datetime, counts: RunCounts) -> int:
     """Update the outage record from one run's counts; returns operator notices queued."""
     queued = 0

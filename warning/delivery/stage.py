@@ -25,7 +25,8 @@ def run_deliver_stage(ctx: StageContext) -> StageResult:
     counts = deliver(ctx.store, ctx.settings, transport, now=ctx.now, flush=ctx.force)
     outputs = list(transport.outputs)
     notices = outage.record_run(ctx.store, ctx.settings, ctx.now, counts)
-    notices += int(check_stale(ctx.store, ctx.settings, ctx.now))
+    if not outage.notified(ctx.store):  # during an outage operators were told why already
+        notices += int(check_stale(ctx.store, ctx.settings, ctx.now))
     if notices:
         counts.operator_alerts += notices
     if notices and not counts.server_unavailable:
