@@ -402,6 +402,8 @@ class Deliverer:
         self.rng = rng or random.Random()
         self.counts = RunCounts()
         self.stopped: str | None = None
+        #: groups to give back uncharged at the end of a batch, with why (None: never tried)
+        self._give_back: list[tuple[Group, str | None]] = []
         self.sender = parseaddr(settings.mail_from)[1] or "ipwarn@localhost"
 
     async def run(self) -> RunCounts:
@@ -421,7 +423,7 @@ class Deliverer:
             # a group tried once in this run (it failed; flush ignores its back-off) waits
             again = [g for g in groups if seen.intersection(g.row_ids)]
             if again:
-                self._release(again)
+                self._release([(g, None) for g in again])
             fresh = [g for g in groups if not seen.intersection(g.row_ids)]
             if not fresh:
                 break
@@ -435,15 +437,19 @@ class Deliverer:
         views = load_views(self.store, groups, self.settings, self.now)
         names = enterprise_names(self.store, groups)
         gate = asyncio.Semaphore(self.transport.max_parallel)
+        self._give_back = []
 
         async def one(group: Group) -> None:
             async with gate:
                 if self.stopped is not None:
-                    self._release([group])
+                    self._give_back.append((group, None))
                     return
                 await self._send_group(group, views, names)
 
         await asyncio.gather(*(one(g) for g in groups))
+        if self._give_back:  # the run stopped (server unavailable): one transaction for all
+            self._release(self._give_back)
+            self._give_back = []
 
     async def _send_group(
         self, group: Group, views: dict[int, AlertView], names: dict[str, str]
@@ -458,7 +464,7 @@ class Deliverer:
         except ServerUnavailable as exc:
             if exc.before_message:
                 # the server never saw this message: the outage is recorded, the row not charged
-                self._release([group], error=str(exc))
+                self._give_back.append((group, str(exc)))
             else:
                 self._mark_failed(group, exc)
             if self.stopped is None:
@@ -577,17 +583,17 @@ class Deliverer:
             error=str(error),
         )
 
-    def _release(self, groups: list[Group], error: str | None = None) -> None:
+    def _release(self, groups: list[tuple[Group, str | None]]) -> None:
         """Give back groups not attempted (server unavailable): due again at once next run.
 
-        No attempt is charged; ``error`` (why the server could not be used) is kept for
-        `ipwarn outbox`.
+        No attempt is charged; the error (why the server could not be used, None for a group
+        never tried) is kept for `ipwarn outbox`.
         """
-        values: dict[str, Any] = {"claimed_by": None, "lease_until": None}
-        if error is not None:
-            values["last_error"] = error[:2000]
         with self.store.write_session() as session:
-            for group in groups:
+            for group, error in groups:
+                values: dict[str, Any] = {"claimed_by": None, "lease_until": None}
+                if error is not None:
+                    values["last_error"] = error[:2000]
                 session.execute(
                     update(OutboxMessage)
                     .where(self._mine(group))
