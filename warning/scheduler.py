@@ -355,15 +355,8 @@ def run_job(
     argv += spec.argv
     t0 = time.monotonic()
     detail: dict[str, Any] = {"argv": spec.argv, "scheduler_pid": os.getpid()}
-    run_id = _record(
-        store,
-        None,
-        job=f"job:{spec.id}",
-        started_at=utcnow(),
-        status="running",
-        owner=process_identity(),
-        detail=detail,
-    )
+    head = {"job": f"job:{spec.id}", "started_at": utcnow(), "owner": process_identity()}
+    run_id = _record(store, None, status="running", detail=detail, **head)
     status, error = "ok", None
     proc = subprocess.Popen(
         argv,
@@ -389,6 +382,7 @@ def run_job(
     _record(
         store,
         run_id,
+        **(head if run_id is None else {}),  # the first write failed: insert the whole row
         finished_at=utcnow(),
         status=status,
         error=error,
