@@ -22,6 +22,7 @@ import subprocess
 import sys
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -69,6 +70,19 @@ def status_json(store: Store, settings, monkeypatch) -> dict[str, Any]:
     result = CliRunner().invoke(cli, ["status", "--json"], catch_exceptions=False)
     assert result.exit_code == 0, result.output
     return dict(json.loads(result.stdout))
+
+
+def smtp_env(store: Store, data_dir: Path, cfg, **extra: str) -> dict[str, str]:
+    """The environment of an `ipwarn` child that mails through ``cfg``'s SMTP server."""
+    return child_env(
+        store,
+        data_dir,
+        IPWARN_SMTP_HOST=str(cfg.smtp_host),
+        IPWARN_SMTP_PORT=str(cfg.smtp_port),
+        IPWARN_SMTP_TIMEOUT_SECONDS=f"{cfg.smtp_timeout_seconds:g}",
+        IPWARN_MAIL_FROM=cfg.mail_from,
+        **extra,
+    )
 
 
 # --- 3. a long SMTP outage --------------------------------------------------------------------
@@ -188,14 +202,7 @@ def test_a_killed_deliverer_holds_its_rows_only_for_the_lease_of_what_it_claimed
     with smtp_server(handler) as server:
         cfg = smtp_settings(settings, store, server.port, smtp_timeout_seconds=30.0)
         add_alerts(store, cfg, sub, 2)
-        env = child_env(
-            store,
-            tmp_path / "var",
-            IPWARN_SMTP_HOST="127.0.0.1",
-            IPWARN_SMTP_PORT=str(server.port),
-            IPWARN_SMTP_TIMEOUT_SECONDS="30",
-            IPWARN_MAIL_FROM=cfg.mail_from,
-        )
+        env = smtp_env(store, tmp_path / "var", cfg)
         proc = subprocess.Popen(
             [sys.executable, "-m", "warning", "deliver", "--now", LATER.isoformat()],
             env=env,
@@ -397,13 +404,10 @@ def test_kill_9_of_serve_kills_its_job_and_the_mail_in_flight_goes_out_once(
     with smtp_server(handler) as server:
         cfg = smtp_settings(settings, store, server.port, smtp_timeout_seconds=30.0)
         add_alerts(store, cfg, sub, 1)
-        env = child_env(
+        env = smtp_env(
             store,
             tmp_path / "var",
-            IPWARN_SMTP_HOST="127.0.0.1",
-            IPWARN_SMTP_PORT=str(server.port),
-            IPWARN_SMTP_TIMEOUT_SECONDS="30",
-            IPWARN_MAIL_FROM=cfg.mail_from,
+            cfg,
             IPWARN_DELIVER_INTERVAL_SECONDS="1",
             IPWARN_PIPELINE_INTERVAL_MINUTES="600",
         )
