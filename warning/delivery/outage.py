@@ -92,6 +92,12 @@ def notified(store: Store) -> bool:
 
 def record_run(store: Store, settings: Settings, now: dt.datetime, counts: RunCounts) -> int:
     """Update the outage record from one run's counts; returns operator notices queued."""
+    if not (counts.server_unavailable or counts.dead_rows):
+        if not counts.messages:
+            return 0
+        with store.session() as session:  # most runs: no outage to close, no write lock taken
+            if session.get(AppState, OUTAGE_KEY) is None:
+                return 0
     queued = 0
     with store.write_session() as session:
         if counts.server_unavailable:
