@@ -13,6 +13,7 @@ from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
 from crawlers.job import CrawlJob
+from warning.lifeline import die_with_parent
 
 SPIDERS = {
     "bulk": "crawlers.spiders.bulk:BulkSpider",
@@ -87,6 +88,7 @@ def run(job: CrawlJob) -> dict[str, Any]:
 
 
 def main() -> int:
+    die_with_parent()
     job = CrawlJob.from_env()
     stats = run(job)
     sys.stdout.write(STATS_PREFIX + json.dumps(stats, default=str) + "\n")

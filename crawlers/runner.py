@@ -19,6 +19,7 @@ from crawlers.child import STATS_PREFIX
 from crawlers.job import DATABASE_ENV, JOB_ENV, CrawlJob
 from warning.config import Settings
 from warning.errors import ConfigError, Problem
+from warning.lifeline import child_env, process_identity
 from warning.logging import get_logger
 from warning.store.engine import Store
 from warning.store.models import CrawlRun, utcnow
@@ -79,7 +80,13 @@ def run_source(
     )
     job.check()
     with store.session() as session:
-        run = CrawlRun(source=name, started_at=utcnow(), status="running", since=since)
+        run = CrawlRun(
+            source=name,
+            started_at=utcnow(),
+            status="running",
+            since=since,
+            owner=process_identity(),
+        )
         session.add(run)
         session.flush()
         job.run_id = run.id
@@ -106,7 +113,9 @@ def run_source(
 
 
 def _run_child(job: CrawlJob, database_url: str) -> tuple[str, str | None, dict[str, Any]]:
-    env = {**os.environ, DATABASE_ENV: database_url, JOB_ENV: job.to_env()}
+    # the child dies with us (kill -9 included): it runs in its own session so that a timeout
+    # can stop its whole group, which would otherwise leave it running beside the next crawl
+    env = child_env({**os.environ, DATABASE_ENV: database_url, JOB_ENV: job.to_env()})
     process = subprocess.Popen(
         [sys.executable, "-m", "crawlers.child"],
         env=env,

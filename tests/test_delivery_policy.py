@@ -201,6 +201,7 @@ def test_stale_outbox_alerts_the_operator_once_per_hour(store, settings):
         free_port(),
         operator_recipients=["ops@example.com"],
         outbox_stale_minutes=30,
+        smtp_outage_notice_minutes=600,  # the outage notice is tested in test_faults_runtime
     )
     add_alerts(store, down, sub, 1)
     assert run(store, down, LATER).counts["operator_alerts"] == 0

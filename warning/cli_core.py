@@ -51,6 +51,9 @@ def ensure_schema(app: App) -> None:
     if app.store.is_sqlite and migrate.current_revision(app.store.engine) is None:
         migrate.upgrade(app.store.engine)
     migrate.require_current(app.store.engine)
+    from warning.abandoned import close_abandoned
+
+    close_abandoned(app.store, app.settings)
 
 
 @click.group(invoke_without_command=True)
@@ -203,6 +206,7 @@ def status(app: App, as_json: bool, limit: int) -> None:
         "jobs": runs,
         "outbox": outbox,
         "oldest_due_seconds": oldest_age,
+        "mail_outage": report.outage.to_value() if report.outage else None,
         "problems": report.problems,
     }
     if as_json:

@@ -104,6 +104,12 @@ class Settings(BaseSettings):
     max_send_attempts: int = Field(default=8, ge=1)
     retry_base_seconds: float = Field(default=30.0, gt=0)
     outbox_stale_minutes: float = Field(default=60.0, gt=0)
+    #: a retryable failure makes a row dead only once it has had ``max_send_attempts`` attempts
+    #: *and* first became due this long ago (3 days), so that queue size and delivery cadence do
+    #: not decide what survives a long outage
+    outbox_max_age_hours: float = Field(default=72.0, ge=0)
+    #: operators are told (once per outage) when the mail server has been unavailable this long
+    smtp_outage_notice_minutes: float = Field(default=30.0, gt=0)
     operator_recipients: list[str] = Field(default_factory=list)
 
     # --- digest -----------------------------------------------------------------------------
@@ -125,6 +131,12 @@ class Settings(BaseSettings):
     deliver_interval_seconds: float = Field(default=60.0, gt=0)
     job_timeout_seconds: float = Field(default=3600.0, gt=0)
     misfire_grace_seconds: int = Field(default=3600, ge=1)
+    #: how often the active scheduler checks that it still holds the leader lock (it also
+    #: checks before every job); a lost lock stops its jobs within this time
+    leader_check_seconds: float = Field(default=5.0, gt=0)
+    #: a standby retries the lock every ``serve --poll-seconds``; after a database error it
+    #: reconnects with exponential back-off up to this many seconds
+    leader_retry_max_seconds: float = Field(default=60.0, gt=0)
 
     sources: dict[str, SourceConfig] = Field(default_factory=dict)
 

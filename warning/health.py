@@ -1,8 +1,9 @@
-"""Operator health checks: stale sources (here) and an overdue outbox (measured by delivery).
+"""Operator health checks: stale sources (here), an overdue outbox, a mail-server outage and
+dead letters (the last three measured by delivery).
 
-The deliver stage itself alerts operators about an overdue outbox (once an hour); this module
-reports both problems for `ipwarn status` and alerts operators about stale sources, once a day
-per source.
+The deliver stage itself alerts operators about an overdue outbox (once an hour), an outage
+(once per outage) and dead letters (once per run that made some); this module reports all of
+them for `ipwarn status` and alerts operators about stale sources, once a day per source.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from dataclasses import dataclass
 from sqlalchemy.orm import Session
 
 from warning.config import Settings
+from warning.delivery.outage import Outage, current_outage
 from warning.delivery.outbox import OutboxSummary, enqueue_operator, outbox_summary
 from warning.logging import get_logger
 from warning.store.models import utcnow
@@ -25,6 +27,9 @@ class HealthReport:
     stale_sources: list[tuple[str, dt.datetime | None]]
     outbox: OutboxSummary
     outbox_limit_seconds: float
+    #: the mail server's current outage, if a deliver run found it unavailable
+    outage: Outage | None = None
+    settings: Settings | None = None
 
     @property
     def outbox_overdue(self) -> bool:
@@ -47,6 +52,14 @@ class HealthReport:
             out.append(
                 f"the oldest due outbox message has waited {minutes:.0f} min (run `ipwarn outbox`)"
             )
+        if self.outage is not None and self.settings is not None:
+            out.append(self.outage.describe(self.settings))
+        dead = self.outbox.counts.get("dead", 0)
+        if dead:
+            out.append(
+                f"{dead} dead letter(s) in the outbox: see `ipwarn outbox --dead`, requeue with "
+                "`ipwarn outbox --requeue-dead all` once the address or server is fixed"
+            )
         return out
 
 
@@ -64,6 +77,8 @@ def check(session: Session, settings: Settings, now: dt.datetime | None = None) 
         stale_sources(session, settings, now),
         outbox_summary(session, now),
         settings.outbox_stale_minutes * 60,
+        current_outage(session),
+        settings,
     )
 
 

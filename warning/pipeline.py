@@ -18,6 +18,7 @@ from typing import Any
 
 from warning.config import Settings
 from warning.errors import StageNotBuilt
+from warning.lifeline import process_identity
 from warning.logging import get_logger
 from warning.store.engine import Store
 from warning.store.models import JobRun, utcnow
@@ -81,7 +82,12 @@ def run_stage(name: str, ctx: StageContext, *, job: str | None = None) -> StageR
     started = utcnow()
     t0 = time.perf_counter()
     with ctx.store.session() as session:
-        run = JobRun(job=job or f"stage:{name}", started_at=started, status="running")
+        run = JobRun(
+            job=job or f"stage:{name}",
+            started_at=started,
+            status="running",
+            owner=process_identity(),
+        )
         session.add(run)
         session.flush()
         run_id = run.id

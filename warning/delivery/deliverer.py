@@ -5,14 +5,23 @@ IMMEDIATE`` via :meth:`Store.write_session`) that marks rows ``sending`` with ou
 stores each group's deterministic Message-ID *before* sending. Sending happens outside any
 transaction; each group is then marked in its own transaction. A deliverer that dies between
 send and mark leaves rows ``sending``; once their lease runs out another deliverer re-sends them
-with the same Message-ID, so a mail client folds the duplicate. Several deliverers may run at
-once: a row is only ever claimed by one of them at a time.
+with the same Message-ID, so a mail client folds the duplicate. The lease is sized to the batch
+actually claimed (:func:`lease_seconds`). Several deliverers may run at once: a row is only ever
+claimed by one of them at a time.
+
+An outage costs no row an attempt: when the server cannot be used before a message is handed
+over (connect, TLS, AUTH), the run stops and gives every claimed row back unchanged; the outage
+itself is recorded by the stage (:mod:`warning.delivery.outage`). A row that was tried (the
+server saw it: 4xx, a drop mid-DATA, a timeout after connecting) is charged one attempt, and a
+retryable failure makes it dead only once it has had ``max_send_attempts`` attempts *and* first
+became due ``outbox_max_age_hours`` ago.
 """
 
 from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import math
 import os
 import random
 import socket
@@ -54,12 +63,22 @@ log = get_logger(__name__)
 MAX_GROUPS_PER_CLAIM = 25
 ROWS_PER_CLAIM = 500
 MAX_BACKOFF_SECONDS = 6 * 3600.0
+#: added to every lease: building the messages and marking them
+LEASE_GRACE_SECONDS = 60.0
 DIGEST_LABELS = {"daily": "每日汇总", "weekly": "每周汇总"}
 
 
-def lease_seconds(settings: Settings) -> float:
-    """How long a claim is honoured: every claimed group may take the full send timeout."""
-    return settings.smtp_timeout_seconds * (MAX_GROUPS_PER_CLAIM + 1) + 60.0
+def lease_seconds(
+    settings: Settings, groups: int = MAX_GROUPS_PER_CLAIM, parallel: int = 1
+) -> float:
+    """How long a claim of ``groups`` emails sent ``parallel`` at a time is honoured.
+
+    Every send is bounded by ``smtp_timeout_seconds`` and at most ``parallel`` run at once, so
+    the batch is done within ``ceil(groups / parallel)`` timeouts; one email at the default
+    60 s timeout: 2 minutes (the default maximum, 25 emails one at a time: 26 minutes).
+    """
+    rounds = math.ceil(max(groups, 1) / max(parallel, 1))
+    return settings.smtp_timeout_seconds * rounds + LEASE_GRACE_SECONDS
 
 
 def row_due(row: OutboxMessage) -> dt.datetime:
@@ -112,17 +131,26 @@ class RunCounts:
     server_unavailable: int = 0
     #: why it stopped (not a count; kept out of :meth:`as_dict`)
     error: str | None = None
+    #: ids of the rows that went dead in this run (not a count; kept out of :meth:`as_dict`)
+    dead_rows: list[int] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, int | float]:
-        return {k: v for k, v in self.__dict__.items() if k != "error"}
+        return {k: v for k, v in self.__dict__.items() if k not in ("error", "dead_rows")}
 
 
 def _claimable(now: dt.datetime, settings: Settings, flush: bool = False) -> Any:
+    # rows claimed before leases were stored per claim get the longest lease
     stale = now - dt.timedelta(seconds=lease_seconds(settings))
     due = OutboxMessage.due_at <= now if not flush else OutboxMessage.id.is_not(None)
     return or_(
         and_(OutboxMessage.status.in_(("pending", "retrying")), due),
-        and_(OutboxMessage.status == "sending", OutboxMessage.claimed_at < stale),
+        and_(
+            OutboxMessage.status == "sending",
+            or_(
+                OutboxMessage.lease_until < now,
+                and_(OutboxMessage.lease_until.is_(None), OutboxMessage.claimed_at < stale),
+            ),
+        ),
     )
 
 
@@ -147,10 +175,12 @@ def claim(
     counts: RunCounts,
     *,
     flush: bool = False,
+    parallel: int = 1,
 ) -> list[Group]:
     """Claim up to :data:`MAX_GROUPS_PER_CLAIM` due groups; apply silences, inhibition, cap.
 
     ``flush`` claims queued rows whatever their due time (digests, quiet hours, back-offs).
+    ``parallel``: how many the caller sends at once (sizes the lease).
     """
     domain = mail_domain(settings.mail_from)
     with store.write_session() as session:
@@ -174,10 +204,12 @@ def claim(
         fresh = [r for g in grouped for r in g if r.kind == "alert" and not r.message_id]
         held = _apply_policies(session, fresh, now, settings, counts)
         claimed: list[Group] = []
-        for rows_of_group in grouped:
-            live = [r for r in rows_of_group if r.id not in held]
-            if not live:
-                continue
+        live_groups = [[r for r in g if r.id not in held] for g in grouped]
+        live_groups = [g for g in live_groups if g]
+        lease_until = now + dt.timedelta(
+            seconds=lease_seconds(settings, len(live_groups), parallel)
+        )
+        for live in live_groups:
             first = live[0]
             ids = sorted(r.id for r in live)
             message_id = first.message_id or make_message_id(
@@ -190,6 +222,7 @@ def claim(
                 row.status = "sending"
                 row.claimed_by = worker
                 row.claimed_at = now
+                row.lease_until = lease_until
                 row.message_id = message_id
             claimed.append(
                 Group(
@@ -369,20 +402,28 @@ class Deliverer:
         self.rng = rng or random.Random()
         self.counts = RunCounts()
         self.stopped: str | None = None
+        #: groups to give back uncharged at the end of a batch, with why (None: never tried)
+        self._give_back: list[tuple[Group, str | None]] = []
         self.sender = parseaddr(settings.mail_from)[1] or "ipwarn@localhost"
 
     async def run(self) -> RunCounts:
         seen: set[int] = set()
         while self.stopped is None:
             groups = claim(
-                self.store, self.worker, self.now, self.settings, self.counts, flush=self.flush
+                self.store,
+                self.worker,
+                self.now,
+                self.settings,
+                self.counts,
+                flush=self.flush,
+                parallel=self.transport.max_parallel,
             )
             if not groups:
                 break
             # a group tried once in this run (it failed; flush ignores its back-off) waits
             again = [g for g in groups if seen.intersection(g.row_ids)]
             if again:
-                self._release(again)
+                self._release([(g, None) for g in again])
             fresh = [g for g in groups if not seen.intersection(g.row_ids)]
             if not fresh:
                 break
@@ -396,15 +437,19 @@ class Deliverer:
         views = load_views(self.store, groups, self.settings, self.now)
         names = enterprise_names(self.store, groups)
         gate = asyncio.Semaphore(self.transport.max_parallel)
+        self._give_back = []
 
         async def one(group: Group) -> None:
             async with gate:
                 if self.stopped is not None:
-                    self._release([group])
+                    self._give_back.append((group, None))
                     return
                 await self._send_group(group, views, names)
 
         await asyncio.gather(*(one(g) for g in groups))
+        if self._give_back:  # the run stopped (server unavailable): one transaction for all
+            self._release(self._give_back)
+            self._give_back = []
 
     async def _send_group(
         self, group: Group, views: dict[int, AlertView], names: dict[str, str]
@@ -417,7 +462,11 @@ class Deliverer:
         try:
             await self.transport.send(message, self.sender, group.recipient)
         except ServerUnavailable as exc:
-            self._mark_failed(group, exc)
+            if exc.before_message:
+                # the server never saw this message: the outage is recorded, the row not charged
+                self._give_back.append((group, str(exc)))
+            else:
+                self._mark_failed(group, exc)
             if self.stopped is None:
                 self.stopped = str(exc)
                 self.counts.server_unavailable = 1
@@ -487,32 +536,45 @@ class Deliverer:
         )
 
     def _mark_failed(self, group: Group, error: DeliveryError) -> None:
+        """Charge the group one attempt: retry after a back-off, or dead by the rules."""
         attempts = group.attempts + 1
-        final = not error.retryable or attempts >= self.settings.max_send_attempts
-        values: dict[str, Any] = {"attempts": attempts, "claimed_by": None}
-        if final:
-            reason = (
-                str(error) if not error.retryable else f"gave up after {attempts} attempts: {error}"
-            )
-            values.update(status="dead", last_error=reason[:2000])
-        else:
-            delay = backoff_seconds(attempts, self.settings, self.rng)
-            values.update(
-                status="retrying",
-                last_error=str(error)[:2000],
-                due_at=self.now + dt.timedelta(seconds=delay),
-            )
+        max_age = dt.timedelta(hours=self.settings.outbox_max_age_hours)
         with self.store.write_session() as session:
-            for row in session.scalars(select(OutboxMessage).where(self._mine(group))):
+            rows = list(session.scalars(select(OutboxMessage).where(self._mine(group))))
+            if not rows:
+                return
+            age = self.now - min(row_due(r) for r in rows)
+            # a retryable failure is final only when both the attempts and the age are used up
+            final = not error.retryable or (
+                attempts >= self.settings.max_send_attempts and age >= max_age
+            )
+            values: dict[str, Any] = {"attempts": attempts, "claimed_by": None}
+            if final:
+                reason = (
+                    str(error)
+                    if not error.retryable
+                    else f"gave up after {attempts} attempts over "
+                    f"{age.total_seconds() / 3600:.1f} h: {error}"
+                )
+                values.update(status="dead", last_error=reason[:2000])
+            else:
+                delay = backoff_seconds(attempts, self.settings, self.rng)
+                values.update(
+                    status="retrying",
+                    last_error=str(error)[:2000],
+                    due_at=self.now + dt.timedelta(seconds=delay),
+                )
+            for row in rows:
                 if not final and "first_due_at" not in (row.payload or {}):
                     # remembered so that `ipwarn outbox` can tell how late a retried row is
                     row.payload = {**(row.payload or {}), "first_due_at": row_due(row).isoformat()}
                 for key, value in values.items():
                     setattr(row, key, value)
         if final:
-            self.counts.dead += len(group.row_ids)
+            self.counts.dead += len(rows)
+            self.counts.dead_rows.extend(r.id for r in rows)
         else:
-            self.counts.retrying += len(group.row_ids)
+            self.counts.retrying += len(rows)
         log.warning(
             "deliver.failed",
             recipient=group.recipient,
@@ -521,14 +583,21 @@ class Deliverer:
             error=str(error),
         )
 
-    def _release(self, groups: list[Group]) -> None:
-        """Give back groups not attempted (server unavailable): due again at once next run."""
+    def _release(self, groups: list[tuple[Group, str | None]]) -> None:
+        """Give back groups not attempted (server unavailable): due again at once next run.
+
+        No attempt is charged; the error (why the server could not be used, None for a group
+        never tried) is kept for `ipwarn outbox`.
+        """
         with self.store.write_session() as session:
-            for group in groups:
+            for group, error in groups:
+                values: dict[str, Any] = {"claimed_by": None, "lease_until": None}
+                if error is not None:
+                    values["last_error"] = error[:2000]
                 session.execute(
                     update(OutboxMessage)
                     .where(self._mine(group))
-                    .values(status="retrying" if group.attempts else "pending", claimed_by=None)
+                    .values(status="retrying" if group.attempts else "pending", **values)
                 )
 
 

@@ -1,10 +1,12 @@
-"""The ``deliver`` pipeline stage: send what is due, then warn operators about a stuck outbox."""
+"""The ``deliver`` pipeline stage: send what is due, then warn operators about a stuck outbox,
+a mail server that stays unavailable and dead letters (:mod:`warning.delivery.outage`)."""
 
 from __future__ import annotations
 
 import datetime as dt
 
 from warning.config import Settings
+from warning.delivery import outage
 from warning.delivery.deliverer import RunCounts, deliver
 from warning.delivery.outbox import enqueue_operator, outbox_summary
 from warning.delivery.transport import Transport, make_transport
@@ -22,11 +24,18 @@ def run_deliver_stage(ctx: StageContext) -> StageResult:
     # queued now, ignoring digest times, quiet hours and back-offs
     counts = deliver(ctx.store, ctx.settings, transport, now=ctx.now, flush=ctx.force)
     outputs = list(transport.outputs)
-    if check_stale(ctx.store, ctx.settings, ctx.now):
-        counts.operator_alerts += 1
-        # the operator notice goes out in this run (a fresh transport: the first was closed)
+    notices = outage.record_run(ctx.store, ctx.settings, ctx.now, counts)
+    if not outage.notified(ctx.store):  # during an outage operators were told why already
+        notices += int(check_stale(ctx.store, ctx.settings, ctx.now))
+    if notices:
+        counts.operator_alerts += notices
+    if notices and not counts.server_unavailable:
+        # the operator notice goes out in this run (a fresh transport: the first was closed);
+        # while the server is down it waits in the outbox like any other mail
         second = make_transport(ctx.settings)
-        _add(counts, deliver(ctx.store, ctx.settings, second, now=ctx.now))
+        more = deliver(ctx.store, ctx.settings, second, now=ctx.now)
+        outage.record_run(ctx.store, ctx.settings, ctx.now, more)
+        _add(counts, more)
         outputs.extend(second.outputs)
     counts.files = len(outputs)
     with ctx.store.session() as session:

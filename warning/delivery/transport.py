@@ -3,7 +3,9 @@
 Both raise :class:`warning.errors.DeliveryError` with ``retryable`` set from the server's
 answer: 4xx, timeouts and connection errors are retried later; 5xx and refused recipients are
 final. :class:`ServerUnavailable` (a retryable DeliveryError) means the server itself cannot be
-used right now, so the deliverer stops the run instead of failing every message in turn.
+used right now, so the deliverer stops the run instead of failing every message in turn; with
+``before_message`` set (connect, TLS, EHLO or AUTH failed, or timed out, before the message was
+handed over) no message is to blame, and no row is charged an attempt.
 """
 
 from __future__ import annotations
@@ -29,8 +31,10 @@ log = get_logger(__name__)
 class ServerUnavailable(DeliveryError):
     """The mail server cannot be reached or refuses us (connection, TLS, auth): retry later."""
 
-    def __init__(self, message: str) -> None:
+    def __init__(self, message: str, *, before_message: bool = False) -> None:
         super().__init__(message, retryable=True)
+        #: True when the server never saw the message (the outage, not the message, failed)
+        self.before_message = before_message
 
 
 class Transport(Protocol):
@@ -123,8 +127,16 @@ class SmtpTransport:
         )
 
     async def _open(self) -> aiosmtplib.SMTP:
+        """A connected (TLS, AUTH) client; failures here are the server's, never a message's."""
         client = self._new_client()
-        await client.connect()
+        try:
+            await client.connect()
+        except Exception as exc:
+            client.close()
+            error = classify(exc)
+            if isinstance(error, ServerUnavailable):
+                error.before_message = True
+            raise error from exc
         self.connections += 1
         return client
 
@@ -136,11 +148,14 @@ class SmtpTransport:
             client.close()
         return None
 
-    async def _send_once(self, data: bytes, sender: str, recipient: str) -> None:
+    async def _send_once(
+        self, data: bytes, sender: str, recipient: str, progress: dict[str, bool]
+    ) -> None:
         client = self._take_idle()
         reused = client is not None
         if client is None:
             client = await self._open()
+        progress["handed_over"] = True
         try:
             try:
                 await client.sendmail(sender, [recipient], data)
@@ -174,13 +189,16 @@ class SmtpTransport:
 
     async def send_raw(self, data: bytes, sender: str, recipient: str) -> None:
         """Send an already flattened message (aiosmtplib does the dot-stuffing)."""
+        progress = {"handed_over": False}
         try:
             await asyncio.wait_for(
-                self._send_once(data, sender, recipient), self.settings.smtp_timeout_seconds
+                self._send_once(data, sender, recipient, progress),
+                self.settings.smtp_timeout_seconds,
             )
         except TimeoutError as exc:
             raise ServerUnavailable(
-                f"no answer within {self.settings.smtp_timeout_seconds:g}s (smtp_timeout_seconds)"
+                f"no answer within {self.settings.smtp_timeout_seconds:g}s (smtp_timeout_seconds)",
+                before_message=not progress["handed_over"],
             ) from exc
         except DeliveryError:
             raise
@@ -224,7 +242,9 @@ class FileTransport:
                 fh.write(message.as_bytes())
             os.replace(tmp, path)
         except OSError as exc:
-            raise ServerUnavailable(f"cannot write to {self.directory}: {exc}") from exc
+            raise ServerUnavailable(
+                f"cannot write to {self.directory}: {exc}", before_message=True
+            ) from exc
         self.outputs.append(str(path))
 
     async def close(self) -> None:

@@ -313,6 +313,8 @@ class OutboxMessage(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     claimed_by: Mapped[str | None] = mapped_column(String(120))
     claimed_at: Mapped[dt.datetime | None] = mapped_column()
+    #: a ``sending`` row may be taken over after this (the claim's lease, sized to its batch)
+    lease_until: Mapped[dt.datetime | None] = mapped_column()
     message_id: Mapped[str | None] = mapped_column(String(300))
     sent_at: Mapped[dt.datetime | None] = mapped_column()
     last_error: Mapped[str | None] = mapped_column(Text)
@@ -351,8 +353,10 @@ class CrawlRun(Base):
     source: Mapped[str] = mapped_column(String(40), index=True)
     started_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     finished_at: Mapped[dt.datetime | None] = mapped_column()
-    #: running | ok | failed | timeout
-    status: Mapped[str] = mapped_column(String(16), default="running")
+    #: running | ok | failed | timeout | abandoned (its process died; closed at the next start)
+    status: Mapped[str] = mapped_column(String(16), default="running", index=True)
+    #: the process running it, ``host:pid:start-ticks`` (tells a live run from an abandoned one)
+    owner: Mapped[str | None] = mapped_column(String(200))
     since: Mapped[dt.date | None] = mapped_column(Date)
     new: Mapped[int] = mapped_column(Integer, default=0)
     updated: Mapped[int] = mapped_column(Integer, default=0)
@@ -401,8 +405,10 @@ class JobRun(Base):
     job: Mapped[str] = mapped_column(String(80), index=True)
     started_at: Mapped[dt.datetime] = mapped_column(default=utcnow, index=True)
     finished_at: Mapped[dt.datetime | None] = mapped_column()
-    #: running | ok | failed | missed | timeout | not_built | skipped
-    status: Mapped[str] = mapped_column(String(16))
+    #: running | ok | failed | missed | timeout | not_built | skipped | abandoned
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    #: the process running it, ``host:pid:start-ticks`` (tells a live run from an abandoned one)
+    owner: Mapped[str | None] = mapped_column(String(200))
     detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
     error: Mapped[str | None] = mapped_column(Text)
 
