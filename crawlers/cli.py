@@ -77,14 +77,12 @@ def crawl(app: App, source: str, since: dt.date | None, full: bool) -> None:
     Prints new/updated/unchanged/quarantined counts. Example: ipwarn crawl inbox --since 2026-11-01
     """
     from crawlers.runner import run_source
-    from warning.cli_core import ensure_schema
 
     if source not in app.settings.sources:
         known = ", ".join(sorted(app.settings.sources)) or "none configured"
         raise InputError(
             [Problem(f"unknown source {source!r} (configured: {known})", field="SOURCE")]
         )
-    ensure_schema(app)
     outcome = run_source(app.settings, app.store, source, since=since, full=full)
     click.echo(outcome.summary())
     if outcome.status != "ok":

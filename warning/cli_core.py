@@ -26,12 +26,12 @@ def db() -> None:
 @pass_app
 def db_upgrade(app: App, revision: str) -> None:
     """Migrate the database to the newest schema (safe to repeat)."""
-    app.store.check()
-    before = migrate.current_revision(app.store.engine)
-    migrate.upgrade(app.store.engine, revision)
-    after = migrate.current_revision(app.store.engine)
+    store = app.raw_store
+    before = migrate.current_revision(store.engine)
+    migrate.upgrade(store.engine, revision)
+    after = migrate.current_revision(store.engine)
     click.echo(
-        f"database {app.store.engine.url.render_as_string(hide_password=True)}: "
+        f"database {store.engine.url.render_as_string(hide_password=True)}: "
         f"{before or 'empty'} -> {after}"
     )
 
@@ -40,17 +40,9 @@ def db_upgrade(app: App, revision: str) -> None:
 @pass_app
 def db_current(app: App) -> None:
     """Print the schema revision of the database and of this ipwarn."""
-    app.store.check()
-    click.echo(f"database: {migrate.current_revision(app.store.engine) or 'empty'}")
-    click.echo(f"code:     {migrate.head_revision(app.store.engine)}")
-
-
-def ensure_schema(app: App) -> None:
-    """The embedded SQLite database migrates itself; PostgreSQL must be upgraded explicitly."""
-    app.store.check()
-    if app.store.is_sqlite and migrate.current_revision(app.store.engine) is None:
-        migrate.upgrade(app.store.engine)
-    migrate.require_current(app.store.engine)
+    store = app.raw_store
+    click.echo(f"database: {migrate.current_revision(store.engine) or 'empty'}")
+    click.echo(f"code:     {migrate.head_revision(store.engine)}")
 
 
 @click.group(invoke_without_command=True)
@@ -113,7 +105,6 @@ def run(
     as_json: bool,
 ) -> None:
     """Run the pipeline stages once, in order, and print a summary table."""
-    ensure_schema(app)
     ordered = [s for s in STAGES if not stages or s in stages]
     ctx = StageContext(
         settings=app.settings,
@@ -143,7 +134,6 @@ def serve(ctx: click.Context, poll_seconds: float) -> None:
     from warning.scheduler import serve as serve_forever
 
     app: App = ctx.obj
-    ensure_schema(app)
     config_path = ctx.find_root().params.get("config_path")
     serve_forever(app.settings, app.store, config_path, poll_seconds=poll_seconds)
 
@@ -156,7 +146,6 @@ def status(app: App, as_json: bool, limit: int) -> None:
     """Show sources, recent job runs, stale sources and the outbox."""
     from warning import health
 
-    ensure_schema(app)
     now = utcnow()
     with app.store.session() as session:
         report = health.check(session, app.settings, now)
@@ -237,7 +226,6 @@ def health_cmd(app: App) -> None:
     """Check for stale sources and a backed-up outbox; queue operator alerts (the scheduler runs it)."""
     from warning import health
 
-    ensure_schema(app)
     now = utcnow()
     with app.store.session() as session:
         report = health.check(session, app.settings, now)
