@@ -83,7 +83,20 @@ def crawl(app: App, source: str, since: dt.date | None, full: bool) -> None:
         raise InputError(
             [Problem(f"unknown source {source!r} (configured: {known})", field="SOURCE")]
         )
-    outcome = run_source(app.settings, app.store, source, since=since, full=full)
+    import time
+
+    from warning.pipeline import finish_job, start_job
+
+    t0 = time.perf_counter()
+    job = start_job(app.store, f"crawl:{source}")
+    try:
+        outcome = run_source(app.settings, app.store, source, since=since, full=full)
+    except Exception as exc:
+        finish_job(app.store, job, "failed", {}, str(exc)[:2000])
+        raise
+    detail = {"counts": outcome.counts, "crawl_run": outcome.run_id}
+    detail["seconds"] = round(time.perf_counter() - t0, 3)
+    finish_job(app.store, job, outcome.status, detail, outcome.error)
     click.echo(outcome.summary())
     if outcome.status != "ok":
         raise IpwarnError(

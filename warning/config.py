@@ -105,6 +105,8 @@ class Settings(BaseSettings):
     retry_base_seconds: float = Field(default=30.0, gt=0)
     outbox_stale_minutes: float = Field(default=60.0, gt=0)
     operator_recipients: list[str] = Field(default_factory=list)
+    #: operators are mailed once a source's last this many crawls all failed (once a day)
+    source_failure_alert_after: int = Field(default=3, ge=1)
 
     # --- digest -----------------------------------------------------------------------------
     bureau_recipients: list[str] = Field(default_factory=list)

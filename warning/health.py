@@ -8,7 +8,7 @@ per source.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy.orm import Session
 
@@ -25,6 +25,8 @@ class HealthReport:
     stale_sources: list[tuple[str, dt.datetime | None]]
     outbox: OutboxSummary
     outbox_limit_seconds: float
+    #: (source, consecutive failed crawls, last error) at or over the configured count
+    failing_sources: list[tuple[str, int, str]] = field(default_factory=list)
 
     @property
     def outbox_overdue(self) -> bool:
@@ -40,8 +42,15 @@ class HealthReport:
         ]
 
     @property
+    def failing_problems(self) -> list[str]:
+        return [
+            f"source {name!r}: the last {streak} crawl(s) failed: {error}"
+            for name, streak, error in self.failing_sources
+        ]
+
+    @property
     def problems(self) -> list[str]:
-        out = self.source_problems
+        out = self.failing_problems + self.source_problems
         if self.outbox_overdue:
             minutes = (self.outbox.oldest_pending_age_seconds or 0) / 60
             out.append(
@@ -59,20 +68,55 @@ def stale_sources(
 
 
 def check(session: Session, settings: Settings, now: dt.datetime | None = None) -> HealthReport:
+    from crawlers.health import failing_sources
+
     now = now or utcnow()
     return HealthReport(
         stale_sources(session, settings, now),
         outbox_summary(session, now),
         settings.outbox_stale_minutes * 60,
+        [(n, k, run.error or run.status) for n, k, run in failing_sources(session, settings)],
     )
+
+
+def notify_failing_sources(
+    session: Session, settings: Settings, now: dt.datetime, *, only: str | None = None
+) -> int:
+    """Queue one operator message per failing source per day, once its crawls failed
+    ``source_failure_alert_after`` times in a row (called after each failed crawl and by
+    `ipwarn health`)."""
+    from crawlers.health import failing_sources
+
+    day = now.astimezone(settings.tz).date().isoformat()
+    queued = 0
+    for name, streak, run in failing_sources(session, settings):
+        if only is not None and name != only:
+            continue
+        text = (
+            f"数据源 {name} 连续 {streak} 次抓取失败（阈值 source_failure_alert_after = "
+            f"{settings.source_failure_alert_after}）。\n最近一次（#{run.id}，"
+            f"{run.started_at.astimezone(settings.tz):%Y-%m-%d %H:%M} {settings.timezone}）："
+            f"{run.error or run.status}\n请检查 sources.{name}.base_url 与抓取日志 "
+            f"{settings.data_dir / 'logs' / f'crawl-{name}.log'}，然后运行 `ipwarn crawl {name}`。\n"
+        )
+        log.warning("health.failing_source", source=name, streak=streak)
+        queued += enqueue_operator(
+            session,
+            settings.operator_recipients,
+            key=f"failing:{name}:{day}",
+            subject=f"[ipwarn] 数据源抓取失败: {name}（连续 {streak} 次）",
+            text=text,
+            now=now,
+        )
+    return queued
 
 
 def notify_operators(
     session: Session, settings: Settings, report: HealthReport, now: dt.datetime
 ) -> int:
-    """Queue one operator message per stale source per day (idempotent within the day)."""
+    """Queue one operator message per stale or failing source per day (idempotent per day)."""
     day = now.astimezone(settings.tz).date().isoformat()
-    queued = 0
+    queued = notify_failing_sources(session, settings, now)
     for (name, _), problem in zip(report.stale_sources, report.source_problems, strict=True):
         log.warning("health.stale_source", source=name, problem=problem)
         queued += enqueue_operator(
