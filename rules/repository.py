@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from rules.engine import CompiledRule, CompiledSubscription
 from rules.loader import LoadedRule
 from rules.spec import RuleSpec, Scope, SubscriptionFile, SubscriptionSpec
+from warning.delivery.outbox import cancel_unwanted
 from warning.errors import InputError, Problem
 from warning.store.models import Enterprise, Rule, Subscription
 
@@ -166,6 +167,8 @@ class ImportReport:
     subscriptions_new: int = 0
     subscriptions_updated: int = 0
     subscriptions_deactivated: int = 0
+    #: queued mail cancelled (recipient removed, subscription deactivated)
+    queued_cancelled: int = 0
 
 
 def import_subscriptions(
@@ -222,4 +225,6 @@ def import_subscriptions(
                 sub.active = False
                 sub.updated_at = now
                 report.subscriptions_deactivated += 1
+    session.flush()
+    report.queued_cancelled = cancel_unwanted(session, now)
     return report

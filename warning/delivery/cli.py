@@ -79,6 +79,7 @@ def deliver(app: App, now_text: str | None, as_json: bool, flush: bool) -> None:
         f"sent {c.get('sent', 0)} rows in {c.get('messages', 0)} messages, "
         f"retrying {c.get('retrying', 0)}, dead {c.get('dead', 0)}, "
         f"suppressed {c.get('suppressed', 0)}, rolled over {c.get('rolled_over', 0)}"
+        + (f", cancelled {c['cancelled']}" if c.get("cancelled") else "")
     )
     if result.note:
         click.echo(result.note)
