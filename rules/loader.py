@@ -136,22 +136,38 @@ def load_subscription_file(path: Path) -> SubscriptionFile:
             ]
         )
     doc = docs[0]
+    problems = _duplicate_ids(doc, path)
     try:
         parsed = SubscriptionFile.model_validate(doc.data)
     except ValidationError as exc:
-        problems = sorted(problems_from(exc, doc, SubscriptionFile), key=lambda p: p.line or 0)
-        raise InputError(problems, hint="Nothing was imported.") from exc
-    ids = [e.id for e in parsed.enterprises]
-    dups = sorted({i for i in ids if ids.count(i) > 1})
-    if dups:
-        raise InputError(
-            [
-                Problem(
-                    f"enterprise id {d!r} appears more than once",
-                    file=str(path),
-                    field="enterprises",
-                )
-                for d in dups
-            ]
-        )
+        problems += problems_from(exc, doc, SubscriptionFile)
+    if problems:
+        problems.sort(key=lambda p: p.line or 0)
+        raise InputError(problems, hint="Nothing was imported.")
     return parsed
+
+
+def _duplicate_ids(doc: Located, path: Path) -> list[Problem]:
+    """Each repeated enterprise id, at its line, found before (and reported with) schema errors."""
+    entries = doc.data.get("enterprises") if isinstance(doc.data, dict) else None
+    if not isinstance(entries, list):
+        return []
+    first: dict[str, int] = {}
+    problems = []
+    for i, entry in enumerate(entries):
+        ident = entry.get("id") if isinstance(entry, dict) else None
+        if not isinstance(ident, str):
+            continue
+        if ident in first:
+            problems.append(
+                Problem(
+                    f"enterprise id {ident!r} appears more than once (first at line "
+                    f"{doc.line_of(('enterprises', first[ident], 'id'))})",
+                    file=str(path),
+                    line=doc.line_of(("enterprises", i, "id")),
+                    field=f"enterprises[{i}].id",
+                )
+            )
+        else:
+            first[ident] = i
+    return problems

@@ -52,8 +52,9 @@ def test_deliver_writes_eml_files_and_outbox_shows_counts(store, settings, invok
         ]
 
 
-def test_silence_add_list_remove(store, invoke):
-    add_enterprise(store)
+def test_silence_add_list_remove(store, settings, invoke):
+    sub = add_enterprise(store)
+    add_alerts(store, smtp_settings(settings, store, None), sub, 1)  # stores rule steel.competitor
     added = invoke(
         "silence",
         "add",

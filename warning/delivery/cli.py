@@ -247,6 +247,8 @@ def silence_add(
     with store_errors(), app.store.session() as session:
         if scope and session.get(Enterprise, scope) is None:
             raise InputError([Problem(f"unknown enterprise {scope!r}", field="--enterprise")])
+        if kind == "rule":
+            _known_rule(app, session, target.strip())
         row = Silence(
             kind=kind,
             target=target.strip(),
@@ -263,6 +265,23 @@ def silence_add(
             f"{' for ' + scope if scope and kind != 'enterprise' else ''} until "
             f"{until_at.astimezone(app.settings.tz):%Y-%m-%d %H:%M} ({app.settings.timezone})"
         )
+
+
+def _known_rule(app: App, session: Any, rule_id: str) -> None:
+    """A silence for a rule id nobody has (a typo) would silence nothing: refuse it."""
+    from rules.loader import load_rules
+    from rules.spec import did_you_mean
+    from rules.stage import rules_dir
+    from warning.store.models import Rule
+
+    known = set(session.scalars(select(Rule.rule_id).distinct()))
+    if rule_id in known:
+        return
+    loaded, _ = load_rules([rules_dir(app.settings)])
+    known |= {r.spec.id for r in loaded}
+    if rule_id not in known:
+        hint = did_you_mean(rule_id, sorted(known)) or " (see `ipwarn rules list --all`)"
+        raise InputError([Problem(f"unknown rule {rule_id!r}{hint}", field="--rule")])
 
 
 @silence.command("list")

@@ -38,7 +38,19 @@ def digest() -> None:
 def build(app: App, week_text: str | None) -> None:
     """Build a draft digest (HTML and PDF) for one week from the store."""
     settings = app.settings
-    week = IsoWeek.parse(week_text) if week_text else last_complete_week(utcnow(), settings.tz)
+    now = utcnow()
+    week = IsoWeek.parse(week_text) if week_text else last_complete_week(now, settings.tz)
+    current = IsoWeek.of(now.astimezone(settings.tz).date())
+    if week.monday > current.monday:
+        raise InputError(
+            [
+                Problem(
+                    f"{week} has not started yet (this week is {current}, {settings.timezone}); "
+                    f"the last complete week is {last_complete_week(now, settings.tz)}",
+                    field="--week",
+                )
+            ]
+        )
     built = build_digest(app.store, settings, week)
     click.echo(f"digest {built.id} ({built.week}) drafted; input hash {built.input_hash[:16]}")
     if not built.content["has_data"]:
