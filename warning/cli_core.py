@@ -55,8 +55,20 @@ def config(ctx: click.Context) -> None:
 @config.command("show")
 @pass_app
 def config_show(app: App) -> None:
-    """Print the effective settings as JSON (secrets shown as '**********')."""
-    click.echo(json.dumps(app.settings.redacted(), ensure_ascii=False, indent=2))
+    """Print the effective settings as JSON (secrets shown as '**********').
+
+    The first line (on stderr, so the JSON stays pipeable) names the file they came from.
+    """
+    data = app.settings.redacted()
+    source = app.config_file
+    data["config_file"] = str(source.resolve()) if source else None
+    click.echo(
+        f"config file: {source.resolve()}"
+        if source
+        else "config file: none (defaults and IPWARN_* environment variables)",
+        err=True,
+    )
+    click.echo(json.dumps(data, ensure_ascii=False, indent=2))
 
 
 def _fmt_counts(counts: dict[str, Any]) -> str:

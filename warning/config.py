@@ -137,6 +137,9 @@ class Settings(BaseSettings):
     link_secret: SecretStr | None = None
     #: immediate alerts wait this long so that a burst goes out as one message
     group_window_minutes: float = Field(default=5.0, ge=0)
+    #: one mail shows at most this many alert cards (one per document); the rest of the batch
+    #: follows in the next mail, and the mail says how many more there are
+    max_cards_per_mail: int = Field(default=50, ge=1, le=1000)
     daily_digest_time: str = "08:00"
     weekly_digest_day: Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"] = "mon"
     max_send_attempts: int = Field(default=8, ge=1)

@@ -38,6 +38,7 @@ from warning.delivery.message import (
     mail_domain,
     make_message_id,
     public_record_url,
+    severity_rank,
     valid_address,
 )
 from warning.delivery.schedule import group_frequency
@@ -96,6 +97,8 @@ class Group:
     enterprise_id: str | None = None
     alert_ids: list[int] = field(default_factory=list)
     payload: dict[str, Any] = field(default_factory=dict)
+    #: alerts of the same group left for the next mail (``max_cards_per_mail``)
+    more: int = 0
 
 
 @dataclass
@@ -173,9 +176,11 @@ def claim(
         grouped = list(_group_rows(rows).values())[:MAX_GROUPS_PER_CLAIM]
         fresh = [r for g in grouped for r in g if r.kind == "alert" and not r.message_id]
         held = _apply_policies(session, fresh, now, settings, counts)
+        cards = _card_keys(session, [r for r in fresh if r.id not in held])
         claimed: list[Group] = []
         for rows_of_group in grouped:
             live = [r for r in rows_of_group if r.id not in held]
+            live, more = _cap_cards(live, cards, settings.max_cards_per_mail)
             if not live:
                 continue
             first = live[0]
@@ -202,9 +207,50 @@ def claim(
                     enterprise_id=first.enterprise_id,
                     alert_ids=sorted({r.alert_id for r in live if r.alert_id is not None}),
                     payload=dict(first.payload or {}),
+                    more=more,
                 )
             )
         return claimed
+
+
+def _card_keys(session: Session, rows: list[OutboxMessage]) -> dict[int, tuple[int, str]]:
+    """Row id -> (severity rank, card key): one card per document, one per document-less alert."""
+    alert_ids = [r.alert_id for r in rows if r.alert_id is not None]
+    if not alert_ids:
+        return {}
+    facts = {
+        alert_id: (
+            severity_rank(severity),
+            f"doc:{document_id}" if document_id else f"alert:{alert_id}",
+        )
+        for alert_id, document_id, severity in session.execute(
+            select(Alert.id, Alert.document_id, Alert.severity).where(Alert.id.in_(alert_ids))
+        )
+    }
+    return {r.id: facts[r.alert_id] for r in rows if r.alert_id in facts}
+
+
+def _cap_cards(
+    rows: list[OutboxMessage], cards: dict[int, tuple[int, str]], cap: int
+) -> tuple[list[OutboxMessage], int]:
+    """Keep the rows of the ``cap`` most severe cards; the rest stay pending for the next mail.
+
+    Returns (rows to send now, alerts left for the next mail). Rows already given a Message-ID
+    (a re-send after a crash) are sent as they were.
+    """
+    capped = [r for r in rows if r.id in cards and not r.message_id]
+    keys = {cards[r.id][1] for r in capped}
+    if len(keys) <= cap:
+        return rows, 0
+    order = sorted(capped, key=lambda r: (cards[r.id][0], r.alert_id or 0))
+    chosen: list[str] = []
+    for row in order:
+        key = cards[row.id][1]
+        if key not in chosen:
+            chosen.append(key)
+    keep = set(chosen[:cap])
+    now_rows = [r for r in rows if r.id not in cards or r.message_id or cards[r.id][1] in keep]
+    return now_rows, len(rows) - len(now_rows)
 
 
 def _apply_policies(
@@ -446,6 +492,7 @@ class Deliverer:
                 message_id=group.message_id,
                 now=self.now,
                 tz=self.settings.tz,
+                more=group.more,
             )
         return build_payload_email(
             group.payload,
