@@ -38,8 +38,10 @@ STORE_COMMANDS: list[list[str]] = [
     ["digest", "build", "--week", "2019-W28"],
     ["silence", "list"],
     ["silence", "add", "--rule", "x", "--for", "1d"],
-    # ["alerts"],
-    # ["quarantine", "list"],
+    ["subscriptions", "unsubscribe", "nobody"],
+    ["quarantine", "retry", "all"],
+    ["alerts"],
+    ["quarantine", "list"],
     ["model", "activate", "no-such-version"],
 ]
 

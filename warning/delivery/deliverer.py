@@ -340,18 +340,7 @@ def _view(
     raw_rule = exp.get("rule")
     rule_info: dict[str, Any] = raw_rule if isinstance(raw_rule, dict) else {}
     number = str(exp.get("number") or (document.number if document else "") or "")
-    fallbacks: dict[str, Any] = {}
-    if document is not None:
-        fallbacks.update(applicants=document.applicants, source=document.source)
-    if alert.as_of is not None:
-        fallbacks["as_of"] = alert.as_of.isoformat()
-    if event is not None:
-        fallbacks["legal_event"] = {
-            "code": event.code,
-            "category": event.category,
-            "description": event.description,
-            "date": event.event_date.isoformat(),
-        }
+    fallbacks = alert_fallbacks(alert, document, event)
     return AlertView(
         alert_id=alert.id,
         rule_id=alert.rule_id,
@@ -374,6 +363,25 @@ def _view(
         ),
         document_id=alert.document_id,
     )
+
+
+def alert_fallbacks(
+    alert: Alert, document: Document | None, event: LegalEvent | None
+) -> dict[str, Any]:
+    """What the stored document and legal event add to an explanation that lacks it."""
+    fallbacks: dict[str, Any] = {}
+    if document is not None:
+        fallbacks.update(applicants=document.applicants, source=document.source)
+    if alert.as_of is not None:
+        fallbacks["as_of"] = alert.as_of.isoformat()
+    if event is not None:
+        fallbacks["legal_event"] = {
+            "code": event.code,
+            "category": event.category,
+            "description": event.description,
+            "date": event.event_date.isoformat(),
+        }
+    return fallbacks
 
 
 def sector_names(known: set[str]) -> dict[str, str]:
