@@ -17,6 +17,7 @@ from warning.cli import main
 from warning.store import migrate
 from warning.store.engine import Store
 
+CLASSIFIER_FIXTURE = Path(__file__).parent / "fixtures" / "classifier"
 SUBSCRIPTIONS = Path(__file__).resolve().parents[1] / "rules" / "examples" / "subscriptions.yaml"
 
 #: every command that reads or writes the store (argument lists for `ipwarn`)
@@ -43,6 +44,15 @@ STORE_COMMANDS: list[list[str]] = [
     ["alerts"],
     ["quarantine", "list"],
     ["model", "activate", "no-such-version"],
+    ["rules", "retire", "no-such-rule", "1"],
+    ["digest", "approve", "1", "--by", "reviewer"],
+    ["digest", "send", "1"],
+]
+#: commands that would keep running on a healthy store: checked on PostgreSQL only
+PG_ONLY: list[list[str]] = [
+    ["serve"],
+    ["run"],
+    ["model", "train", "--data-dir", str(CLASSIFIER_FIXTURE), "--from-store"],
 ]
 
 
@@ -81,7 +91,7 @@ def _ids(argv: list[str]) -> str:
 
 
 @pytest.mark.postgres
-@pytest.mark.parametrize("argv", STORE_COMMANDS, ids=_ids)
+@pytest.mark.parametrize("argv", STORE_COMMANDS + PG_ONLY, ids=_ids)
 def test_every_command_refuses_a_postgres_database_that_is_not_upgraded(
     argv, settings, empty_pg, monkeypatch, capsys
 ):
@@ -130,3 +140,16 @@ def test_a_data_dir_that_cannot_be_created_is_named(argv, settings, monkeypatch,
     assert code == 2, out + err
     assert "data_dir" in err and str(blocker / "var") in err
     assert "Traceback" not in err and "FileNotFoundError" not in err
+
+
+@pytest.mark.postgres
+def test_db_current_and_upgrade_work_on_an_empty_postgres_database(
+    settings, empty_pg, monkeypatch, capsys
+):
+    monkeypatch.setenv("IPWARN_DATABASE_URL", empty_pg.url)
+    code, out, err = _ipwarn(["db", "current"], capsys)
+    assert code == 0 and "database: empty" in out, err
+    code, out, err = _ipwarn(["db", "upgrade"], capsys)
+    assert code == 0 and "empty -> " in out, err
+    code, out, err = _ipwarn(["status"], capsys)
+    assert code == 0, err

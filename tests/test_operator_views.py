@@ -148,3 +148,29 @@ def test_quarantine_list_show_and_retry(store, settings, tmp_path, monkeypatch, 
     with store.session() as session:
         assert session.scalars(select(QuarantinedRecord.id)).all() == [2]
         assert session.scalar(select(func.count()).select_from(Document)) == 2
+
+
+def test_status_shows_digests_awaiting_approval_and_the_untagged_backlog(
+    store, settings, tmp_path, monkeypatch, capsys
+):
+    from tests.rules_support import doc_dicts, ingest_fixture_docs
+    from warning.store.models import Digest
+
+    use_store(monkeypatch, store, tmp_path)
+    ingest_fixture_docs(store)
+    with store.session() as session:
+        session.add_all(
+            [
+                Digest(week="2026-W46", status="approved", content={}),
+                Digest(week="2026-W47", status="draft", content={}),
+            ]
+        )
+    code, out, err = run_cli(["status", "--json"], capsys)
+    assert code == 0, err
+    data = json.loads(out)
+    assert [d["week"] for d in data["digests_awaiting_approval"]] == ["2026-W47"]
+    assert data["untagged"]["documents"] == len(doc_dicts())
+    code, out, _ = run_cli(["status"], capsys)
+    assert "digests awaiting approval: #2 2026-W47" in out
+    assert f"untagged documents: {len(doc_dicts())}" in out
+    assert "quarantined records: none" in out
