@@ -12,6 +12,7 @@ import json
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 from pydantic import ValidationError
 
@@ -155,7 +156,10 @@ def _duplicate_ids(doc: Located, path: Path) -> list[Problem]:
     first: dict[str, int] = {}
     problems = []
     for i, entry in enumerate(entries):
-        ident = entry.get("id") if isinstance(entry, dict) else None
+        if not isinstance(entry, dict):
+            continue
+        problems += _duplicate_names(doc, path, i, entry)
+        ident = entry.get("id")
         if not isinstance(ident, str):
             continue
         if ident in first:
@@ -170,4 +174,31 @@ def _duplicate_ids(doc: Located, path: Path) -> list[Problem]:
             )
         else:
             first[ident] = i
+    return problems
+
+
+def _duplicate_names(doc: Located, path: Path, index: int, entry: dict[str, Any]) -> list[Problem]:
+    """A subscription name given twice in one enterprise, at the second one's line."""
+    subs = entry.get("subscriptions")
+    if not isinstance(subs, list):
+        return []
+    seen: dict[str, int] = {}
+    problems = []
+    for j, sub in enumerate(subs):
+        name = sub.get("name", "default") if isinstance(sub, dict) else None
+        if not isinstance(name, str):
+            continue
+        if name in seen:
+            where = ("enterprises", index, "subscriptions", j)
+            problems.append(
+                Problem(
+                    f"subscription name {name!r} appears more than once in this enterprise "
+                    f"(first at line {doc.line_of(('enterprises', index, 'subscriptions', seen[name]))})",
+                    file=str(path),
+                    line=doc.line_of((*where, "name")),
+                    field=f"enterprises[{index}].subscriptions[{j}].name",
+                )
+            )
+        else:
+            seen[name] = j
     return problems

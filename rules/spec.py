@@ -497,11 +497,8 @@ class EnterpriseSpec(_Strict):
         return check_recipients(values)
 
     @model_validator(mode="after")
-    def _unique_names(self) -> EnterpriseSpec:
-        names = [s.name for s in self.subscriptions]
-        dup = {n for n in names if names.count(n) > 1}
-        if dup:
-            raise ValueError(f"subscription names must be unique per enterprise: {sorted(dup)}")
+    def _reaches_someone(self) -> EnterpriseSpec:
+        # repeated subscription names are reported by the file loader, with their lines
         active = [s for s in self.subscriptions if s.active]
         blind = [s.name for s in active if not s.scope.watches_something()]
         if blind:

@@ -162,6 +162,17 @@ def test_duplicate_enterprise_id_is_located_and_reported_with_schema_errors(
     assert f"{path}:16: enterprises[1].subscriptions[0].frequency: " in err
 
 
+def test_duplicate_subscription_name_is_located(store, settings, tmp_path, monkeypatch, capsys):
+    use_store(monkeypatch, store, tmp_path)
+    path = write(tmp_path / "dup.yaml", SUBS.replace("name: legal", "name: silicon-steel"))
+    code, _, err = run_cli(["subscriptions", "import", str(path)], capsys)
+    assert code == 2
+    assert (
+        f"{path}:8: enterprises[0].subscriptions[1].name: subscription name 'silicon-steel' "
+        "appears more than once in this enterprise (first at line 6)"
+    ) in err
+
+
 def test_an_enterprise_can_be_unsubscribed_and_removed(
     store, settings, tmp_path, monkeypatch, capsys
 ):
