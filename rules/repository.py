@@ -11,7 +11,14 @@ from sqlalchemy.orm import Session
 
 from rules.engine import CompiledRule, CompiledSubscription
 from rules.loader import LoadedRule
-from rules.spec import RuleSpec, Scope, SubscriptionFile, SubscriptionSpec, did_you_mean
+from rules.spec import (
+    STORED,
+    RuleSpec,
+    Scope,
+    SubscriptionFile,
+    SubscriptionSpec,
+    did_you_mean,
+)
 from warning.delivery.outbox import cancel_unwanted
 from warning.errors import InputError, Problem
 from warning.store.models import Enterprise, Rule, Subscription
@@ -116,7 +123,8 @@ def compiled_rules(
     out = []
     for row in rows:
         data: dict[str, Any] = {**row.definition, "status": row.status}
-        out.append(CompiledRule.build(RuleSpec.model_validate(data), pk=row.id))
+        spec = RuleSpec.model_validate(data, context=STORED)
+        out.append(CompiledRule.build(spec, pk=row.id))
     return out
 
 

@@ -11,7 +11,15 @@ import difflib
 import re
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from rules.query import QuerySyntaxError, parse_query
 from rules.yamlsrc import Located, PathKey
@@ -191,12 +199,33 @@ def each(values: list[str], check: Any) -> list[str]:
     return out
 
 
-def _legal_event_code(value: str) -> str:
-    from warning.legal_codes import cn_legal_codes
+#: validation context of a definition read back from the store: already accepted once, so the
+#: checks added later (code tables, empty lists) must not make a stored active rule unusable
+STORED = {"stored": True}
 
+
+def _stored(info: ValidationInfo) -> bool:
+    return bool(info.context and info.context.get("stored"))
+
+
+def _event_code_syntax(value: str) -> str:
     code = value.strip().upper()
     if not _EVENT_CODE.match(code):
         raise ValueError(f"{value!r} is not a legal-event code (e.g. CF01, TR01, IW01)")
+    return code
+
+
+def _kind_syntax(value: str) -> str:
+    kind = value.strip().upper()
+    if not _KIND.match(kind):
+        raise ValueError(f"{value!r} is not a kind code (A, B, U, Y, S, A1, B1, B2 ...)")
+    return kind
+
+
+def _legal_event_code(value: str) -> str:
+    from warning.legal_codes import cn_legal_codes
+
+    code = _event_code_syntax(value)
     known = cn_legal_codes()
     if code not in known:
         raise ValueError(
@@ -207,8 +236,8 @@ def _legal_event_code(value: str) -> str:
 
 
 def _kind_code(value: str) -> str:
-    kind = value.strip().upper()
-    if not _KIND.match(kind) or kind not in KNOWN_KINDS:
+    kind = _kind_syntax(value)
+    if kind not in KNOWN_KINDS:
         raise ValueError(f"{value!r} is not a kind code (A, B, U, Y, S, A1, B1, B2 ...)")
     return kind
 
@@ -303,8 +332,8 @@ class Conditions(_Strict):
         mode="before",
     )
     @classmethod
-    def _not_empty(cls, values: Any) -> Any:
-        if isinstance(values, list) and not values:
+    def _not_empty(cls, values: Any, info: ValidationInfo) -> Any:
+        if isinstance(values, list) and not values and not _stored(info):
             # an empty list would be "any of nothing": it reads as a filter but is none
             raise ValueError("an empty list; give at least one value or leave the key out")
         return values
@@ -316,18 +345,21 @@ class Conditions(_Strict):
 
     @field_validator("legal_events")
     @classmethod
-    def _codes(cls, values: list[str] | None) -> list[str] | None:
-        return None if values is None else each(values, _legal_event_code)
+    def _codes(cls, values: list[str] | None, info: ValidationInfo) -> list[str] | None:
+        check = _event_code_syntax if _stored(info) else _legal_event_code
+        return None if values is None else each(values, check)
 
     @field_validator("kinds")
     @classmethod
-    def _kinds(cls, values: list[str] | None) -> list[str] | None:
-        return None if values is None else each(values, _kind_code)
+    def _kinds(cls, values: list[str] | None, info: ValidationInfo) -> list[str] | None:
+        check = _kind_syntax if _stored(info) else _kind_code
+        return None if values is None else each(values, check)
 
     @field_validator("offices")
     @classmethod
-    def _offices(cls, values: list[str] | None) -> list[str] | None:
-        return None if values is None else each(values, _office_code)
+    def _offices(cls, values: list[str] | None, info: ValidationInfo) -> list[str] | None:
+        check = (lambda v: v.strip().upper()) if _stored(info) else _office_code
+        return None if values is None else each(values, check)
 
     @field_validator("applicants")
     @classmethod

@@ -242,3 +242,32 @@ def test_rules_test_refuses_since_after_until(store, settings, tmp_path, monkeyp
         ["rules", "test", str(LIBRARY), "--since", "2019-07-31", "--until", "2019-07-01"], capsys
     )
     assert code == 2 and "--since 2019-07-31 is after --until 2019-07-01" in err
+
+
+def test_a_rule_stored_before_the_stricter_checks_still_matches(store):
+    """The new checks apply to rule files; a stored active version stays usable."""
+    from rules.repository import compiled_rules
+    from warning.store.models import Rule
+
+    definition = {
+        "id": "old-rule",
+        "version": 1,
+        "title": "旧规则",
+        "severity": "low",
+        "when": {"legal_events": ["CF99"], "kinds": ["Z"], "offices": ["XX"], "sectors": ["steel"]},
+    }
+    with store.session() as session:
+        session.add(
+            Rule(
+                rule_id="old-rule",
+                version=1,
+                title="旧规则",
+                severity="low",
+                status="active",
+                definition=definition,
+                checksum="x",
+            )
+        )
+    with store.session() as session:
+        [compiled] = compiled_rules(session)
+    assert compiled.id == "old-rule" and compiled.spec.when.legal_events == ["CF99"]
