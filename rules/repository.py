@@ -234,7 +234,7 @@ def import_subscriptions(
                 sub.updated_at = now
                 report.subscriptions_deactivated += 1
     session.flush()
-    report.queued_cancelled = cancel_unwanted(session, now)
+    report.queued_cancelled = cancel_unwanted(session)
     return report
 
 
@@ -291,7 +291,7 @@ def unsubscribe(
             sub.active, sub.updated_at = False, now
             report.deactivated.append(sub.name)
     session.flush()
-    report.queued_cancelled = cancel_unwanted(session, now)
+    report.queued_cancelled = cancel_unwanted(session)
     return report
 
 
@@ -309,7 +309,7 @@ def remove_enterprise(session: Session, enterprise_id: str, now: dt.datetime) ->
     report = unsubscribe(session, enterprise_id, now)
     ent.recipients, ent.updated_at = [], now
     session.flush()
-    report.queued_cancelled += cancel_unwanted(session, now)
+    report.queued_cancelled += cancel_unwanted(session)
     history = sum(
         int(
             session.scalar(select(func.count()).select_from(m).where(m.enterprise_id == ent.id))

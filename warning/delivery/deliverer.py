@@ -48,6 +48,7 @@ from warning.logging import get_logger
 from warning.store.engine import Store
 from warning.store.models import Alert, Document, Enterprise, LegalEvent, OutboxMessage, Rule
 from warning.taxonomy import load_taxonomy
+from warning.timefmt import local
 
 log = get_logger(__name__)
 
@@ -274,7 +275,7 @@ def _apply_policies(
             row.status = "suppressed"
             row.last_error = (
                 f"silenced by silence #{silence.id} ({silence.kind} {silence.target}) until "
-                f"{silence.until:%Y-%m-%d %H:%M}Z: {silence.reason}".strip().rstrip(":")
+                f"{local(silence.until, settings.tz)}: {silence.reason}".strip().rstrip(":")
             )
             held.add(row.id)
             suppressed_alerts.add(row.alert_id or 0)

@@ -203,7 +203,7 @@ def requeue_dead(session: Session, now: dt.datetime, ids: list[int] | None = Non
 CANCELLABLE = ("pending", "retrying", "held")
 
 
-def cancel_unwanted(session: Session, now: dt.datetime) -> int:
+def cancel_unwanted(session: Session) -> int:
     """Cancel queued alert mail nobody should get any more; returns how many rows.
 
     A row is cancelled when its recipient is no longer one of its enterprise's recipients
@@ -240,7 +240,7 @@ def cancel_unwanted(session: Session, now: dt.datetime) -> int:
                 )
                 .values(
                     status="cancelled",
-                    last_error=f"cancelled {now:%Y-%m-%d %H:%M}Z: {reason}",
+                    last_error=f"cancelled: {reason}",
                     claimed_by=None,
                 )
             )

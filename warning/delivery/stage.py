@@ -19,7 +19,7 @@ def run_deliver_stage(ctx: StageContext) -> StageResult:
     """Send due outbox rows (SMTP, or ``.eml`` files without ``smtp_host``) and report counts."""
     transport = ctx.options.get("transport") or make_transport(ctx.settings)
     with ctx.store.session() as session:
-        cancelled = cancel_unwanted(session, ctx.now)
+        cancelled = cancel_unwanted(session)
     # force (`ipwarn run --once --force`, the demo, `ipwarn deliver --flush`): send everything
     # queued now, ignoring digest times, quiet hours and back-offs
     counts = deliver(ctx.store, ctx.settings, transport, now=ctx.now, flush=ctx.force)
