@@ -13,26 +13,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from tests.rules_support import run_cli
 from tests.smtp_support import free_port
-from warning.cli import main
 from warning.store.engine import Store
 from warning.store.models import CrawlRun, JobRun, OutboxMessage
-
-
-def _ipwarn(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    import logging
-
-    root = logging.getLogger()
-    handlers = root.handlers[:]
-    try:
-        main(argv)
-        code = 0
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    finally:
-        root.handlers[:] = handlers
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 @pytest.fixture
@@ -59,17 +43,17 @@ def dead_source(tmp_path: Path, settings, store: Store, monkeypatch) -> Path:
 
 @pytest.mark.slow
 def test_a_crawl_that_fetched_nothing_fails_and_operators_hear_of_it(dead_source, store, capsys):
-    code, out, err = _ipwarn(["status"], capsys)
+    code, out, err = run_cli(["status"], capsys)
     assert code == 0, err
     assert "never run" in out and "last_run=None" not in out
 
-    code, out, err = _ipwarn(["crawl", "cnipa_bulk"], capsys)
+    code, out, err = run_cli(["crawl", "cnipa_bulk"], capsys)
     assert code == 1, out + err
     assert "cnipa_bulk: failed" in out and "nothing was fetched" in out
     with store.session() as session:
         assert session.scalars(select(OutboxMessage)).all() == []  # one failure: no mail yet
 
-    code, out, err = _ipwarn(
+    code, out, err = run_cli(
         ["run", "--stage", "crawl", "--source", "cnipa_bulk", "--json"], capsys
     )
     assert code == 1
@@ -85,7 +69,7 @@ def test_a_crawl_that_fetched_nothing_fails_and_operators_hear_of_it(dead_source
         assert [(m.kind, m.recipient) for m in mail] == [("operator", "ops@bureau.example")]
         assert "连续 2 次" in mail[0].payload["subject"]
 
-    code, out, err = _ipwarn(["status", "--json"], capsys)
+    code, out, err = run_cli(["status", "--json"], capsys)
     data = json.loads(out)
     states = {s["source"]: s for s in data["sources"]}
     assert states["cnipa_bulk"]["state"] == "failed"
@@ -93,5 +77,5 @@ def test_a_crawl_that_fetched_nothing_fails_and_operators_hear_of_it(dead_source
     assert states["uspto"]["state"] == "never run"
     assert any("cnipa_bulk" in p and "failed" in p for p in data["problems"])
     assert data["jobs"][0]["job"] == "stage:crawl"
-    code, out, _ = _ipwarn(["status"], capsys)
+    code, out, _ = run_cli(["status"], capsys)
     assert "cnipa_bulk       failed" in out and "failed 2x in a row" in out

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import _pg_store
-from warning.cli import main
+from tests.rules_support import run_cli
 from warning.store import migrate
 from warning.store.engine import Store
 
@@ -62,22 +62,6 @@ def empty_pg() -> Iterator[Store]:
     yield from _pg_store(create=False)
 
 
-def _ipwarn(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    import logging
-
-    root = logging.getLogger()
-    handlers = root.handlers[:]
-    try:
-        main(argv)
-        code = 0
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    finally:
-        root.handlers[:] = handlers  # the CLI's handler writes to this test's captured stderr
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
 def _argv(argv: list[str]) -> list[str]:
     from rules.stage import rules_dir
     from warning.config import load_settings
@@ -98,7 +82,7 @@ def test_every_command_refuses_a_postgres_database_that_is_not_upgraded(
     empty_store = empty_pg
     monkeypatch.setenv("IPWARN_DATABASE_URL", empty_store.url)
     monkeypatch.setenv("IPWARN_DATA_DIR", str(settings.data_dir))
-    code, out, err = _ipwarn(_argv(argv), capsys)
+    code, out, err = run_cli(_argv(argv), capsys)
     assert code == 3, out + err
     assert "run `ipwarn db upgrade`" in err
     assert "Traceback" not in out + err and "UndefinedTable" not in out + err
@@ -109,7 +93,7 @@ def test_every_command_refuses_a_postgres_database_that_is_not_upgraded(
 def test_every_command_migrates_a_fresh_sqlite_store(argv, settings, monkeypatch, capsys):
     data_dir = settings.data_dir / "fresh"
     monkeypatch.setenv("IPWARN_DATA_DIR", str(data_dir))
-    code, out, err = _ipwarn(_argv(argv), capsys)
+    code, out, err = run_cli(_argv(argv), capsys)
     assert "no such table" not in out + err
     assert "Traceback" not in out + err
     # unknown ids are refused cleanly (exit 2, or 1 for a missing model); the rest just works
@@ -124,10 +108,10 @@ def test_every_command_migrates_a_fresh_sqlite_store(argv, settings, monkeypatch
 
 def test_subscriptions_import_is_a_working_first_step_on_sqlite(settings, monkeypatch, capsys):
     monkeypatch.setenv("IPWARN_DATA_DIR", str(settings.data_dir / "first"))
-    code, out, err = _ipwarn(["subscriptions", "import", str(SUBSCRIPTIONS)], capsys)
+    code, out, err = run_cli(["subscriptions", "import", str(SUBSCRIPTIONS)], capsys)
     assert code == 0, out + err
     assert "enterprises: " in out and " new" in out
-    code, out, _ = _ipwarn(["subscriptions", "list"], capsys)
+    code, out, _ = run_cli(["subscriptions", "list"], capsys)
     assert code == 0 and "ansteel" in out
 
 
@@ -136,7 +120,7 @@ def test_a_data_dir_that_cannot_be_created_is_named(argv, settings, monkeypatch,
     blocker = settings.data_dir.parent / "a-file"
     blocker.write_text("not a directory")
     monkeypatch.setenv("IPWARN_DATA_DIR", str(blocker / "var"))
-    code, out, err = _ipwarn(argv, capsys)
+    code, out, err = run_cli(argv, capsys)
     assert code == 2, out + err
     assert "data_dir" in err and str(blocker / "var") in err
     assert "Traceback" not in err and "FileNotFoundError" not in err
@@ -147,9 +131,9 @@ def test_db_current_and_upgrade_work_on_an_empty_postgres_database(
     settings, empty_pg, monkeypatch, capsys
 ):
     monkeypatch.setenv("IPWARN_DATABASE_URL", empty_pg.url)
-    code, out, err = _ipwarn(["db", "current"], capsys)
+    code, out, err = run_cli(["db", "current"], capsys)
     assert code == 0 and "database: empty" in out, err
-    code, out, err = _ipwarn(["db", "upgrade"], capsys)
+    code, out, err = run_cli(["db", "upgrade"], capsys)
     assert code == 0 and "empty -> " in out, err
-    code, out, err = _ipwarn(["status"], capsys)
+    code, out, err = run_cli(["status"], capsys)
     assert code == 0, err

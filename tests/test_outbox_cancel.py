@@ -7,30 +7,13 @@ import datetime as dt
 import json
 from pathlib import Path
 
-import pytest
 from sqlalchemy import select
 
+from tests.rules_support import run_cli
 from tests.smtp_support import NOW, add_alerts, add_enterprise, smtp_settings
-from warning.cli import main
 from warning.store.models import OutboxMessage
 
 KEEP, DROP = "ip@example.com", "tech-centre@example.com"
-
-
-def _ipwarn(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    import logging
-
-    root = logging.getLogger()
-    handlers = root.handlers[:]
-    try:
-        main(argv)
-        code = 0
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    finally:
-        root.handlers[:] = handlers
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def _file(tmp_path: Path, recipients: list[str], active: bool = True) -> Path:
@@ -57,15 +40,15 @@ def test_removed_recipient_and_deactivated_subscription_cancel_queued_mail(
     sub = add_enterprise(store, recipients=[KEEP, DROP])
     add_alerts(store, smtp_settings(settings, store, None), sub, 3, now=NOW)
 
-    code, out, err = _ipwarn(["subscriptions", "import", str(_file(tmp_path, [KEEP]))], capsys)
+    code, out, err = run_cli(["subscriptions", "import", str(_file(tmp_path, [KEEP]))], capsys)
     assert code == 0, err
     assert "3 queued message(s) cancelled" in out
-    code, out, _ = _ipwarn(["outbox", "--json"], capsys)
+    code, out, _ = run_cli(["outbox", "--json"], capsys)
     assert json.loads(out)["counts"]["cancelled"] == 3
-    code, out, _ = _ipwarn(["outbox"], capsys)
+    code, out, _ = run_cli(["outbox"], capsys)
     assert "cancelled         3" in out
 
-    code, out, err = _ipwarn(["deliver", "--flush"], capsys)
+    code, out, err = run_cli(["deliver", "--flush"], capsys)
     assert code == 0, err
     assert "sent 3 rows in 1 messages" in out
     with store.session() as session:
@@ -76,12 +59,12 @@ def test_removed_recipient_and_deactivated_subscription_cancel_queued_mail(
 
     # new alerts for the kept recipient, then the subscription is deactivated
     add_alerts(store, smtp_settings(settings, store, None), sub, 2, now=NOW, start=10)
-    code, out, _ = _ipwarn(
+    code, out, _ = run_cli(
         ["subscriptions", "import", str(_file(tmp_path, [KEEP], active=False))], capsys
     )
     assert "2 queued message(s) cancelled" in out
     later = (NOW + dt.timedelta(hours=1)).isoformat()
-    code, out, _ = _ipwarn(["deliver", "--now", later], capsys)
+    code, out, _ = run_cli(["deliver", "--now", later], capsys)
     assert "sent 0 rows" in out
     with store.session() as session:
         newest = session.scalars(
