@@ -77,15 +77,26 @@ def crawl(app: App, source: str, since: dt.date | None, full: bool) -> None:
     Prints new/updated/unchanged/quarantined counts. Example: ipwarn crawl inbox --since 2026-11-01
     """
     from crawlers.runner import run_source
-    from warning.cli_core import ensure_schema
 
     if source not in app.settings.sources:
         known = ", ".join(sorted(app.settings.sources)) or "none configured"
         raise InputError(
             [Problem(f"unknown source {source!r} (configured: {known})", field="SOURCE")]
         )
-    ensure_schema(app)
-    outcome = run_source(app.settings, app.store, source, since=since, full=full)
+    import time
+
+    from warning.pipeline import finish_job, start_job
+
+    t0 = time.perf_counter()
+    job = start_job(app.store, f"crawl:{source}")
+    try:
+        outcome = run_source(app.settings, app.store, source, since=since, full=full)
+    except Exception as exc:
+        finish_job(app.store, job, "failed", {}, str(exc)[:2000])
+        raise
+    detail = {"counts": outcome.counts, "crawl_run": outcome.run_id}
+    detail["seconds"] = round(time.perf_counter() - t0, 3)
+    finish_job(app.store, job, outcome.status, detail, outcome.error)
     click.echo(outcome.summary())
     if outcome.status != "ok":
         raise IpwarnError(

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import func, select
+from sqlalchemy import desc, func, select
 from sqlalchemy.orm import Session
 
 from warning.config import Settings
@@ -48,3 +48,37 @@ def _aware(value: dt.datetime | None) -> dt.datetime | None:
     if isinstance(value, str):
         value = dt.datetime.fromisoformat(value)
     return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+
+
+#: crawl-run statuses that count as a failed crawl
+FAILED_RUN_STATUSES = ("failed", "timeout")
+
+
+def failure_streak(session: Session, source: str, limit: int = 100) -> tuple[int, CrawlRun | None]:
+    """How many of ``source``'s latest finished crawls failed in a row, and the latest of them."""
+    runs = session.scalars(
+        select(CrawlRun)
+        .where(CrawlRun.source == source, CrawlRun.status != "running")
+        .order_by(desc(CrawlRun.started_at), desc(CrawlRun.id))
+        .limit(limit)
+    ).all()
+    streak = 0
+    for run in runs:
+        if run.status not in FAILED_RUN_STATUSES:
+            break
+        streak += 1
+    return streak, (runs[0] if streak else None)
+
+
+def failing_sources(session: Session, settings: Settings) -> list[tuple[str, int, CrawlRun]]:
+    """(source, consecutive failed crawls, latest run) for every active source whose last
+    ``source_failure_alert_after`` crawls all failed."""
+    out: list[tuple[str, int, CrawlRun]] = []
+    threshold = settings.source_failure_alert_after
+    for name, config in sorted(settings.sources.items()):
+        if not config.enabled or not config.base_url:
+            continue
+        streak, last = failure_streak(session, name)
+        if streak >= threshold and last is not None:
+            out.append((name, streak, last))
+    return out

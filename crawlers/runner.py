@@ -109,6 +109,11 @@ def run_source(
     counts["new_events"] = int(stats.get("ipwarn/new_events", 0))
     outcome = CrawlOutcome(name, status, job.run_id, counts, stats, error)
     log.info("crawl.done", source=name, status=status, **counts)
+    if status != "ok":
+        from warning.health import notify_failing_sources
+
+        with store.session() as session:
+            notify_failing_sources(session, settings, utcnow(), only=name)
     return outcome
 
 
@@ -140,7 +145,16 @@ def _run_child(job: CrawlJob, database_url: str) -> tuple[str, str | None, dict[
             f"spider exited with status {process.returncode}: " + " | ".join(tail),
             stats,
         )
-    if stats.get("ipwarn/failed_requests"):
+    failed = int(stats.get("ipwarn/failed_requests", 0))
+    fetched = int(stats.get("ipwarn/files", 0)) + int(stats.get("ipwarn/not_modified", 0))
+    if failed and not fetched:
+        # nothing came back at all (dead address, DNS, every file refused): a failed crawl
+        return (
+            "failed",
+            f"all {failed} request(s) failed for good, nothing was fetched; see the crawl log",
+            stats,
+        )
+    if failed:
         return (
             "ok",
             f"{stats['ipwarn/failed_requests']} request(s) failed for good; see the crawl log",

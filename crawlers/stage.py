@@ -49,9 +49,6 @@ def run_crawl_stage(ctx: StageContext) -> StageResult:
         return StageResult(
             status="skipped", counts=counts, note="no crawl source configured with a base_url"
         )
-    status = (
-        "failed"
-        if counts["failed_sources"] and not counts["sources"] - counts["failed_sources"]
-        else "ok"
-    )
+    # one failed source fails the stage (the others' documents are stored all the same)
+    status = "failed" if counts["failed_sources"] else "ok"
     return StageResult(status=status, counts=counts, note="; ".join(notes))

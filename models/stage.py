@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import exists, select
+from sqlalchemy import exists, func, select
+from sqlalchemy.orm import Session
 
 from models.classifier import Classification, load_classifier
 from models.registry import active_version
@@ -51,6 +52,18 @@ def tag_rows(document_id: int, result: Classification) -> list[dict[str, Any]]:
         for sf in result.subfields
     )
     return rows
+
+
+def untagged_backlog(session: Session) -> tuple[str, int]:
+    """(active classifier version, stored documents it has not tagged yet), for `ipwarn status`."""
+    version = active_version(session)
+    untagged = ~exists().where(
+        DocumentTag.document_id == Document.id, DocumentTag.model_version == version
+    )
+    count = session.scalar(
+        select(func.count()).select_from(Document).where(Document.is_stub.is_(False), untagged)
+    )
+    return version, int(count or 0)
 
 
 def run_classify_stage(ctx: StageContext) -> StageResult:

@@ -157,6 +157,15 @@ def _test_stored(
     end = _parse_when(until, "--until") or now
     assert start is not None
     first, last = start.date(), end.date()
+    if first > last:
+        raise InputError(
+            [
+                Problem(
+                    f"--since {first} is after --until {last}: that range holds no day",
+                    field="--since",
+                )
+            ]
+        )
     with app.store.session() as session:
         if not have_subs:
             subs = compiled_subscriptions(session)
@@ -310,3 +319,39 @@ def list_subscriptions(app: App) -> None:
             )
     if not rows:
         click.echo("no subscriptions; run `ipwarn subscriptions import FILE`", err=True)
+
+
+@subscriptions.command("unsubscribe")
+@click.argument("enterprise_id", metavar="ENTERPRISE")
+@click.option("--subscription", default=None, help="Only this subscription (default: all).")
+@click.pass_obj
+def unsubscribe_cmd(app: App, enterprise_id: str, subscription: str | None) -> None:
+    """Deactivate an enterprise's subscriptions (all, or one) and cancel its queued mail."""
+    from rules.repository import unsubscribe
+
+    with app.store.session() as session:
+        report = unsubscribe(session, enterprise_id, utcnow(), subscription)
+    click.echo(
+        f"{enterprise_id}: deactivated {', '.join(report.deactivated) or 'nothing (already inactive)'}"
+        f"; {report.queued_cancelled} queued message(s) cancelled"
+    )
+
+
+@subscriptions.command("remove")
+@click.argument("enterprise_id", metavar="ENTERPRISE")
+@click.pass_obj
+def remove_cmd(app: App, enterprise_id: str) -> None:
+    """Remove an enterprise: its subscriptions, recipients and queued mail (history is kept)."""
+    from rules.repository import remove_enterprise
+
+    with app.store.session() as session:
+        report = remove_enterprise(session, enterprise_id, utcnow())
+    kept = (
+        "deleted"
+        if report.deleted
+        else f"kept as history for {report.history} alert/mail row(s), with no subscription "
+        "or recipient left"
+    )
+    click.echo(
+        f"{enterprise_id}: removed ({kept}); {report.queued_cancelled} queued message(s) cancelled"
+    )

@@ -12,6 +12,7 @@ import json
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 from pydantic import ValidationError
 
@@ -136,22 +137,68 @@ def load_subscription_file(path: Path) -> SubscriptionFile:
             ]
         )
     doc = docs[0]
+    problems = _duplicate_ids(doc, path)
     try:
         parsed = SubscriptionFile.model_validate(doc.data)
     except ValidationError as exc:
-        problems = sorted(problems_from(exc, doc, SubscriptionFile), key=lambda p: p.line or 0)
-        raise InputError(problems, hint="Nothing was imported.") from exc
-    ids = [e.id for e in parsed.enterprises]
-    dups = sorted({i for i in ids if ids.count(i) > 1})
-    if dups:
-        raise InputError(
-            [
-                Problem(
-                    f"enterprise id {d!r} appears more than once",
-                    file=str(path),
-                    field="enterprises",
-                )
-                for d in dups
-            ]
-        )
+        problems += problems_from(exc, doc, SubscriptionFile)
+    if problems:
+        problems.sort(key=lambda p: p.line or 0)
+        raise InputError(problems, hint="Nothing was imported.")
     return parsed
+
+
+def _duplicate_ids(doc: Located, path: Path) -> list[Problem]:
+    """Each repeated enterprise id, at its line, found before (and reported with) schema errors."""
+    entries = doc.data.get("enterprises") if isinstance(doc.data, dict) else None
+    if not isinstance(entries, list):
+        return []
+    first: dict[str, int] = {}
+    problems = []
+    for i, entry in enumerate(entries):
+        if not isinstance(entry, dict):
+            continue
+        problems += _duplicate_names(doc, path, i, entry)
+        ident = entry.get("id")
+        if not isinstance(ident, str):
+            continue
+        if ident in first:
+            problems.append(
+                Problem(
+                    f"enterprise id {ident!r} appears more than once (first at line "
+                    f"{doc.line_of(('enterprises', first[ident], 'id'))})",
+                    file=str(path),
+                    line=doc.line_of(("enterprises", i, "id")),
+                    field=f"enterprises[{i}].id",
+                )
+            )
+        else:
+            first[ident] = i
+    return problems
+
+
+def _duplicate_names(doc: Located, path: Path, index: int, entry: dict[str, Any]) -> list[Problem]:
+    """A subscription name given twice in one enterprise, at the second one's line."""
+    subs = entry.get("subscriptions")
+    if not isinstance(subs, list):
+        return []
+    seen: dict[str, int] = {}
+    problems = []
+    for j, sub in enumerate(subs):
+        name = sub.get("name", "default") if isinstance(sub, dict) else None
+        if not isinstance(name, str):
+            continue
+        if name in seen:
+            where = ("enterprises", index, "subscriptions", j)
+            problems.append(
+                Problem(
+                    f"subscription name {name!r} appears more than once in this enterprise "
+                    f"(first at line {doc.line_of(('enterprises', index, 'subscriptions', seen[name]))})",
+                    file=str(path),
+                    line=doc.line_of((*where, "name")),
+                    field=f"enterprises[{index}].subscriptions[{j}].name",
+                )
+            )
+        else:
+            seen[name] = j
+    return problems

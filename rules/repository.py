@@ -11,7 +11,15 @@ from sqlalchemy.orm import Session
 
 from rules.engine import CompiledRule, CompiledSubscription
 from rules.loader import LoadedRule
-from rules.spec import RuleSpec, Scope, SubscriptionFile, SubscriptionSpec
+from rules.spec import (
+    STORED,
+    RuleSpec,
+    Scope,
+    SubscriptionFile,
+    SubscriptionSpec,
+    did_you_mean,
+)
+from warning.delivery.outbox import cancel_unwanted
 from warning.errors import InputError, Problem
 from warning.store.models import Enterprise, Rule, Subscription
 
@@ -115,7 +123,8 @@ def compiled_rules(
     out = []
     for row in rows:
         data: dict[str, Any] = {**row.definition, "status": row.status}
-        out.append(CompiledRule.build(RuleSpec.model_validate(data), pk=row.id))
+        spec = RuleSpec.model_validate(data, context=STORED)
+        out.append(CompiledRule.build(spec, pk=row.id))
     return out
 
 
@@ -166,6 +175,8 @@ class ImportReport:
     subscriptions_new: int = 0
     subscriptions_updated: int = 0
     subscriptions_deactivated: int = 0
+    #: queued mail cancelled (recipient removed, subscription deactivated)
+    queued_cancelled: int = 0
 
 
 def import_subscriptions(
@@ -222,4 +233,94 @@ def import_subscriptions(
                 sub.active = False
                 sub.updated_at = now
                 report.subscriptions_deactivated += 1
+    session.flush()
+    report.queued_cancelled = cancel_unwanted(session)
+    return report
+
+
+@dataclass
+class Unsubscribed:
+    enterprise_id: str
+    deactivated: list[str] = field(default_factory=list)
+    queued_cancelled: int = 0
+    #: remove only: the enterprise row was deleted (False: kept, history refers to it)
+    deleted: bool = False
+    history: int = 0
+
+
+def _enterprise(session: Session, enterprise_id: str) -> Enterprise:
+    row = session.get(Enterprise, enterprise_id)
+    if row is None:
+        known = sorted(session.scalars(select(Enterprise.id)))
+        raise InputError(
+            [
+                Problem(
+                    f"unknown enterprise {enterprise_id!r}"
+                    + (did_you_mean(enterprise_id, known) if known else "; none imported yet"),
+                    field="ENTERPRISE",
+                )
+            ]
+        )
+    return row
+
+
+def unsubscribe(
+    session: Session, enterprise_id: str, now: dt.datetime, subscription: str | None = None
+) -> Unsubscribed:
+    """Deactivate one or every subscription of an enterprise and cancel its queued mail."""
+    _enterprise(session, enterprise_id)
+    subs = list(
+        session.scalars(select(Subscription).where(Subscription.enterprise_id == enterprise_id))
+    )
+    if subscription is not None:
+        names = [s.name for s in subs]
+        if subscription not in names:
+            raise InputError(
+                [
+                    Problem(
+                        f"enterprise {enterprise_id!r} has no subscription {subscription!r}"
+                        + (did_you_mean(subscription, names) or f" (it has: {', '.join(names)})"),
+                        field="--subscription",
+                    )
+                ]
+            )
+        subs = [s for s in subs if s.name == subscription]
+    report = Unsubscribed(enterprise_id)
+    for sub in subs:
+        if sub.active:
+            sub.active, sub.updated_at = False, now
+            report.deactivated.append(sub.name)
+    session.flush()
+    report.queued_cancelled = cancel_unwanted(session)
+    return report
+
+
+def remove_enterprise(session: Session, enterprise_id: str, now: dt.datetime) -> Unsubscribed:
+    """Remove an enterprise: no subscription, no recipient, no queued mail.
+
+    The row itself is deleted when nothing refers to it; alerts and sent mail keep it as
+    history otherwise (it stays, with every subscription inactive and no recipients).
+    """
+    from sqlalchemy import delete, func
+
+    from warning.store.models import Alert, OutboxMessage, Silence
+
+    ent = _enterprise(session, enterprise_id)
+    report = unsubscribe(session, enterprise_id, now)
+    ent.recipients, ent.updated_at = [], now
+    session.flush()
+    report.queued_cancelled += cancel_unwanted(session)
+    history = sum(
+        int(
+            session.scalar(select(func.count()).select_from(m).where(m.enterprise_id == ent.id))
+            or 0
+        )
+        for m in (Alert, OutboxMessage)
+    )
+    report.history = history
+    if not history:
+        session.execute(delete(Silence).where(Silence.enterprise_id == ent.id))
+        session.execute(delete(Subscription).where(Subscription.enterprise_id == ent.id))
+        session.delete(ent)
+        report.deleted = True
     return report

@@ -11,10 +11,19 @@ import difflib
 import re
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from rules.query import QuerySyntaxError, parse_query
 from rules.yamlsrc import Located, PathKey
+from warning.addresses import check_recipients
 from warning.errors import Problem
 from warning.taxonomy import load_taxonomy
 
@@ -46,6 +55,88 @@ def normalize_ipc_prefix(raw: str) -> str:
             f"{raw!r} is not an IPC symbol or prefix (e.g. C21D8/12, H01F1/147, C22C38/)"
         )
     return text
+
+
+#: kind codes of CN, US, EP and WO publications (A/B/C/U/Y/S and numbered variants)
+KNOWN_KINDS = frozenset(
+    "A A0 A1 A2 A3 A4 A8 A9 B B1 B2 B3 B8 B9 C C1 C2 C3 C8 C9 D E F H I4 P P1 P2 P3 P4 S S1 "  # noqa: SIM905
+    "T U U0 U1 U8 U9 Y Y1 Y8".split()
+)
+#: WIPO ST.3 codes of the patent offices a bulletin may come from
+KNOWN_OFFICES = frozenset(
+    "CN US EP WO JP KR DE GB FR TW HK MO RU CA AU IN BR IT ES NL SE CH AT BE DK FI NO PL CZ "  # noqa: SIM905
+    "SK HU IL SG MX ZA NZ EA AP OA GC UA TR AR CL CO PE MY TH VN PH ID PT IE GR RO BG HR SI "
+    "LU LT LV EE IS MA EG SA AE KZ BY MD GE AM UZ".split()
+)
+#: scope keys that make a subscription watch something (``min_confidence`` only modifies)
+SCOPE_KEYS = ("sectors", "subfields", "keywords", "ipc", "competitors", "own_patents", "products")
+
+
+def each(values: list[str], check: Any) -> list[str]:
+    """Apply ``check`` to every value and report every bad one at once, not just the first."""
+    out: list[str] = []
+    bad: list[str] = []
+    for value in values:
+        try:
+            out.append(check(value))
+        except ValueError as exc:
+            bad.append(str(exc))
+    if bad:
+        raise ValueError("; ".join(bad))
+    return out
+
+
+#: validation context of a definition read back from the store: already accepted once, so the
+#: checks added later (code tables, empty lists) must not make a stored active rule unusable
+STORED = {"stored": True}
+
+
+def _stored(info: ValidationInfo) -> bool:
+    return bool(info.context and info.context.get("stored"))
+
+
+def _event_code_syntax(value: str) -> str:
+    code = value.strip().upper()
+    if not _EVENT_CODE.match(code):
+        raise ValueError(f"{value!r} is not a legal-event code (e.g. CF01, TR01, IW01)")
+    return code
+
+
+def _kind_syntax(value: str) -> str:
+    kind = value.strip().upper()
+    if not _KIND.match(kind):
+        raise ValueError(f"{value!r} is not a kind code (A, B, U, Y, S, A1, B1, B2 ...)")
+    return kind
+
+
+def _legal_event_code(value: str) -> str:
+    from warning.legal_codes import cn_legal_codes
+
+    code = _event_code_syntax(value)
+    known = cn_legal_codes()
+    if code not in known:
+        raise ValueError(
+            f"{value!r} is not in the packaged legal-event code table"
+            f"{did_you_mean(code, sorted(known))} (see warning/data/ORIGIN.md)"
+        )
+    return code
+
+
+def _kind_code(value: str) -> str:
+    kind = _kind_syntax(value)
+    if kind not in KNOWN_KINDS:
+        raise ValueError(f"{value!r} is not a kind code (A, B, U, Y, S, A1, B1, B2 ...)")
+    return kind
+
+
+def _office_code(value: str) -> str:
+    office = value.strip().upper()
+    if office not in KNOWN_OFFICES:
+        raise ValueError(
+            f"{value!r} is not a patent office code{did_you_mean(office, sorted(KNOWN_OFFICES))}"
+            " (CN, US, EP, WO, JP, KR, ...)"
+        )
+    return office
 
 
 def _check_sectors(values: list[str] | None) -> list[str] | None:
@@ -117,41 +208,45 @@ class Conditions(_Strict):
     _subfields = field_validator("subfields")(classmethod(lambda cls, v: _check_subfields(v)))
     _keywords = field_validator("keywords")(classmethod(lambda cls, v: _check_keywords(v)))
 
+    @field_validator(
+        "sectors",
+        "subfields",
+        "ipc",
+        "kinds",
+        "offices",
+        "applicants",
+        "legal_events",
+        mode="before",
+    )
+    @classmethod
+    def _not_empty(cls, values: Any, info: ValidationInfo) -> Any:
+        if isinstance(values, list) and not values and not _stored(info):
+            # an empty list would be "any of nothing": it reads as a filter but is none
+            raise ValueError("an empty list; give at least one value or leave the key out")
+        return values
+
     @field_validator("ipc")
     @classmethod
     def _ipc(cls, values: list[str] | None) -> list[str] | None:
-        return None if values is None else [normalize_ipc_prefix(v) for v in values]
+        return None if values is None else each(values, normalize_ipc_prefix)
 
     @field_validator("legal_events")
     @classmethod
-    def _codes(cls, values: list[str] | None) -> list[str] | None:
-        if values is None:
-            return None
-        out = []
-        for value in values:
-            code = value.strip().upper()
-            if not _EVENT_CODE.match(code):
-                raise ValueError(f"{value!r} is not a legal-event code (e.g. CF01, TR01, IW01)")
-            out.append(code)
-        return out
+    def _codes(cls, values: list[str] | None, info: ValidationInfo) -> list[str] | None:
+        check = _event_code_syntax if _stored(info) else _legal_event_code
+        return None if values is None else each(values, check)
 
     @field_validator("kinds")
     @classmethod
-    def _kinds(cls, values: list[str] | None) -> list[str] | None:
-        if values is None:
-            return None
-        out = []
-        for value in values:
-            kind = value.strip().upper()
-            if not _KIND.match(kind):
-                raise ValueError(f"{value!r} is not a kind code (A, B, U, S, B1, B2 ...)")
-            out.append(kind)
-        return out
+    def _kinds(cls, values: list[str] | None, info: ValidationInfo) -> list[str] | None:
+        check = _kind_syntax if _stored(info) else _kind_code
+        return None if values is None else each(values, check)
 
     @field_validator("offices")
     @classmethod
-    def _offices(cls, values: list[str] | None) -> list[str] | None:
-        return None if values is None else [v.strip().upper() for v in values]
+    def _offices(cls, values: list[str] | None, info: ValidationInfo) -> list[str] | None:
+        check = (lambda v: v.strip().upper()) if _stored(info) else _office_code
+        return None if values is None else each(values, check)
 
     @field_validator("applicants")
     @classmethod
@@ -270,7 +365,10 @@ class Scope(_Strict):
     @field_validator("ipc")
     @classmethod
     def _ipc(cls, values: list[str]) -> list[str]:
-        return [normalize_ipc_prefix(v) for v in values]
+        return each(values, normalize_ipc_prefix)
+
+    def watches_something(self) -> bool:
+        return any(getattr(self, k) for k in SCOPE_KEYS)
 
     @field_validator("own_patents")
     @classmethod
@@ -315,17 +413,24 @@ class EnterpriseSpec(_Strict):
     @field_validator("recipients")
     @classmethod
     def _emails(cls, values: list[str]) -> list[str]:
-        for value in values:
-            if not re.match(r"^[^@\s<>\"',;]+@[^@\s<>\"',;]+\.[^@\s<>\"',;]+$", value.strip()):
-                raise ValueError(f"{value!r} is not an e-mail address")
-        return [v.strip() for v in values]
+        return check_recipients(values)
 
     @model_validator(mode="after")
-    def _unique_names(self) -> EnterpriseSpec:
-        names = [s.name for s in self.subscriptions]
-        dup = {n for n in names if names.count(n) > 1}
-        if dup:
-            raise ValueError(f"subscription names must be unique per enterprise: {sorted(dup)}")
+    def _reaches_someone(self) -> EnterpriseSpec:
+        # repeated subscription names are reported by the file loader, with their lines
+        active = [s for s in self.subscriptions if s.active]
+        blind = [s.name for s in active if not s.scope.watches_something()]
+        if blind:
+            raise ValueError(
+                f"subscription {blind[0]!r}: the scope watches nothing; give at least one of "
+                + ", ".join(SCOPE_KEYS)
+                + " (or set active: false)"
+            )
+        if active and not self.recipients:
+            raise ValueError(
+                "recipients is empty, so its alerts would reach nobody; give at least one "
+                "address, or set active: false on every subscription to unsubscribe"
+            )
         return self
 
 

@@ -17,6 +17,11 @@ def describe(report: ImportReport) -> str:
         f"enterprises: {report.enterprises_new} new, {report.enterprises_updated} updated; "
         f"subscriptions: {report.subscriptions_new} new, {report.subscriptions_updated} updated, "
         f"{report.subscriptions_deactivated} deactivated"
+        + (
+            f"; {report.queued_cancelled} queued message(s) cancelled (see `ipwarn outbox`)"
+            if report.queued_cancelled
+            else ""
+        )
     )
 
 

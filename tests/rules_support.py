@@ -35,13 +35,19 @@ def ingest_fixture_docs(store) -> None:
 
 def run_cli(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
     """Run `ipwarn ARGS` in-process; (exit status, stdout, stderr)."""
+    import logging
+
     from warning.cli import main
 
+    root = logging.getLogger()
+    handlers = root.handlers[:]
     try:
         returned = main(args)
         code = returned if isinstance(returned, int) else 0
     except SystemExit as exc:
         code = int(exc.code or 0)
+    finally:
+        root.handlers[:] = handlers  # the CLI's log handler writes to this test's capture
     out = capsys.readouterr()
     return code, out.out, out.err
 

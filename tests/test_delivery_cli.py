@@ -52,8 +52,9 @@ def test_deliver_writes_eml_files_and_outbox_shows_counts(store, settings, invok
         ]
 
 
-def test_silence_add_list_remove(store, invoke):
-    add_enterprise(store)
+def test_silence_add_list_remove(store, settings, invoke):
+    sub = add_enterprise(store)
+    add_alerts(store, smtp_settings(settings, store, None), sub, 1)  # stores rule steel.competitor
     added = invoke(
         "silence",
         "add",
@@ -119,3 +120,62 @@ def test_deliver_flush_sends_what_waits_for_a_digest_or_quiet_hours(store, setti
     assert "sent 0 rows" in invoke("deliver", "--now", later).output
     flushed = invoke("deliver", "--now", later, "--flush")
     assert "sent 3 rows in 2 messages" in flushed.output, flushed.output
+
+
+@pytest.mark.parametrize("refusal", ["not offered", "454 answer"])
+def test_starttls_refused_stops_the_run_with_exit_1(
+    store, settings, monkeypatch, capsys, tmp_path, refusal
+):
+    """docs/delivery.md: a TLS failure stops the run and `ipwarn deliver` exits 1 (issue 13.5)."""
+    from aiosmtpd.controller import Controller
+    from aiosmtpd.smtp import SMTP as AioSMTP
+
+    from tests.smtp_support import RecordingHandler, free_port, self_signed_cert, server_tls_context
+    from warning.cli import main
+
+    class Refuses(AioSMTP):
+        async def smtp_STARTTLS(self, arg: str) -> None:
+            await self.push("454 4.7.0 TLS not available due to temporary reason")
+
+    class RefusingController(Controller):
+        def factory(self) -> AioSMTP:
+            return Refuses(
+                self.handler, tls_context=server_tls_context(*self_signed_cert(tmp_path))
+            )
+
+    sub = add_enterprise(store)
+    add_alerts(store, smtp_settings(settings, store, None), sub, 3, now=NOW, start=0)
+    add_alerts(
+        store,
+        smtp_settings(settings, store, None),
+        sub,
+        2,
+        now=NOW + dt.timedelta(hours=1),
+        start=3,
+    )
+    handler, port = RecordingHandler(), free_port()
+    kind = RefusingController if refusal == "454 answer" else Controller
+    controller = kind(handler, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        monkeypatch.setenv("IPWARN_DATABASE_URL", store.url)
+        monkeypatch.setenv("IPWARN_DATA_DIR", str(settings.data_dir))
+        monkeypatch.setenv("IPWARN_SMTP_HOST", "127.0.0.1")
+        monkeypatch.setenv("IPWARN_SMTP_PORT", str(port))
+        monkeypatch.setenv("IPWARN_SMTP_STARTTLS", "true")
+        monkeypatch.setenv("IPWARN_SMTP_CONNECTIONS", "1")
+        later = (NOW + dt.timedelta(hours=2)).isoformat()
+        with pytest.raises(SystemExit) as stopped:
+            main(["deliver", "--now", later])
+        assert stopped.value.code == 1
+    finally:
+        controller.stop()
+    assert handler.received == []
+    out, err = capsys.readouterr()
+    assert "STARTTLS refused" in out + err
+    with store.session() as session:
+        rows = list(session.scalars(select(OutboxMessage)))
+    # a refused STARTTLS is an outage: every row waits, none is charged an attempt
+    assert sorted(r.status for r in rows) == ["pending"] * 5
+    assert all(r.attempts == 0 for r in rows)
+    assert any("STARTTLS refused" in (r.last_error or "") for r in rows)

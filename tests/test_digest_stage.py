@@ -92,3 +92,18 @@ def test_cli_build_show_approve_send_list(
 
     bad = runner.invoke(cli, ["digest", "build", "--week", "2026-47"])
     assert bad.exit_code != 0
+
+
+def test_no_reviewer_notice_for_an_empty_week_after_a_back_fill(store: Store, settings: Settings):
+    """Issue 13.7: old bulletins were back-filled; the current week has nothing yet."""
+    seed_fixture_week(store)  # documents of 2026-W47 only
+    cfg = settings_for(store, settings).model_copy(
+        update={"reviewer_recipients": ["reviewer@anshan.example"]}
+    )
+    a_month_later = DUE + dt.timedelta(weeks=4)
+    result = run_digest_stage(StageContext(cfg, store, now=a_month_later))
+    assert result.status == "ok" and "reviewers not notified" in result.note
+    assert result.counts["reviewers_notified"] == 0
+    with store.session() as session:
+        assert session.scalars(select(OutboxMessage)).all() == []
+        assert session.scalars(select(Digest.week)).all() == ["2026-W51"]

@@ -118,10 +118,12 @@ def test_shipped_artifact_matches_shipped_data(version):
     assert meta["metrics"]["with_ipc"]["macro_f1"] >= 0.97
 
 
-def test_activate_without_a_migrated_database_says_what_to_do(config_file):
+def test_activate_on_a_fresh_sqlite_store_migrates_it_first(config_file):
+    # issue 13.1: the embedded database migrates itself whatever command comes first
+    # (PostgreSQL refuses with "run `ipwarn db upgrade`": tests/test_fresh_store.py)
     result = _invoke(config_file, "model", "activate", "v1")
-    assert result.exit_code != 0
-    assert "ipwarn db upgrade" in str(result.exception)
+    assert result.exit_code == 0, result.output
+    assert "active classifier: v1" in result.output
 
 
 def _store_documents(settings, count: int) -> list[str]:
@@ -178,7 +180,7 @@ def test_train_from_store_learns_what_the_installation_crawled(config_file, sett
     assert json.loads(evaluated.stdout)["text_only"]["documents"] == len(held_out)
 
 
-def test_train_from_an_unmigrated_store_says_what_to_do(config_file):
+def test_train_from_a_fresh_sqlite_store_migrates_it_first(config_file):
     result = _invoke(config_file, "model", "train", "--data-dir", str(FIXTURE), "--from-store")
-    assert result.exit_code != 0
-    assert "ipwarn db upgrade" in str(result.exception)
+    assert result.exit_code == 0, result.output
+    assert "trained v4" in result.output

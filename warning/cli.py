@@ -41,7 +41,18 @@ LAZY_COMMANDS: dict[str, tuple[str, str]] = {
     "classify": ("models.cli:classify", "Tag JSON-lines documents with sectors and sub-fields."),
     "model": ("models.cli:model", "Train, evaluate, list and activate sector-classifier versions."),
     "rules": ("rules.cli:rules", "Check, back-test, activate and retire expert warning rules."),
-    "subscriptions": ("rules.cli:subscriptions", "Import and list enterprise subscriptions."),
+    "subscriptions": (
+        "rules.cli:subscriptions",
+        "Import, list, unsubscribe and remove enterprise subscriptions.",
+    ),
+    "alerts": (
+        "rules.alerts_cli:alerts",
+        "List stored alerts with their explanations (--test: test-rule matches).",
+    ),
+    "quarantine": (
+        "crawlers.quarantine_cli:quarantine",
+        "List, show and retry quarantined (unparseable) records.",
+    ),
     "deliver": (
         "warning.delivery.cli:deliver",
         "Send the outbox messages that are due, then exit.",

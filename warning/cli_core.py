@@ -6,12 +6,11 @@ import json
 from typing import Any
 
 import click
-from sqlalchemy import desc, select
 
 from warning.app import App
 from warning.pipeline import STAGES, StageContext, StageResult, run_once
 from warning.store import migrate
-from warning.store.models import CrawlRun, JobRun, utcnow
+from warning.store.models import utcnow
 
 pass_app = click.pass_obj
 
@@ -26,12 +25,12 @@ def db() -> None:
 @pass_app
 def db_upgrade(app: App, revision: str) -> None:
     """Migrate the database to the newest schema (safe to repeat)."""
-    app.store.check()
-    before = migrate.current_revision(app.store.engine)
-    migrate.upgrade(app.store.engine, revision)
-    after = migrate.current_revision(app.store.engine)
+    store = app.raw_store
+    before = migrate.current_revision(store.engine)
+    migrate.upgrade(store.engine, revision)
+    after = migrate.current_revision(store.engine)
     click.echo(
-        f"database {app.store.engine.url.render_as_string(hide_password=True)}: "
+        f"database {store.engine.url.render_as_string(hide_password=True)}: "
         f"{before or 'empty'} -> {after}"
     )
 
@@ -40,20 +39,9 @@ def db_upgrade(app: App, revision: str) -> None:
 @pass_app
 def db_current(app: App) -> None:
     """Print the schema revision of the database and of this ipwarn."""
-    app.store.check()
-    click.echo(f"database: {migrate.current_revision(app.store.engine) or 'empty'}")
-    click.echo(f"code:     {migrate.head_revision(app.store.engine)}")
-
-
-def ensure_schema(app: App) -> None:
-    """The embedded SQLite database migrates itself; PostgreSQL must be upgraded explicitly."""
-    app.store.check()
-    if app.store.is_sqlite and migrate.current_revision(app.store.engine) is None:
-        migrate.upgrade(app.store.engine)
-    migrate.require_current(app.store.engine)
-    from warning.abandoned import close_abandoned
-
-    close_abandoned(app.store, app.settings)
+    store = app.raw_store
+    click.echo(f"database: {migrate.current_revision(store.engine) or 'empty'}")
+    click.echo(f"code:     {migrate.head_revision(store.engine)}")
 
 
 @click.group(invoke_without_command=True)
@@ -67,8 +55,20 @@ def config(ctx: click.Context) -> None:
 @config.command("show")
 @pass_app
 def config_show(app: App) -> None:
-    """Print the effective settings as JSON (secrets shown as '**********')."""
-    click.echo(json.dumps(app.settings.redacted(), ensure_ascii=False, indent=2))
+    """Print the effective settings as JSON (secrets shown as '**********').
+
+    The first line (on stderr, so the JSON stays pipeable) names the file they came from.
+    """
+    data = app.settings.redacted()
+    source = app.config_file
+    data["config_file"] = str(source.resolve()) if source else None
+    click.echo(
+        f"config file: {source.resolve()}"
+        if source
+        else "config file: none (defaults and IPWARN_* environment variables)",
+        err=True,
+    )
+    click.echo(json.dumps(data, ensure_ascii=False, indent=2))
 
 
 def _fmt_counts(counts: dict[str, Any]) -> str:
@@ -116,7 +116,6 @@ def run(
     as_json: bool,
 ) -> None:
     """Run the pipeline stages once, in order, and print a summary table."""
-    ensure_schema(app)
     ordered = [s for s in STAGES if not stages or s in stages]
     ctx = StageContext(
         settings=app.settings,
@@ -146,7 +145,6 @@ def serve(ctx: click.Context, poll_seconds: float) -> None:
     from warning.scheduler import serve as serve_forever
 
     app: App = ctx.obj
-    ensure_schema(app)
     config_path = ctx.find_root().params.get("config_path")
     serve_forever(app.settings, app.store, config_path, poll_seconds=poll_seconds)
 
@@ -156,82 +154,62 @@ def serve(ctx: click.Context, poll_seconds: float) -> None:
 @click.option("--limit", default=15, show_default=True, help="How many recent job runs to show.")
 @pass_app
 def status(app: App, as_json: bool, limit: int) -> None:
-    """Show sources, recent job runs, stale sources and the outbox."""
-    from warning import health
+    """Show sources, recent job runs, digests to approve, backlogs, quarantine and the outbox."""
+    from warning.status import collect
 
-    ensure_schema(app)
-    now = utcnow()
     with app.store.session() as session:
-        report = health.check(session, app.settings, now)
-        stale = {name for name, _ in report.stale_sources}
-        sources = []
-        for name, src in sorted(app.settings.sources.items()):
-            last = session.scalars(
-                select(CrawlRun)
-                .where(CrawlRun.source == name)
-                .order_by(desc(CrawlRun.started_at))
-                .limit(1)
-            ).first()
-            state = (
-                "off"
-                if not (src.enabled and src.base_url)
-                else ("stale" if name in stale else "ok")
-            )
-            sources.append(
-                {
-                    "source": name,
-                    "state": state,
-                    "cron": src.cron,
-                    "last_run": last.started_at.isoformat(timespec="seconds") if last else None,
-                    "last_status": last.status if last else None,
-                    "last_item_at": last.last_item_at.isoformat(timespec="seconds")
-                    if last and last.last_item_at
-                    else None,
-                }
-            )
-        runs = [
-            {
-                "job": r.job,
-                "status": r.status,
-                "started_at": r.started_at.isoformat(timespec="seconds"),
-                "seconds": (r.detail or {}).get("seconds"),
-                "error": (r.error or "")[:200],
-            }
-            for r in session.scalars(select(JobRun).order_by(desc(JobRun.id)).limit(limit))
-        ]
-    outbox = {k: v for k, v in report.outbox.counts.items() if v}
-    oldest_age = report.outbox.oldest_pending_age_seconds
-    data = {
-        "sources": sources,
-        "jobs": runs,
-        "outbox": outbox,
-        "oldest_due_seconds": oldest_age,
-        "mail_outage": report.outage.to_value() if report.outage else None,
-        "problems": report.problems,
-    }
+        data = collect(session, app.settings, utcnow(), limit)
     if as_json:
         click.echo(json.dumps(data, ensure_ascii=False, indent=2))
         return
+    sources, outbox, oldest_age = data["sources"], data["outbox"], data["oldest_due_seconds"]
+    click.echo(f"times in {data['timezone']}")
     click.echo(
         "sources:" if sources else "sources: none configured (see [sources.NAME] in ipwarn.toml)"
     )
     for s in sources:
-        click.echo(
-            f"  {s['source']:<16} {s['state']:<6} cron={s['cron']!r} last_run={s['last_run']} "
-            f"({s['last_status']}) last_item={s['last_item_at']}"
+        if s["state"] == "never run":
+            when = "never run"
+        elif s["last_run"] is None:
+            when = "-"
+        else:
+            when = f"last_run={s['last_run']} ({s['last_status']}) last_item={s['last_item_at']}"
+        failures = (
+            f" failed {s['consecutive_failures']}x in a row"
+            if s["consecutive_failures"] and s["state"] != "off"
+            else ""
         )
-    click.echo("recent jobs:")
-    for r in runs:
+        click.echo(f"  {s['source']:<16} {s['state']:<9} cron={s['cron']!r} {when}{failures}")
+        if s["state"] == "failed" and s["last_error"]:
+            click.echo(f"      error: {s['last_error'][:200]}")
+    click.echo("recent jobs:" if data["jobs"] else "recent jobs: none yet")
+    for r in data["jobs"]:
         err = f"  error: {r['error']}" if r["error"] else ""
         click.echo(
             f"  {r['started_at']}  {r['job']:<20} {r['status']:<9} {r['seconds'] or ''}{err}"
         )
+    drafts = data["digests_awaiting_approval"]
+    click.echo(
+        "digests awaiting approval: "
+        + (", ".join(f"#{d['id']} {d['week']}" for d in drafts) or "none")
+        + (f"  (ipwarn digest approve {drafts[0]['id']} --by NAME)" if drafts else "")
+    )
+    backlog = data["untagged"]
+    click.echo(
+        f"untagged documents: {backlog['documents']} (classifier {backlog['model_version']})"
+    )
+    quarantine = data["quarantine"]
+    click.echo(
+        "quarantined records: "
+        + (" ".join(f"{k}={v}" for k, v in quarantine.items()) or "none")
+        + ("  (ipwarn quarantine list)" if quarantine else "")
+    )
     click.echo(
         "outbox: "
         + (" ".join(f"{k}={v}" for k, v in sorted(outbox.items())) or "empty")
         + (f"  oldest due: {oldest_age / 60:.1f} min" if oldest_age is not None else "")
     )
-    for problem in report.problems:
+    for problem in data["problems"]:
         click.echo(f"PROBLEM: {problem}")
 
 
@@ -241,7 +219,6 @@ def health_cmd(app: App) -> None:
     """Check for stale sources and a backed-up outbox; queue operator alerts (the scheduler runs it)."""
     from warning import health
 
-    ensure_schema(app)
     now = utcnow()
     with app.store.session() as session:
         report = health.check(session, app.settings, now)

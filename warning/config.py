@@ -9,10 +9,12 @@ are never printed (``SecretStr``).
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
@@ -23,6 +25,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from warning.addresses import check_mailbox, check_recipients
 from warning.errors import ConfigError, Problem
 
 ENV_PREFIX = "IPWARN_"
@@ -57,9 +60,44 @@ class SourceConfig(BaseModel):
     @field_validator("cron")
     @classmethod
     def _cron_has_five_fields(cls, value: str) -> str:
-        if len(value.split()) != 5:
-            raise ValueError("must be a 5-field crontab such as '0 6 * * *'")
-        return value
+        return check_cron(value)
+
+    @field_validator("base_url")
+    @classmethod
+    def _real_url(cls, value: str | None) -> str | None:
+        return None if value is None else check_base_url(value)
+
+
+def check_cron(value: str) -> str:
+    """A 5-field crontab the scheduler accepts (checked at load, not when `serve` starts)."""
+    if len(value.split()) != 5:
+        raise ValueError("must be a 5-field crontab such as '0 6 * * *'")
+    from apscheduler.triggers.cron import CronTrigger
+
+    try:
+        CronTrigger.from_crontab(value, timezone="UTC")
+    except ValueError as exc:
+        raise ValueError(f"not a valid crontab {value!r}: {exc}") from exc
+    return value
+
+
+_HOST = re.compile(r"^([0-9a-f:.]+|[a-z0-9](?:[a-z0-9.-]*[a-z0-9])?)$")
+
+
+def check_base_url(value: str) -> str:
+    """Refuse a documentation placeholder (``https://…``, ``<host>``) before it goes live."""
+    text = value.strip()
+    if not text:
+        raise ValueError("empty; leave base_url out to switch the source off")
+    if any(mark in text for mark in ("…", "...", "<", ">", "{", "}")):
+        raise ValueError(
+            f"{value!r} looks like a placeholder; put the real address of the source "
+            "(or leave base_url out to switch the source off)"
+        )
+    parts = urlsplit(text)
+    if parts.scheme in ("http", "https") and not _HOST.match(parts.hostname or ""):
+        raise ValueError(f"{value!r} has no host name; e.g. 'https://www.cnipa.gov.cn/...'")
+    return text
 
 
 class Settings(BaseSettings):
@@ -99,6 +137,9 @@ class Settings(BaseSettings):
     link_secret: SecretStr | None = None
     #: immediate alerts wait this long so that a burst goes out as one message
     group_window_minutes: float = Field(default=5.0, ge=0)
+    #: one mail shows at most this many alert cards (one per document); the rest of the batch
+    #: follows in the next mail, and the mail says how many more there are
+    max_cards_per_mail: int = Field(default=50, ge=1, le=1000)
     daily_digest_time: str = "08:00"
     weekly_digest_day: Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"] = "mon"
     max_send_attempts: int = Field(default=8, ge=1)
@@ -111,6 +152,8 @@ class Settings(BaseSettings):
     #: operators are told (once per outage) when the mail server has been unavailable this long
     smtp_outage_notice_minutes: float = Field(default=30.0, gt=0)
     operator_recipients: list[str] = Field(default_factory=list)
+    #: operators are mailed once a source's last this many crawls all failed (once a day)
+    source_failure_alert_after: int = Field(default=3, ge=1)
 
     # --- digest -----------------------------------------------------------------------------
     bureau_recipients: list[str] = Field(default_factory=list)
@@ -148,6 +191,21 @@ class Settings(BaseSettings):
         except (ZoneInfoNotFoundError, ValueError) as exc:
             raise ValueError(f"unknown IANA time zone {value!r}, e.g. 'Asia/Shanghai'") from exc
         return value
+
+    @field_validator("digest_cron")
+    @classmethod
+    def _digest_cron(cls, value: str) -> str:
+        return check_cron(value)
+
+    @field_validator("operator_recipients", "bureau_recipients", "reviewer_recipients")
+    @classmethod
+    def _addresses(cls, values: list[str]) -> list[str]:
+        return check_recipients(values)
+
+    @field_validator("mail_from")
+    @classmethod
+    def _mailbox(cls, value: str) -> str:
+        return check_mailbox(value)
 
     @field_validator("daily_digest_time")
     @classmethod
@@ -279,10 +337,10 @@ def load_settings(config: str | Path | None = None, **overrides: Any) -> Setting
                 ]
             )
     token = _config_path.set(path)
+    problems = _unknown_environment()
     try:
-        return Settings(**overrides)
+        settings = Settings(**overrides)
     except ValidationError as exc:
-        problems = []
         for err in exc.errors():
             loc = tuple(err["loc"])
             field = ".".join(str(p) for p in loc)
@@ -294,6 +352,35 @@ def load_settings(config: str | Path | None = None, **overrides: Any) -> Setting
         raise ConfigError(problems, hint="Fix these settings and start again.") from exc
     finally:
         _config_path.reset(token)
+    if problems:
+        raise ConfigError(problems, hint="Fix these settings and start again.")
+    return settings
+
+
+#: IPWARN_* variables that are not settings (read elsewhere, or by the tests and benchmarks)
+ENV_NOT_SETTINGS = frozenset({"CONFIG", "SECRETS_DIR", "CRAWL_JOB"})
+ENV_FREE_PREFIXES = ("TEST_", "BENCH_")
+
+
+def _unknown_environment() -> list[Problem]:
+    """A misspelt top-level IPWARN_* variable is an error, as a misspelt nested one is."""
+    fields = list(Settings.model_fields)
+    problems = []
+    for key in sorted(os.environ):
+        if not key.upper().startswith(ENV_PREFIX):
+            continue
+        name = key[len(ENV_PREFIX) :]
+        if name.upper() in ENV_NOT_SETTINGS or name.upper().startswith(ENV_FREE_PREFIXES):
+            continue
+        top = name.split("__", 1)[0].lower()
+        if top not in fields:
+            problems.append(
+                Problem(
+                    "unknown setting" + _did_you_mean(top, fields) + f" (from environment {key})",
+                    field=top,
+                )
+            )
+    return problems
 
 
 def _origin(file_data: dict[str, Any], loc: tuple[Any, ...], path: Path | None) -> str:

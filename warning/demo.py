@@ -17,7 +17,7 @@ import click
 from sqlalchemy import func, select
 
 from warning.app import App
-from warning.cli_core import ensure_schema, print_summary
+from warning.cli_core import print_summary
 from warning.logging import configure_logging
 from warning.pipeline import STAGES, StageContext, run_stage
 from warning.store.models import Alert, Document, OutboxMessage, utcnow
@@ -84,7 +84,6 @@ def demo(data_dir: Path) -> None:
     os.environ["IPWARN_CONFIG"] = str(config_path)  # crawl subprocesses read the same config
     app = App(config_path)
     configure_logging(app.settings.log_level, app.settings.log_format)
-    ensure_schema(app)
     from rules.examples import example_subscriptions_path
     from rules.subscriptions import import_subscriptions_file
 

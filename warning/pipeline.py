@@ -77,20 +77,31 @@ def resolve_stage(name: str) -> StageFn:
     return stage
 
 
-def run_stage(name: str, ctx: StageContext, *, job: str | None = None) -> StageResult:
-    """Run one stage, record it in the run history, and never let it take the others down."""
-    started = utcnow()
-    t0 = time.perf_counter()
-    with ctx.store.session() as session:
-        run = JobRun(
-            job=job or f"stage:{name}",
-            started_at=started,
-            status="running",
-            owner=process_identity(),
-        )
+def start_job(store: Store, job: str) -> int:
+    """Record a job as running in the history `ipwarn status` shows; returns its row id."""
+    with store.session() as session:
+        run = JobRun(job=job, started_at=utcnow(), status="running", owner=process_identity())
         session.add(run)
         session.flush()
-        run_id = run.id
+        return run.id
+
+
+def finish_job(
+    store: Store, run_id: int, status: str, detail: dict[str, Any], error: str | None = None
+) -> None:
+    with store.session() as session:
+        finished = session.get(JobRun, run_id)
+        assert finished is not None
+        finished.finished_at = utcnow()
+        finished.status = status
+        finished.detail = detail
+        finished.error = error
+
+
+def run_stage(name: str, ctx: StageContext, *, job: str | None = None) -> StageResult:
+    """Run one stage, record it in the run history, and never let it take the others down."""
+    t0 = time.perf_counter()
+    run_id = start_job(ctx.store, job or f"stage:{name}")
     error: str | None = None
     try:
         result = resolve_stage(name)(ctx)
@@ -101,18 +112,18 @@ def run_stage(name: str, ctx: StageContext, *, job: str | None = None) -> StageR
         log.error("stage.failed", stage=name, error=error, traceback=traceback.format_exc())
         result = StageResult(status="failed", note=error)
     elapsed = time.perf_counter() - t0
-    with ctx.store.session() as session:
-        finished = session.get(JobRun, run_id)
-        assert finished is not None
-        finished.finished_at = utcnow()
-        finished.status = result.status
-        finished.detail = {
+    finish_job(
+        ctx.store,
+        run_id,
+        result.status,
+        {
             "counts": result.counts,
             "note": result.note,
             "outputs": result.outputs,
             "seconds": round(elapsed, 3),
-        }
-        run.error = error
+        },
+        error,
+    )
     log.info(
         "stage.done", stage=name, status=result.status, seconds=round(elapsed, 3), **result.counts
     )

@@ -18,6 +18,7 @@ from warning.delivery.outbox import dead_letters, outbox_summary, requeue_dead
 from warning.errors import DeliveryError, InputError, Problem, StoreError
 from warning.pipeline import StageContext
 from warning.store.models import Enterprise, Silence, utcnow
+from warning.timefmt import local, local_iso
 
 SILENCE_KINDS = ("rule", "enterprise", "family")
 
@@ -79,6 +80,7 @@ def deliver(app: App, now_text: str | None, as_json: bool, flush: bool) -> None:
         f"sent {c.get('sent', 0)} rows in {c.get('messages', 0)} messages, "
         f"retrying {c.get('retrying', 0)}, dead {c.get('dead', 0)}, "
         f"suppressed {c.get('suppressed', 0)}, rolled over {c.get('rolled_over', 0)}"
+        + (f", cancelled {c['cancelled']}" if c.get("cancelled") else "")
     )
     if result.note:
         click.echo(result.note)
@@ -119,6 +121,8 @@ def outbox(app: App, as_json: bool, show_dead: bool, requeue: tuple[str, ...]) -
         requeued = None
         if requeue:
             ids = None if "all" in requeue else [_row_id(v) for v in requeue]
+            if ids is not None:
+                _dead_rows_exist(session, ids)
             requeued = requeue_dead(session, now, ids)
         summary = outbox_summary(session, now)
         dead = [
@@ -150,10 +154,33 @@ def outbox(app: App, as_json: bool, show_dead: bool, requeue: tuple[str, ...]) -
     click.echo(f"oldest pending: {_age(summary.oldest_pending_age_seconds)} overdue{flag}")
     if requeued is not None:
         click.echo(f"requeued {requeued} dead rows")
+    if show_dead and not dead:
+        click.echo("no dead letters")
     for d in dead:
         click.echo(
             f"  #{d['id']} {d['kind']} {d['recipient']} attempts={d['attempts']}: {d['error']}"
         )
+
+
+def _dead_rows_exist(session: Any, ids: list[int]) -> None:
+    """Refuse ids that are not dead rows (unknown, or sent/pending): requeueing them does nothing."""
+    from warning.store.models import OutboxMessage
+
+    found = dict(
+        session.execute(
+            select(OutboxMessage.id, OutboxMessage.status).where(OutboxMessage.id.in_(ids))
+        ).all()
+    )
+    problems = [
+        Problem(
+            f"no outbox row #{i}" if i not in found else f"row #{i} is {found[i]}, not dead",
+            field="--requeue-dead",
+        )
+        for i in ids
+        if found.get(i) != "dead"
+    ]
+    if problems:
+        raise InputError(problems, hint="Nothing was requeued; `ipwarn outbox --dead` lists them.")
 
 
 def _row_id(value: str) -> int:
@@ -246,6 +273,8 @@ def silence_add(
     with store_errors(), app.store.session() as session:
         if scope and session.get(Enterprise, scope) is None:
             raise InputError([Problem(f"unknown enterprise {scope!r}", field="--enterprise")])
+        if kind == "rule":
+            _known_rule(app, session, target.strip())
         row = Silence(
             kind=kind,
             target=target.strip(),
@@ -260,8 +289,25 @@ def silence_add(
         click.echo(
             f"silence #{row.id}: {kind} {target}"
             f"{' for ' + scope if scope and kind != 'enterprise' else ''} until "
-            f"{until_at.astimezone(app.settings.tz):%Y-%m-%d %H:%M} ({app.settings.timezone})"
+            f"{local(until_at, app.settings.tz)} ({app.settings.timezone})"
         )
+
+
+def _known_rule(app: App, session: Any, rule_id: str) -> None:
+    """A silence for a rule id nobody has (a typo) would silence nothing: refuse it."""
+    from rules.loader import load_rules
+    from rules.spec import did_you_mean
+    from rules.stage import rules_dir
+    from warning.store.models import Rule
+
+    known = set(session.scalars(select(Rule.rule_id).distinct()))
+    if rule_id in known:
+        return
+    loaded, _ = load_rules([rules_dir(app.settings)])
+    known |= {r.spec.id for r in loaded}
+    if rule_id not in known:
+        hint = did_you_mean(rule_id, sorted(known)) or " (see `ipwarn rules list --all`)"
+        raise InputError([Problem(f"unknown rule {rule_id!r}{hint}", field="--rule")])
 
 
 @silence.command("list")
@@ -281,7 +327,7 @@ def silence_list(app: App, show_all: bool, as_json: bool) -> None:
                 "kind": s.kind,
                 "target": s.target,
                 "enterprise": s.enterprise_id,
-                "until": s.until.isoformat(),
+                "until": local_iso(s.until, app.settings.tz),
                 "reason": s.reason,
                 "active": s.until > now,
             }
@@ -295,8 +341,9 @@ def silence_list(app: App, show_all: bool, as_json: bool) -> None:
     for r in rows:
         state = "" if r["active"] else " (expired)"
         scope = f" [{r['enterprise']}]" if r["enterprise"] and r["kind"] != "enterprise" else ""
+        until = local(dt.datetime.fromisoformat(str(r["until"])), app.settings.tz)
         click.echo(
-            f"#{r['id']} {r['kind']} {r['target']}{scope} until {r['until']}{state} {r['reason']}".rstrip()
+            f"#{r['id']} {r['kind']} {r['target']}{scope} until {until}{state} {r['reason']}".rstrip()
         )
 
 

@@ -47,6 +47,7 @@ from warning.delivery.message import (
     mail_domain,
     make_message_id,
     public_record_url,
+    severity_rank,
     valid_address,
 )
 from warning.delivery.schedule import group_frequency
@@ -56,6 +57,7 @@ from warning.logging import get_logger
 from warning.store.engine import Store
 from warning.store.models import Alert, Document, Enterprise, LegalEvent, OutboxMessage, Rule
 from warning.taxonomy import load_taxonomy
+from warning.timefmt import local
 
 log = get_logger(__name__)
 
@@ -115,6 +117,8 @@ class Group:
     enterprise_id: str | None = None
     alert_ids: list[int] = field(default_factory=list)
     payload: dict[str, Any] = field(default_factory=dict)
+    #: alerts of the same group left for the next mail (``max_cards_per_mail``)
+    more: int = 0
 
 
 @dataclass
@@ -203,13 +207,18 @@ def claim(
         grouped = list(_group_rows(rows).values())[:MAX_GROUPS_PER_CLAIM]
         fresh = [r for g in grouped for r in g if r.kind == "alert" and not r.message_id]
         held = _apply_policies(session, fresh, now, settings, counts)
+        cards = _card_keys(session, [r for r in fresh if r.id not in held])
         claimed: list[Group] = []
-        live_groups = [[r for r in g if r.id not in held] for g in grouped]
-        live_groups = [g for g in live_groups if g]
+        live_groups: list[tuple[list[OutboxMessage], int]] = []
+        for rows_of_group in grouped:
+            live = [r for r in rows_of_group if r.id not in held]
+            live, more = _cap_cards(live, cards, settings.max_cards_per_mail)
+            if live:
+                live_groups.append((live, more))
         lease_until = now + dt.timedelta(
             seconds=lease_seconds(settings, len(live_groups), parallel)
         )
-        for live in live_groups:
+        for live, more in live_groups:
             first = live[0]
             ids = sorted(r.id for r in live)
             message_id = first.message_id or make_message_id(
@@ -235,9 +244,50 @@ def claim(
                     enterprise_id=first.enterprise_id,
                     alert_ids=sorted({r.alert_id for r in live if r.alert_id is not None}),
                     payload=dict(first.payload or {}),
+                    more=more,
                 )
             )
         return claimed
+
+
+def _card_keys(session: Session, rows: list[OutboxMessage]) -> dict[int, tuple[int, str]]:
+    """Row id -> (severity rank, card key): one card per document, one per document-less alert."""
+    alert_ids = [r.alert_id for r in rows if r.alert_id is not None]
+    if not alert_ids:
+        return {}
+    facts = {
+        alert_id: (
+            severity_rank(severity),
+            f"doc:{document_id}" if document_id else f"alert:{alert_id}",
+        )
+        for alert_id, document_id, severity in session.execute(
+            select(Alert.id, Alert.document_id, Alert.severity).where(Alert.id.in_(alert_ids))
+        )
+    }
+    return {r.id: facts[r.alert_id] for r in rows if r.alert_id in facts}
+
+
+def _cap_cards(
+    rows: list[OutboxMessage], cards: dict[int, tuple[int, str]], cap: int
+) -> tuple[list[OutboxMessage], int]:
+    """Keep the rows of the ``cap`` most severe cards; the rest stay pending for the next mail.
+
+    Returns (rows to send now, alerts left for the next mail). Rows already given a Message-ID
+    (a re-send after a crash) are sent as they were.
+    """
+    capped = [r for r in rows if r.id in cards and not r.message_id]
+    keys = {cards[r.id][1] for r in capped}
+    if len(keys) <= cap:
+        return rows, 0
+    order = sorted(capped, key=lambda r: (cards[r.id][0], r.alert_id or 0))
+    chosen: list[str] = []
+    for row in order:
+        key = cards[row.id][1]
+        if key not in chosen:
+            chosen.append(key)
+    keep = set(chosen[:cap])
+    now_rows = [r for r in rows if r.id not in cards or r.message_id or cards[r.id][1] in keep]
+    return now_rows, len(rows) - len(now_rows)
 
 
 def _apply_policies(
@@ -261,7 +311,7 @@ def _apply_policies(
             row.status = "suppressed"
             row.last_error = (
                 f"silenced by silence #{silence.id} ({silence.kind} {silence.target}) until "
-                f"{silence.until:%Y-%m-%d %H:%M}Z: {silence.reason}".strip().rstrip(":")
+                f"{local(silence.until, settings.tz)}: {silence.reason}".strip().rstrip(":")
             )
             held.add(row.id)
             suppressed_alerts.add(row.alert_id or 0)
@@ -327,18 +377,7 @@ def _view(
     raw_rule = exp.get("rule")
     rule_info: dict[str, Any] = raw_rule if isinstance(raw_rule, dict) else {}
     number = str(exp.get("number") or (document.number if document else "") or "")
-    fallbacks: dict[str, Any] = {}
-    if document is not None:
-        fallbacks.update(applicants=document.applicants, source=document.source)
-    if alert.as_of is not None:
-        fallbacks["as_of"] = alert.as_of.isoformat()
-    if event is not None:
-        fallbacks["legal_event"] = {
-            "code": event.code,
-            "category": event.category,
-            "description": event.description,
-            "date": event.event_date.isoformat(),
-        }
+    fallbacks = alert_fallbacks(alert, document, event)
     return AlertView(
         alert_id=alert.id,
         rule_id=alert.rule_id,
@@ -361,6 +400,25 @@ def _view(
         ),
         document_id=alert.document_id,
     )
+
+
+def alert_fallbacks(
+    alert: Alert, document: Document | None, event: LegalEvent | None
+) -> dict[str, Any]:
+    """What the stored document and legal event add to an explanation that lacks it."""
+    fallbacks: dict[str, Any] = {}
+    if document is not None:
+        fallbacks.update(applicants=document.applicants, source=document.source)
+    if alert.as_of is not None:
+        fallbacks["as_of"] = alert.as_of.isoformat()
+    if event is not None:
+        fallbacks["legal_event"] = {
+            "code": event.code,
+            "category": event.category,
+            "description": event.description,
+            "date": event.event_date.isoformat(),
+        }
+    return fallbacks
 
 
 def sector_names(known: set[str]) -> dict[str, str]:
@@ -495,6 +553,7 @@ class Deliverer:
                 message_id=group.message_id,
                 now=self.now,
                 tz=self.settings.tz,
+                more=group.more,
             )
         return build_payload_email(
             group.payload,

@@ -366,10 +366,12 @@ def render_alert_bodies(
     digest_label: str,
     now: dt.datetime,
     tz: Any,
+    more: int = 0,
 ) -> tuple[str, str]:
     """(text, html) bodies of one email carrying ``cards``."""
     context = {
         "cards": cards,
+        "more": more,
         "headline": count_text(cards),
         "enterprise_name": enterprise_name,
         "digest_label": digest_label,
@@ -441,8 +443,10 @@ def build_alert_email(
     message_id: str,
     now: dt.datetime,
     tz: Any,
+    more: int = 0,
 ) -> EmailMessage:
-    """One email with a card per document (:func:`document_cards`)."""
+    """One email with a card per document (:func:`document_cards`); ``more`` alerts of the same
+    batch follow in the next mail (``max_cards_per_mail``), and the mail says so."""
     ordered = sorted(alerts, key=lambda a: (severity_rank(a.severity), a.alert_id))
     cards = document_cards(ordered)
     subject = alert_subject(cards, enterprise_name, digest_label)
@@ -450,7 +454,12 @@ def build_alert_email(
         mail_from=mail_from, recipient=recipient, subject=subject, message_id=message_id, now=now
     )
     text, html = render_alert_bodies(
-        cards, enterprise_name=enterprise_name, digest_label=digest_label, now=now, tz=tz
+        cards,
+        enterprise_name=enterprise_name,
+        digest_label=digest_label,
+        now=now,
+        tz=tz,
+        more=more,
     )
     msg.set_content(text, subtype="plain", charset="utf-8", cte="base64")
     msg.add_alternative(html, subtype="html", charset="utf-8", cte="base64")

@@ -5,7 +5,8 @@ alert, under a unique idempotency key (alert, recipient): queueing twice changes
 Statuses: ``pending`` -> ``sending`` (claimed) -> ``sent``; or ``retrying`` (4xx, connection
 errors; due again after a back-off), ``dead`` (5xx, refused recipient, too many attempts; the
 server's answer in ``last_error``), ``suppressed`` (silenced or inhibited; the reason in
-``last_error``).
+``last_error``), ``cancelled`` (the recipient was removed from its enterprise or the
+subscription was deactivated before the row went out; the reason in ``last_error``).
 """
 
 from __future__ import annotations
@@ -17,12 +18,12 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from warning.store.models import Alert, OutboxMessage
+from warning.store.models import Alert, Enterprise, OutboxMessage, Subscription
 from warning.store.upsert import insert_ignore_returning_id
 
 FREQUENCIES = ("immediate", "daily", "weekly")
 #: every status a row can have, in the order `ipwarn outbox` prints them
-STATUSES = ("pending", "sending", "retrying", "sent", "dead", "suppressed", "held")
+STATUSES = ("pending", "sending", "retrying", "sent", "dead", "suppressed", "held", "cancelled")
 #: rows that still have to go out
 UNSENT = ("pending", "sending", "retrying")
 
@@ -196,3 +197,51 @@ def requeue_dead(session: Session, now: dt.datetime, ids: list[int] | None = Non
     if ids:
         stmt = stmt.where(OutboxMessage.id.in_(ids))
     return int(session.execute(stmt).rowcount)  # type: ignore[attr-defined]
+
+
+#: unsent rows that may still be cancelled (``sending`` rows are in flight: left alone)
+CANCELLABLE = ("pending", "retrying", "held")
+
+
+def cancel_unwanted(session: Session) -> int:
+    """Cancel queued alert mail nobody should get any more; returns how many rows.
+
+    A row is cancelled when its recipient is no longer one of its enterprise's recipients
+    (re-imported without it, or the enterprise removed) or when the subscription that raised
+    its alert was deactivated. Called by `subscriptions import|unsubscribe|remove` and before
+    every deliver run, so a removed address never gets the backlog.
+    """
+    queued = (
+        select(
+            OutboxMessage.id, OutboxMessage.recipient, Enterprise.recipients, Subscription.active
+        )
+        .join(Alert, Alert.id == OutboxMessage.alert_id)
+        .outerjoin(Enterprise, Enterprise.id == OutboxMessage.enterprise_id)
+        .outerjoin(Subscription, Subscription.id == Alert.subscription_id)
+        .where(OutboxMessage.kind == "alert", OutboxMessage.status.in_(CANCELLABLE))
+    )
+    removed: list[int] = []
+    inactive: list[int] = []
+    for row_id, recipient, recipients, active in session.execute(queued):
+        if active is False:
+            inactive.append(row_id)
+        elif recipient.strip().lower() not in {r.strip().lower() for r in recipients or []}:
+            removed.append(row_id)
+    for ids, reason in (
+        (removed, "recipient removed from the enterprise"),
+        (inactive, "subscription deactivated"),
+    ):
+        for start in range(0, len(ids), 500):
+            session.execute(
+                update(OutboxMessage)
+                .where(
+                    OutboxMessage.id.in_(ids[start : start + 500]),
+                    OutboxMessage.status.in_(CANCELLABLE),
+                )
+                .values(
+                    status="cancelled",
+                    last_error=f"cancelled: {reason}",
+                    claimed_by=None,
+                )
+            )
+    return len(removed) + len(inactive)

@@ -8,7 +8,7 @@ import datetime as dt
 from warning.config import Settings
 from warning.delivery import outage
 from warning.delivery.deliverer import RunCounts, deliver
-from warning.delivery.outbox import enqueue_operator, outbox_summary
+from warning.delivery.outbox import cancel_unwanted, enqueue_operator, outbox_summary
 from warning.delivery.transport import Transport, make_transport
 from warning.logging import get_logger
 from warning.pipeline import StageContext, StageResult
@@ -20,6 +20,8 @@ log = get_logger(__name__)
 def run_deliver_stage(ctx: StageContext) -> StageResult:
     """Send due outbox rows (SMTP, or ``.eml`` files without ``smtp_host``) and report counts."""
     transport = ctx.options.get("transport") or make_transport(ctx.settings)
+    with ctx.store.session() as session:
+        cancelled = cancel_unwanted(session)
     # force (`ipwarn run --once --force`, the demo, `ipwarn deliver --flush`): send everything
     # queued now, ignoring digest times, quiet hours and back-offs
     counts = deliver(ctx.store, ctx.settings, transport, now=ctx.now, flush=ctx.force)
@@ -41,6 +43,7 @@ def run_deliver_stage(ctx: StageContext) -> StageResult:
     with ctx.store.session() as session:
         summary = outbox_summary(session, ctx.now)
     result_counts = counts.as_dict()
+    result_counts["cancelled"] = cancelled
     result_counts["pending"] = summary.counts["pending"] + summary.counts["retrying"]
     if summary.oldest_pending_age_seconds is not None:
         result_counts["oldest_pending_age_seconds"] = summary.oldest_pending_age_seconds

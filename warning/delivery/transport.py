@@ -127,10 +127,18 @@ class SmtpTransport:
         )
 
     async def _open(self) -> aiosmtplib.SMTP:
-        """A connected (TLS, AUTH) client; failures here are the server's, never a message's."""
+        """Connect, EHLO, STARTTLS and AUTH; a failure here is the server's, never a message's.
+
+        A server that refuses or does not offer STARTTLS (with ``smtp_starttls`` on) would
+        refuse every message the same way, so it stops the run (exit 1) instead of retrying
+        each row: mail is never sent in clear text when TLS was asked for.
+        """
         client = self._new_client()
         try:
             await client.connect()
+        except aiosmtplib.SMTPException as exc:
+            client.close()
+            raise ServerUnavailable(self._session_error(exc), before_message=True) from exc
         except Exception as exc:
             client.close()
             error = classify(exc)
@@ -139,6 +147,25 @@ class SmtpTransport:
             raise error from exc
         self.connections += 1
         return client
+
+    def _session_error(self, exc: aiosmtplib.SMTPException) -> str:
+        s = self.settings
+        detail = describe(exc)
+        where = f"{s.smtp_host}:{s.smtp_port}"
+        other_phase = (
+            aiosmtplib.SMTPConnectError,
+            aiosmtplib.SMTPConnectResponseError,
+            aiosmtplib.SMTPConnectTimeoutError,
+            aiosmtplib.SMTPHeloError,
+            aiosmtplib.SMTPAuthenticationError,
+            aiosmtplib.SMTPServerDisconnected,
+        )
+        if s.smtp_starttls and not s.smtp_ssl and not isinstance(exc, other_phase):
+            return (
+                f"STARTTLS refused by {where} ({detail}); smtp_starttls is on, so nothing was "
+                "sent in clear text: fix the server or the setting, then run `ipwarn deliver`"
+            )
+        return f"cannot open an SMTP session with {where}: {detail}"
 
     def _take_idle(self) -> aiosmtplib.SMTP | None:
         while self._idle:

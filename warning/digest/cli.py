@@ -19,6 +19,7 @@ from warning.digest.service import (
 from warning.digest.weeks import IsoWeek, last_complete_week
 from warning.errors import InputError, Problem
 from warning.store.models import utcnow
+from warning.timefmt import local
 
 
 @click.group()
@@ -38,7 +39,19 @@ def digest() -> None:
 def build(app: App, week_text: str | None) -> None:
     """Build a draft digest (HTML and PDF) for one week from the store."""
     settings = app.settings
-    week = IsoWeek.parse(week_text) if week_text else last_complete_week(utcnow(), settings.tz)
+    now = utcnow()
+    week = IsoWeek.parse(week_text) if week_text else last_complete_week(now, settings.tz)
+    current = IsoWeek.of(now.astimezone(settings.tz).date())
+    if week.monday > current.monday:
+        raise InputError(
+            [
+                Problem(
+                    f"{week} has not started yet (this week is {current}, {settings.timezone}); "
+                    f"the last complete week is {last_complete_week(now, settings.tz)}",
+                    field="--week",
+                )
+            ]
+        )
     built = build_digest(app.store, settings, week)
     click.echo(f"digest {built.id} ({built.week}) drafted; input hash {built.input_hash[:16]}")
     if not built.content["has_data"]:
@@ -75,11 +88,12 @@ def show(app: App, digest_id: int, as_json: bool) -> None:
         return
     content = row.content
     click.echo(f"digest {row.id}  week {row.week} ({content.get('start')} .. {content.get('end')})")
-    click.echo(f"status: {row.status}; built {row.built_at:%Y-%m-%d %H:%M} UTC")
+    tz = app.settings.tz
+    click.echo(f"status: {row.status}; built {local(row.built_at, tz)}")
     if row.approved_at:
-        click.echo(f"approved by {row.approved_by} at {row.approved_at:%Y-%m-%d %H:%M} UTC")
+        click.echo(f"approved by {row.approved_by} at {local(row.approved_at, tz)}")
     if row.sent_at:
-        click.echo(f"queued for sending at {row.sent_at:%Y-%m-%d %H:%M} UTC")
+        click.echo(f"queued for sending at {local(row.sent_at, tz)}")
     click.echo(f"input hash: {row.input_hash}")
     click.echo(f"html: {row.html_path}\npdf:  {row.pdf_path}")
     if not content.get("has_data"):
@@ -114,7 +128,7 @@ def approve(app: App, digest_id: int, by: str | None) -> None:
     row = approve_digest(app.store, digest_id, by)
     click.echo(
         f"digest {row.id} ({row.week}) approved by {row.approved_by} "
-        f"at {row.approved_at:%Y-%m-%d %H:%M} UTC; next: ipwarn digest send {row.id}"
+        f"at {local(row.approved_at, app.settings.tz)}; next: ipwarn digest send {row.id}"
     )
 
 
@@ -141,10 +155,13 @@ def list_(app: App, limit: int) -> None:
     if not rows:
         click.echo("no digests yet; build one with: ipwarn digest build")
         return
-    click.echo(f"{'ID':>5}  {'WEEK':<9} {'STATUS':<9} {'BUILT (UTC)':<17} LEVELS")
+    tz = app.settings.tz
+    click.echo(
+        f"{'ID':>5}  {'WEEK':<9} {'STATUS':<9} {'BUILT (' + app.settings.timezone + ')':<21} LEVELS"
+    )
     for row in rows:
         sectors = row.content.get("sectors", []) if row.content.get("has_data") else []
         levels = " ".join(f"{s['id']}={s['level_zh'] or '-'}" for s in sectors) or "no data"
         click.echo(
-            f"{row.id:>5}  {row.week:<9} {row.status:<9} {row.built_at:%Y-%m-%d %H:%M}  {levels}"
+            f"{row.id:>5}  {row.week:<9} {row.status:<9} {local(row.built_at, tz):<21} {levels}"
         )

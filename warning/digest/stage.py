@@ -10,6 +10,7 @@ from __future__ import annotations
 from warning.digest.service import build_digest, latest_for_week, notify_reviewers
 from warning.digest.weeks import IsoWeek, draft_due_at, last_complete_week, time_of_cron
 from warning.pipeline import StageContext, StageResult
+from warning.timefmt import local
 
 
 def run_digest_stage(ctx: StageContext) -> StageResult:
@@ -21,7 +22,7 @@ def run_digest_stage(ctx: StageContext) -> StageResult:
         due_at = draft_due_at(week, tz, time_of_cron(settings.digest_cron))
         if ctx.now < due_at:
             return StageResult(
-                status="skipped", note=f"digest {week} is due at {due_at:%Y-%m-%d %H:%M} UTC"
+                status="skipped", note=f"digest {week} is due at {local(due_at, tz)}"
             )
         with ctx.store.session() as session:
             existing = latest_for_week(session, week)
@@ -31,11 +32,14 @@ def run_digest_stage(ctx: StageContext) -> StageResult:
                 note=f"digest {week} already built (id {existing.id}, {existing.status})",
             )
     built = build_digest(ctx.store, settings, week, now=ctx.now)
-    notified = notify_reviewers(ctx.store, settings, built, now=ctx.now)
+    # an empty week (e.g. the current one right after back-filling old bulletins) is drafted
+    # for the record, but nobody is asked to review a digest that says "no data"
+    has_data = bool(built.content["has_data"])
+    notified = notify_reviewers(ctx.store, settings, built, now=ctx.now) if has_data else 0
     return StageResult(
         status="ok",
         counts={"digests": 1, "reviewers_notified": notified},
         note=f"digest {week} drafted (id {built.id})"
-        + ("" if built.content["has_data"] else "; the week has no data"),
+        + ("" if has_data else "; the week has no data, reviewers not notified"),
         outputs=[str(built.html_path), str(built.pdf_path)],
     )

@@ -27,7 +27,14 @@ def make_engine(url: str, *, schema: str | None = None, **kwargs: Any) -> Engine
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+            folder = Path(parsed.database).parent
+            try:
+                folder.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise StoreError(
+                    f"cannot create {folder} for the SQLite database: "
+                    f"{exc.strerror or type(exc).__name__}; check data_dir or IPWARN_DATABASE_URL"
+                ) from exc
         engine = create_engine(url, connect_args={"timeout": 30}, **kwargs)
         _configure_sqlite(engine)
         return engine

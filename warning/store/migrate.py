@@ -21,10 +21,16 @@ def alembic_config(engine: Engine) -> Config:
 
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
+    """Migrate to ``revision``; on SQLite under the write lock, so two first uses do not race."""
+    from warning.store.engine import IMMEDIATE
+
     cfg = alembic_config(engine)
-    with engine.begin() as conn:
-        cfg.attributes["connection"] = conn
-        command.upgrade(cfg, revision)
+    with engine.connect() as conn:
+        if engine.dialect.name == "sqlite":
+            conn = conn.execution_options(**{IMMEDIATE: True})
+        with conn.begin():
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, revision)
 
 
 def downgrade(engine: Engine, revision: str) -> None:
@@ -43,10 +49,38 @@ def head_revision(engine: Engine) -> str | None:
     return ScriptDirectory.from_config(alembic_config(engine)).get_current_head()
 
 
+def ensure_current(engine: Engine) -> None:
+    """The one schema rule of every command: SQLite migrates itself, PostgreSQL is refused.
+
+    The embedded SQLite database is brought to the code's schema on first use (and after an
+    upgrade of ipwarn); a PostgreSQL database behind the code raises :class:`StoreError`
+    ("run `ipwarn db upgrade`"): production schema changes are an operator's decision.
+    """
+    current, head = current_revision(engine), head_revision(engine)
+    if current == head:
+        return
+    if engine.dialect.name == "sqlite" and _known(engine, current):
+        upgrade(engine)
+        return
+    require_current(engine)
+
+
+def _known(engine: Engine, revision: str | None) -> bool:
+    if revision is None:
+        return True
+    script = ScriptDirectory.from_config(alembic_config(engine))
+    return revision in {r.revision for r in script.walk_revisions()}
+
+
 def require_current(engine: Engine) -> None:
     """Refuse to work on a database that is behind the code's schema."""
     current, head = current_revision(engine), head_revision(engine)
     if current != head:
+        if not _known(engine, current):
+            raise StoreError(
+                f"database schema is at {current}, which this ipwarn does not know (written by "
+                f"a newer ipwarn?); this ipwarn needs {head}"
+            )
         raise StoreError(
             f"database schema is at {current or 'nothing'} but this ipwarn needs {head}; "
             "run `ipwarn db upgrade`"
