@@ -22,6 +22,7 @@ from typing import Any
 import yaml
 
 from rules.docview import MatchDoc
+from rules.similarity import Field, Profile, SimilarityHit, SimilarityScreen
 from rules.storedocs import ipc_tags
 from warning.errors import InputError, Problem
 
@@ -95,3 +96,205 @@ def load_week(path: Path | None = None) -> list[MatchDoc]:
     for doc in docs:
         doc.sectors, doc.subfields = ipc_tags(doc.ipc)
     return docs
+
+
+def product_profiles(products: Sequence[Product]) -> list[Profile]:
+    """Each product is its own profile (keyed by the product id) with its subscription's field."""
+    out = []
+    for p in products:
+        scope = p.scope
+        f = Field(
+            sectors=frozenset(scope.get("sectors", [])),
+            subfields=frozenset(scope.get("subfields", [])),
+            ipc=tuple(scope.get("ipc", [])),
+        )
+        out.append(Profile(p.id, f"product: {p.text[:40]}", p.text, f))
+    return out
+
+
+def load_judgments(path: Path = FIXTURES / "judgments.tsv") -> dict[str, dict[str, str]]:
+    """product id -> publication number -> label."""
+    out: dict[str, dict[str, str]] = {}
+    with path.open(encoding="utf-8") as handle:
+        for row in csv.DictReader(handle, delimiter="\t"):
+            out.setdefault(row["product"], {})[row["number"]] = row["label"]
+    return out
+
+
+def new_alerts(
+    products: Sequence[Product], docs: Sequence[MatchDoc]
+) -> tuple[dict[str, dict[str, SimilarityHit]], SimilarityScreen]:
+    """product id -> number -> hit, with the current screening."""
+    screen = SimilarityScreen(product_profiles(products))
+    out: dict[str, dict[str, SimilarityHit]] = {p.id: {} for p in products}
+    for doc, hits in zip(docs, screen.screen(docs), strict=True):
+        for key, hit in hits.items():
+            out[key][doc.number] = hit
+    return out, screen
+
+
+def old_alerts(
+    products: Sequence[Product], docs: Sequence[MatchDoc]
+) -> dict[str, dict[str, float]]:
+    """product id -> number -> score, with the previous screening."""
+    from rules.screening_baseline import BaselineScreen
+
+    screen = BaselineScreen({p.id: [("product 1", p.text)] for p in products})
+    out: dict[str, dict[str, float]] = {p.id: {} for p in products}
+    texts = [" ".join((d.title, d.abstract, d.claims)) for d in docs]
+    for doc, hits in zip(docs, screen.screen(texts), strict=True):
+        for key, hit in hits.items():
+            out[key][doc.number] = hit.score
+    return out
+
+
+@dataclass
+class Score:
+    alerts: int = 0
+    relevant_alerts: int = 0
+    lenient_alerts: int = 0
+    unjudged: int = 0
+    relevant: int = 0
+    found: int = 0
+
+    def add(self, other: Score) -> None:
+        for name in vars(self):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+
+    @property
+    def precision(self) -> float | None:
+        return self.relevant_alerts / self.alerts if self.alerts else None
+
+    @property
+    def lenient_precision(self) -> float | None:
+        return self.lenient_alerts / self.alerts if self.alerts else None
+
+    @property
+    def recall(self) -> float | None:
+        return self.found / self.relevant if self.relevant else None
+
+
+def score(alerted: set[str], judged: dict[str, str]) -> Score:
+    relevant = {n for n, label in judged.items() if label == "relevant"}
+    return Score(
+        alerts=len(alerted),
+        relevant_alerts=len(alerted & relevant),
+        lenient_alerts=sum(1 for n in alerted if judged.get(n) in ("relevant", "related")),
+        unjudged=sum(1 for n in alerted if n not in judged),
+        relevant=len(relevant),
+        found=len(alerted & relevant),
+    )
+
+
+def screening_alerts_per_enterprise(docs: Sequence[MatchDoc]) -> dict[str, tuple[int, int]]:
+    """Enterprise -> (previous, current) screening alerts on the week, example subscriptions,
+    through the live matcher (rule ``infringement-screening`` of the packaged library)."""
+    from rules.backtest import run_backtest, screen_for
+    from rules.engine import CompiledRule
+    from rules.loader import load_rules, load_subscription_file, packaged_library
+    from rules.repository import compiled_from_file
+    from rules.screening_baseline import BaselineScreen
+
+    loaded, _ = load_rules([packaged_library() / "subscribers.yaml"])
+    rules = [CompiledRule.build(r.spec) for r in loaded if r.spec.id == "infringement-screening"]
+    subs = compiled_from_file(load_subscription_file(EXAMPLES))
+    current = run_backtest(rules, docs, subs, _now(), screen=screen_for(rules, subs, docs))
+    baseline = BaselineScreen(
+        {
+            s.key: [(f"product {i + 1}", p) for i, p in enumerate(s.spec.scope.products)]
+            for s in subs
+        }
+    )
+    texts = [" ".join((d.title, d.abstract, d.claims)) for d in docs]
+    previous: dict[str, int] = {}
+    for doc, hits in zip(docs, baseline.screen(texts), strict=True):
+        for key in {k.split("/")[0] for k in hits}:
+            sub = next(s for s in subs if s.enterprise_id == key)
+            if not sub.is_own(doc) and doc.kind_letter in ("A", "B", "U"):
+                previous[key] = previous.get(key, 0) + 1
+    out: dict[str, tuple[int, int]] = {}
+    for sub in subs:
+        count = sum(1 for m in current if m.enterprise_id == sub.enterprise_id)
+        out[sub.enterprise_id] = (previous.get(sub.enterprise_id, 0), count)
+    return out
+
+
+def _now() -> Any:
+    import datetime as dt
+
+    return dt.datetime(2019, 7, 14, tzinfo=dt.UTC)
+
+
+def _fmt(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--docs", type=Path, help="`ipwarn parse` JSON lines instead of the week")
+    parser.add_argument("--json", action="store_true", help="machine-readable result")
+    args = parser.parse_args(argv)
+    products = load_products()
+    judged = load_judgments()
+    docs = load_week(args.docs)
+    old = old_alerts(products, docs)
+    new, screen = new_alerts(products, docs)
+    rows: list[dict[str, Any]] = []
+    totals = {"previous": Score(), "current": Score()}
+    for product in products:
+        j = judged.get(product.id, {})
+        s_old, s_new = score(set(old[product.id]), j), score(set(new[product.id]), j)
+        totals["previous"].add(s_old)
+        totals["current"].add(s_new)
+        rows.append({"product": product.id, "previous": vars(s_old), "current": vars(s_new)})
+    per_enterprise = screening_alerts_per_enterprise(docs)
+    calibration = screen.report()
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    "products": rows,
+                    "overall": {k: vars(v) for k, v in totals.items()},
+                    "alerts_per_enterprise": per_enterprise,
+                    "calibration": calibration,
+                },
+                ensure_ascii=False,
+                indent=1,
+            )
+        )
+        return 0
+    print(f"{len(docs)} documents; {sum(len(j) for j in judged.values())} judged candidates")
+    header = "product               | previous: alerts P(strict) P(lenient) R | current: alerts P(strict) P(lenient) R"
+    print(header)
+    for product, row in zip(products, rows, strict=True):
+        a, b = Score(**row["previous"]), Score(**row["current"])
+        print(
+            f"{product.id:21} | {a.alerts:6} {_fmt(a.precision):>6} {_fmt(a.lenient_precision):>6}"
+            f" {_fmt(a.recall):>5} | {b.alerts:6} {_fmt(b.precision):>6}"
+            f" {_fmt(b.lenient_precision):>6} {_fmt(b.recall):>5}"
+            + (f"  ({b.unjudged} unjudged)" if b.unjudged else "")
+        )
+    a, b = totals["previous"], totals["current"]
+    print(
+        f"{'overall':21} | {a.alerts:6} {_fmt(a.precision):>6} {_fmt(a.lenient_precision):>6}"
+        f" {_fmt(a.recall):>5} | {b.alerts:6} {_fmt(b.precision):>6}"
+        f" {_fmt(b.lenient_precision):>6} {_fmt(b.recall):>5}"
+    )
+    print(
+        "\nscreening alerts per enterprise on the week (example subscriptions): previous -> current"
+    )
+    for enterprise, (before, after) in per_enterprise.items():
+        print(f"  {enterprise:22} {before:5} -> {after}")
+    print("\ncalibration per profile (expected false alerts per week at the reference volume)")
+    for c in calibration:
+        print(
+            f"  {c['subscription']:21} threshold {c['threshold_in_field']:.3f} at "
+            f"p{c['percentile_in_field']:.3f} in field (expected {c['expected_weekly_in_field']}/week), "
+            f"{c['threshold_outside_field']:.3f} at p{c['percentile_outside_field']:.4f} outside "
+            f"(expected {c['expected_weekly_outside_field']}/week)"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -96,6 +96,8 @@ class Group:
     enterprise_id: str | None = None
     alert_ids: list[int] = field(default_factory=list)
     payload: dict[str, Any] = field(default_factory=dict)
+    #: alerts in this (digest) mail that the daily cap held back from immediate delivery
+    held_back: int = 0
 
 
 @dataclass
@@ -202,6 +204,13 @@ def claim(
                     enterprise_id=first.enterprise_id,
                     alert_ids=sorted({r.alert_id for r in live if r.alert_id is not None}),
                     payload=dict(first.payload or {}),
+                    held_back=len(
+                        {
+                            r.alert_id
+                            for r in live
+                            if (r.payload or {}).get("rolled_over_from") and r.alert_id is not None
+                        }
+                    ),
                 )
             )
         return claimed
@@ -444,6 +453,7 @@ class Deliverer:
                 enterprise_name=names.get(group.enterprise_id or "", ""),
                 digest_label=DIGEST_LABELS.get(group_frequency(group.group_key), ""),
                 message_id=group.message_id,
+                held_back=group.held_back,
                 now=self.now,
                 tz=self.settings.tz,
             )

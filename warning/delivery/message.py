@@ -366,9 +366,11 @@ def render_alert_bodies(
     digest_label: str,
     now: dt.datetime,
     tz: Any,
+    held_back: int = 0,
 ) -> tuple[str, str]:
     """(text, html) bodies of one email carrying ``cards``."""
     context = {
+        "held_back": held_back_text(held_back),
         "cards": cards,
         "headline": count_text(cards),
         "enterprise_name": enterprise_name,
@@ -379,6 +381,16 @@ def render_alert_bodies(
     return env.get_template("alert.txt.j2").render(context), env.get_template(
         "alert.html.j2"
     ).render(context)
+
+
+def held_back_text(count: int) -> str:
+    """Why some alerts of a digest come late: the daily cap sent the most important first."""
+    if not count:
+        return ""
+    return (
+        f"其中 {count} 条预警因当日推送达到每日上限而顺延至本汇总"
+        "（上限内优先推送严重程度更高、相似度得分更高的预警，规则预警优先于侵权风险筛查）。"
+    )
 
 
 def count_text(cards: Sequence[DocumentCard]) -> str:
@@ -441,8 +453,10 @@ def build_alert_email(
     message_id: str,
     now: dt.datetime,
     tz: Any,
+    held_back: int = 0,
 ) -> EmailMessage:
-    """One email with a card per document (:func:`document_cards`)."""
+    """One email with a card per document (:func:`document_cards`); ``held_back`` of its alerts
+    were moved here by the daily cap (the mail says so)."""
     ordered = sorted(alerts, key=lambda a: (severity_rank(a.severity), a.alert_id))
     cards = document_cards(ordered)
     subject = alert_subject(cards, enterprise_name, digest_label)
@@ -450,7 +464,12 @@ def build_alert_email(
         mail_from=mail_from, recipient=recipient, subject=subject, message_id=message_id, now=now
     )
     text, html = render_alert_bodies(
-        cards, enterprise_name=enterprise_name, digest_label=digest_label, now=now, tz=tz
+        cards,
+        enterprise_name=enterprise_name,
+        digest_label=digest_label,
+        now=now,
+        tz=tz,
+        held_back=held_back,
     )
     msg.set_content(text, subtype="plain", charset="utf-8", cte="base64")
     msg.add_alternative(html, subtype="html", charset="utf-8", cte="base64")
