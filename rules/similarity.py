@@ -55,7 +55,7 @@ REFERENCE_WEEKLY_VOLUME = 64_466
 #: legal events after which a granted patent is no longer in force
 LAPSE_CODES = frozenset({"CF01", "AD01", "AV01", "AR01", "EXPY", "PC01", "IW01", "IW02", "CX01"})
 #: a technical compound this rare is enough evidence on its own (in the field)
-RARE_SHARE = 0.0001
+RARE_SHARE = 0.0003
 SEVERITY_RANK = {"critical": 0, "high": 1, "medium": 2, "low": 3}
 
 
@@ -447,12 +447,15 @@ class SimilarityScreen:
         return not self.profiles
 
     def _build_vocabulary(self) -> None:
-        """An automaton over every weighted profile word: a hit needs one as a substring."""
+        """An automaton over the distinctive profile words: every hit shares one (the gate of
+        :meth:`_hit` needs a distinctive word family), and a shared word is a substring of the
+        document's text, so documents without one are skipped before segmentation."""
         self._vocabulary = ahocorasick.Automaton()
         owners: dict[str, set[int]] = {}
         for row, vector in enumerate(self.vectors):
             for word in vector.weights:
-                owners.setdefault(word, set()).add(row)
+                if self.weights.share(word) <= DISTINCTIVE_SHARE:
+                    owners.setdefault(word, set()).add(row)
         for word, rows in owners.items():
             self._vocabulary.add_word(word, frozenset(rows))
         if owners:

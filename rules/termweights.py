@@ -21,7 +21,7 @@ import re
 import threading
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
 from pathlib import Path
@@ -153,6 +153,7 @@ class TermWeights:
     df: dict[str, int]
     stored: Counter[str]
     stored_documents: int
+    _memo: dict[str, float] = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
     def build(cls, stored_texts: Iterable[str] = ()) -> TermWeights:
@@ -172,6 +173,12 @@ class TermWeights:
 
     def weight(self, word: str) -> float:
         """idf, damped linearly (in idf) from full at DISTINCTIVE_SHARE to 0 at GENERIC_SHARE."""
+        cached = self._memo.get(word)
+        if cached is None:
+            cached = self._memo[word] = self._weight(word)
+        return cached
+
+    def _weight(self, word: str) -> float:
         if word in generic_words():
             return 0.0
         idf = math.log((self.documents + 1) / (self.frequency(word) + 1))
