@@ -186,11 +186,14 @@ def score(alerted: set[str], judged: dict[str, str]) -> Score:
     )
 
 
-def screening_alerts_per_enterprise(docs: Sequence[MatchDoc]) -> dict[str, tuple[int, int]]:
-    """Enterprise -> (previous, current) screening alerts on the week, example subscriptions,
-    through the live matcher (rule ``infringement-screening`` of the packaged library)."""
+def screening_alerts_per_enterprise(
+    docs: Sequence[MatchDoc],
+) -> dict[str, tuple[int, int, dict[str, int]]]:
+    """Enterprise -> (previous, current, current by severity) screening alerts on the week with
+    the example subscriptions, through the live matcher (the packaged ``infringement-screening``
+    rule; the previous screening raised every hit at the rule's former severity, high)."""
     from rules.backtest import run_backtest, screen_for
-    from rules.engine import CompiledRule
+    from rules.engine import CompiledRule, Match
     from rules.loader import load_rules, load_subscription_file, packaged_library
     from rules.repository import compiled_from_file
     from rules.screening_baseline import BaselineScreen
@@ -212,10 +215,14 @@ def screening_alerts_per_enterprise(docs: Sequence[MatchDoc]) -> dict[str, tuple
             sub = next(s for s in subs if s.enterprise_id == key)
             if not sub.is_own(doc) and doc.kind_letter in ("A", "B", "U"):
                 previous[key] = previous.get(key, 0) + 1
-    out: dict[str, tuple[int, int]] = {}
+    out: dict[str, tuple[int, int, dict[str, int]]] = {}
     for sub in subs:
-        count = sum(1 for m in current if m.enterprise_id == sub.enterprise_id)
-        out[sub.enterprise_id] = (previous.get(sub.enterprise_id, 0), count)
+        mine = [m for m in current if m.enterprise_id == sub.enterprise_id]
+        severities: dict[str, int] = {}
+        for m in mine:
+            severity = m.severity if isinstance(m, Match) else m.rule.spec.severity
+            severities[severity] = severities.get(severity, 0) + 1
+        out[sub.enterprise_id] = (previous.get(sub.enterprise_id, 0), len(mine), severities)
     return out
 
 
@@ -283,8 +290,9 @@ def main(argv: list[str] | None = None) -> int:
     print(
         "\nscreening alerts per enterprise on the week (example subscriptions): previous -> current"
     )
-    for enterprise, (before, after) in per_enterprise.items():
-        print(f"  {enterprise:22} {before:5} -> {after}")
+    for enterprise, (before, after, severities) in per_enterprise.items():
+        by = ", ".join(f"{k} {v}" for k, v in sorted(severities.items()))
+        print(f"  {enterprise:22} {before:5} -> {after}" + (f" ({by})" if by else ""))
     print("\ncalibration per profile (expected false alerts per week at the reference volume)")
     for c in calibration:
         print(

@@ -292,7 +292,9 @@ class SimilarityScreen:
         self.profiles = [p for p in profiles if p.text.strip()]
         self.weights = TermWeights.build(text for text, _ in stored)
         background = list(packaged_background()) + [(t, tuple(i)) for t, i in stored]
-        self.weekly_volume = max(weekly_volume or 0, REFERENCE_WEEKLY_VOLUME)
+        #: documents per week in the store (0: unknown) and the volume calibrated for
+        self.store_weekly_volume = weekly_volume or 0
+        self.weekly_volume = max(self.store_weekly_volume, REFERENCE_WEEKLY_VOLUME)
         self.false_alerts_per_week = false_alerts_per_week
         self.outside_factor = outside_factor
         self.floor = floor
@@ -529,9 +531,20 @@ class SimilarityScreen:
         )
 
     def report(self) -> list[dict[str, Any]]:
-        """Per profile: threshold, percentile and expected weekly false alerts (in/out field)."""
+        """Per profile: thresholds, percentiles and expected weekly false alerts (in and outside
+        the field at the calibration volume, and in all at the store's own weekly volume)."""
+        scale = self.store_weekly_volume / self.weekly_volume
         return [
-            {"subscription": p.key, "profile": p.label, **c.summary()}
+            {
+                "subscription": p.key,
+                "profile": p.label,
+                **c.summary(),
+                "weekly_volume": self.weekly_volume,
+                "store_weekly_volume": self.store_weekly_volume,
+                "expected_weekly_at_store_volume": round(
+                    (c.expected_in + c.expected_out) * scale, 3
+                ),
+            }
             for p, c in zip(self.profiles, self.calibrations, strict=True)
         ]
 

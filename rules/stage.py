@@ -168,6 +168,8 @@ def build_matcher(
             ).all()
             stored = [(" ".join(filter(None, (r[0], r[1]))), list(r[2] or [])) for r in background]
             screen = SimilarityScreen(profiles, stored, weekly_volume=weekly_volume(session))
+            for row in screen.report():
+                log.info("screening.calibration", **row)
     known = set(session.execute(select(Enterprise.id)).scalars())
     return Matcher(
         rules,

@@ -16,7 +16,13 @@ from rules.docview import EventView, MatchDoc
 from rules.engine import CompiledRule, Matcher
 from rules.loader import load_rules, load_subscription_file, packaged_library
 from rules.repository import compiled_from_file
-from rules.similarity import SimilarityScreen, families, profiles_for, severity_of
+from rules.similarity import (
+    REFERENCE_WEEKLY_VOLUME,
+    SimilarityScreen,
+    families,
+    profiles_for,
+    severity_of,
+)
 from rules.storedocs import ipc_tags
 
 FIXTURES = Path(__file__).parent / "fixtures" / "screening"
@@ -171,3 +177,14 @@ def test_matcher_alert_takes_the_severity_of_its_evidence(subs, screen):
     assert matcher.match_batch([doc("CN108411205B")], naive=True)[0].dedupe_key == (
         granted_match.dedupe_key
     )
+
+
+def test_a_busier_store_gets_a_higher_percentile_for_the_same_false_alert_budget(subs, screen):
+    busy = SimilarityScreen(profiles_for(subs, {}), weekly_volume=200_000)
+    quiet, loud = screen.report()[1], busy.report()[0]  # both: product 1
+    assert quiet["profile"] == loud["profile"]
+    assert quiet["weekly_volume"] == REFERENCE_WEEKLY_VOLUME and loud["weekly_volume"] == 200_000
+    assert loud["percentile_in_field"] > quiet["percentile_in_field"]
+    assert loud["threshold_in_field"] >= quiet["threshold_in_field"]
+    assert 0 < loud["expected_weekly_at_store_volume"] <= busy.false_alerts_per_week
+    assert quiet["store_weekly_volume"] == 0 and quiet["expected_weekly_at_store_volume"] == 0
