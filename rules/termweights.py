@@ -38,7 +38,8 @@ DISTINCTIVE_SHARE = 0.0005
 
 _lock = threading.Lock()
 _tokenizer: Any = None
-_WORD = re.compile(r"[a-z][a-z0-9]+|[\u4e00-\u9fff]{2,}")
+#: a word: two or more letters, digits or Chinese characters, not only digits (led芯片 too)
+_WORD = re.compile(r"(?=.*[a-z\u4e00-\u9fff])[a-z0-9\u4e00-\u9fff]{2,}")
 
 
 def _lines(name: str) -> list[str]:

@@ -188,3 +188,22 @@ def test_a_busier_store_gets_a_higher_percentile_for_the_same_false_alert_budget
     assert loud["threshold_in_field"] >= quiet["threshold_in_field"]
     assert 0 < loud["expected_weekly_at_store_volume"] <= busy.false_alerts_per_week
     assert quiet["store_weekly_volume"] == 0 and quiet["expected_weekly_at_store_volume"] == 0
+
+
+def test_packaged_frequencies_match_the_domain_dictionary():
+    """`python -m rules.termweights` was re-run after the last dictionary change: every compound
+    of the dictionary that occurs in a packaged title is counted (a stale table would give it
+    weight as if it never occurred)."""
+    from rules.similarity import packaged_background
+    from rules.termweights import canonical, domain_dictionary, packaged_df, terms
+
+    titles = [canonical(title) for title, _ in packaged_background()]
+    _, df = packaged_df()
+    stale = []
+    for word in domain_dictionary()[0]:
+        containing = [t for t in titles if word in t][:20]
+        if not df.get(word) and any(word in terms(t) for t in containing):
+            stale.append(word)
+    assert not stale
+    assert {"取向硅钢", "布料溜槽", "接线盒"} <= terms("高炉布料溜槽、取向硅钢和光伏接线盒")
+    assert "电工钢" not in terms("无取向电工钢") and "硅钢" in terms("无取向电工钢")
