@@ -189,17 +189,17 @@ def main(argv: list[str] | None = None) -> None:
     docs = make_docs(sample, args.docs)
     rules = make_rules(sample, args.rules)
     subs = make_subscriptions(sample, args.subs)
-    profiles = profiles_for([(s.key, [], s.spec.scope.products) for s in subs], {})
+    profiles = profiles_for(subs, {})
     screen = SimilarityScreen(profiles)
     print(
         f"input: {len(docs)} documents, {len(rules)} rules, {len(subs)} subscriptions "
-        f"({len(profiles)} with product texts); generated in {time.perf_counter() - t0:.1f} s"
+        f"({len(profiles)} product profiles); generated in {time.perf_counter() - t0:.1f} s"
     )
     t0 = time.perf_counter()
     matcher = Matcher(rules, subs, screen=screen)
     print(
-        f"index build: {time.perf_counter() - t0:.2f} s; screening threshold {screen.threshold:.3f} "
-        f"(>= p{screen.percentile} of random pairs)"
+        f"index build: {time.perf_counter() - t0:.2f} s; screening: {len(screen.profiles)} "
+        "profiles, thresholds calibrated per profile"
     )
 
     t0 = time.perf_counter()

@@ -99,20 +99,19 @@ def screen_for(
     rules: Sequence[CompiledRule],
     subs: Sequence[CompiledSubscription],
     docs: Sequence[MatchDoc],
-    own_texts: dict[str, str] | None = None,
+    own_texts: dict[str, tuple[str, list[str]]] | None = None,
 ) -> SimilarityScreen | None:
+    """The screen live matching would build, with own patents looked up among ``docs``."""
     if not subs or not any(r.spec.when.similar_to_own for r in rules):
         return None
     texts = dict(own_texts or {})
-    bases = {d.number_base: " ".join((d.title, d.abstract, d.claims)) for d in docs}
+    bases = {d.number_base: (" ".join((d.title, d.abstract, d.claims)), d.ipc) for d in docs}
     from warning.records import split_number
 
     for sub in subs:
         for number in sub.spec.scope.own_patents:
-            texts.setdefault(number, bases.get(split_number(number)[1], ""))
-    profiles = profiles_for(
-        [(s.key, s.spec.scope.own_patents, s.spec.scope.products) for s in subs], texts
-    )
+            texts.setdefault(number, bases.get(split_number(number)[1], ("", [])))
+    profiles = profiles_for(subs, texts)
     return SimilarityScreen(profiles) if profiles else None
 
 
@@ -155,7 +154,7 @@ def as_row(match: AnyMatch) -> dict[str, Any]:
         "rule_version": match.rule.spec.version,
         "number": number,
         "enterprise": match.enterprise_id,
-        "severity": match.rule.spec.severity,
+        "severity": match.severity if isinstance(match, Match) else match.rule.spec.severity,
         "explanation": match.explanation,
     }
 
@@ -174,7 +173,9 @@ def summary(explanation: dict[str, Any]) -> str:
     if "similarity" in explanation:
         sim = explanation["similarity"]
         parts.append(
-            f"similarity={sim['score']}(p{sim['percentile']}) terms={','.join(sim['overlapping_terms'])}"
+            f"screening={sim['score']}>={sim['threshold']}(p{sim['percentile']}) "
+            f"against={sim['against']} terms={','.join(sim['overlapping_terms'])} "
+            f"field={'in' if sim['field_check']['in_field'] else 'outside'}"
         )
     if "scope" in explanation:
         parts.append("scope:" + "/".join(sorted(explanation["scope"])))

@@ -305,6 +305,14 @@ class Match:
         return self.subscription.enterprise_id if self.subscription else self.notify_enterprise
 
     @property
+    def severity(self) -> str:
+        """The rule's severity, or for a screening hit the severity its evidence supports."""
+        similarity = (self.detail or {}).get("similarity")
+        if similarity and similarity.get("severity"):
+            return str(similarity["severity"])
+        return self.rule.spec.severity
+
+    @property
     def subject(self) -> str:
         if self.event is not None:
             return f"event:{self.doc.number_key}:{self.event.code}:{self.event.date.isoformat()}"
@@ -571,7 +579,7 @@ class Matcher:
     def similarity(self, docs: Sequence[MatchDoc]) -> list[dict[str, SimilarityHit]]:
         if self.screen is None or self.screen.empty:
             return [{} for _ in docs]
-        return self.screen.screen([" ".join((d.title, d.abstract, d.claims)) for d in docs])
+        return self.screen.screen(docs)
 
     def match_batch(self, docs: Sequence[MatchDoc], *, naive: bool = False) -> list[Match]:
         sims = self.similarity(docs)
@@ -721,8 +729,8 @@ class Matcher:
                 hit = None
             if (hit is not None) != when.similar_to_own:
                 return None
-            if hit is not None and self.screen is not None:
-                detail["similarity"] = hit.explain(self.screen.threshold, self.screen.percentile)
+            if hit is not None:
+                detail["similarity"] = hit.explain()
         if not rule.per_subscriber:
             if scope_hits is None:
                 return None

@@ -157,19 +157,19 @@ def build_matcher(
 ) -> Matcher:
     screen = None
     if any(r.spec.when.similar_to_own for r in rules):
-        numbers = [n for s in subs for n in s.spec.scope.own_patents]
-        own = own_patent_texts(session, numbers)
-        profiles = profiles_for(
-            [(s.key, s.spec.scope.own_patents, s.spec.scope.products) for s in subs], own
-        )
+        own = own_patent_texts(session, [n for s in subs for n in s.spec.scope.own_patents])
+        profiles = profiles_for(subs, own)
         if profiles:
             background = session.execute(
-                select(Document.title, Document.abstract)
+                select(Document.title, Document.abstract, Document.ipc)
                 .where(Document.is_stub.is_(False))
                 .order_by(Document.id.desc())
                 .limit(BACKGROUND_SAMPLE)
             ).all()
-            screen = SimilarityScreen(profiles, [" ".join(filter(None, row)) for row in background])
+            stored = [(" ".join(filter(None, (r[0], r[1]))), list(r[2] or [])) for r in background]
+            screen = SimilarityScreen(profiles, stored, weekly_volume=weekly_volume(session))
+            for row in screen.report():
+                log.info("screening.calibration", **row)
     known = set(session.execute(select(Enterprise.id)).scalars())
     return Matcher(
         rules,
@@ -178,6 +178,19 @@ def build_matcher(
         local_regions=settings.local_regions,
         known_enterprises=known.__contains__,
     )
+
+
+def weekly_volume(session: Session) -> int:
+    """Documents published in the store's latest four weeks, per week (screening calibration)."""
+    latest = session.execute(select(func.max(Document.publication_date))).scalar()
+    if latest is None:
+        return 0
+    count = session.execute(
+        select(func.count(Document.id)).where(
+            Document.publication_date > latest - dt.timedelta(days=28)
+        )
+    ).scalar()
+    return int(count or 0) // 4
 
 
 def _run_aggregates(
@@ -274,7 +287,7 @@ def store_matches(
             "subscription_id": match.subscription.db_id if match.subscription else None,
             "document_id": match.doc.id if match.doc is not None else None,
             "legal_event_id": match.event.id if match.event is not None else None,
-            "severity": rule.spec.severity,
+            "severity": match.severity if isinstance(match, Match) else rule.spec.severity,
             "sector": _sector(match),
             "status": "test" if test else ("queued" if recipients else "new"),
             "explanation": match.explanation,

@@ -154,25 +154,26 @@ def load_match_docs(
     return out
 
 
-def own_patent_texts(session: Session, numbers: Iterable[str]) -> dict[str, str]:
-    """Title, abstract and claims of stored documents by publication-number base (CN123456789)."""
+def own_patent_texts(session: Session, numbers: Iterable[str]) -> dict[str, tuple[str, list[str]]]:
+    """(title + abstract + claims, IPC) of stored documents, by the numbers asked for."""
     from warning.records import split_number
 
     bases = {split_number(n)[1]: n for n in numbers}
     if not bases:
         return {}
-    found: dict[str, str] = {}
+    found: dict[str, tuple[str, list[str]]] = {}
     like = [Document.number.like(f"%{base}%") for base in bases]
     from sqlalchemy import or_
 
     for chunk_start in range(0, len(like), 200):
         rows = session.execute(
-            select(Document.number, Document.title, Document.abstract, Document.claims).where(
-                or_(*like[chunk_start : chunk_start + 200])
-            )
+            select(
+                Document.number, Document.title, Document.abstract, Document.claims, Document.ipc
+            ).where(or_(*like[chunk_start : chunk_start + 200]))
         ).all()
         for row in rows:
             base = split_number(row.number)[1]
             if base in bases:
-                found[bases[base]] = " ".join(filter(None, (row.title, row.abstract, row.claims)))
+                text = " ".join(filter(None, (row.title, row.abstract, row.claims)))
+                found[bases[base]] = (text, list(row.ipc or []))
     return found

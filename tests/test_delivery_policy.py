@@ -228,3 +228,63 @@ def test_daily_subscription_waits_for_the_morning_digest(store, settings):
     msg = read_eml(result.outputs[0])
     assert "每日汇总" in msg["Subject"] and "3 件专利预警" in msg["Subject"]
     assert sorted(int(a) for a in msg["X-Ipwarn-Alerts"].split(",")) == alert_ids
+
+
+def _screening(score: float) -> dict[str, object]:
+    return {
+        "rule_title": "侵权风险筛查",
+        "similarity": {
+            "score": score,
+            "threshold": 0.45,
+            "overlapping_terms": ["取向硅钢"],
+            "percentile": 99.9,
+            "note": "text similarity for screening only; not a legal assessment of infringement",
+        },
+        "number": "CN115000000A",
+        "title": "一种高磁感取向硅钢的制备方法",
+        "severity": "high",
+    }
+
+
+def test_daily_cap_keeps_rule_alerts_and_the_strongest_screening_hits(store, settings):
+    sub = add_enterprise(store, daily_cap=2)
+    cfg = smtp_settings(settings, store, None)
+    # screening hits arrive first and have the same severity as the rule alert
+    weak, strong, middling = (
+        add_alerts(
+            store,
+            cfg,
+            sub,
+            1,
+            severity="high",
+            rule_id="infringement-screening",
+            start=i,
+            explanation=_screening(score),
+        )[0]
+        for i, score in enumerate((0.5, 0.9, 0.7))
+    )
+    rule_alert = add_alerts(
+        store,
+        cfg,
+        sub,
+        1,
+        severity="high",
+        rule_id="steel-silicon-foreign",
+        start=10,
+        explanation={
+            "rule_title": "外国申请人硅钢专利",
+            "number": "CN115000010A",
+            "severity": "high",
+        },
+    )[0]
+    first = run(store, cfg, LATER)
+    assert first.counts["sent"] == 2 and first.counts["rolled_over"] == 2
+    sent_now = {int(a) for a in read_eml(first.outputs[0])["X-Ipwarn-Alerts"].split(",")}
+    assert sent_now == {rule_alert, strong}  # the rule alert is never deferred for screening
+    held = [r for r in rows(store) if r.status == "pending"]
+    assert {r.alert_id for r in held} == {weak, middling}
+    assert all("daily cap reached" in (r.last_error or "") for r in held)
+    digest = run(store, cfg, dt.datetime(2026, 11, 25, 0, 0, tzinfo=dt.UTC))
+    msg = read_eml(digest.outputs[0])
+    for part in ("plain", "html"):
+        assert "其中 2 条预警因当日推送达到每日上限而顺延至本汇总" in body(msg, part)

@@ -119,6 +119,8 @@ class Group:
     payload: dict[str, Any] = field(default_factory=dict)
     #: alerts of the same group left for the next mail (``max_cards_per_mail``)
     more: int = 0
+    #: alerts in this (digest) mail that the daily cap held back from immediate delivery
+    held_back: int = 0
 
 
 @dataclass
@@ -245,6 +247,13 @@ def claim(
                     alert_ids=sorted({r.alert_id for r in live if r.alert_id is not None}),
                     payload=dict(first.payload or {}),
                     more=more,
+                    held_back=len(
+                        {
+                            r.alert_id
+                            for r in live
+                            if (r.payload or {}).get("rolled_over_from") and r.alert_id is not None
+                        }
+                    ),
                 )
             )
         return claimed
@@ -551,6 +560,7 @@ class Deliverer:
                 enterprise_name=names.get(group.enterprise_id or "", ""),
                 digest_label=DIGEST_LABELS.get(group_frequency(group.group_key), ""),
                 message_id=group.message_id,
+                held_back=group.held_back,
                 now=self.now,
                 tz=self.settings.tz,
                 more=group.more,

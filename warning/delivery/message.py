@@ -367,9 +367,11 @@ def render_alert_bodies(
     now: dt.datetime,
     tz: Any,
     more: int = 0,
+    held_back: int = 0,
 ) -> tuple[str, str]:
     """(text, html) bodies of one email carrying ``cards``."""
     context = {
+        "held_back": held_back_text(held_back),
         "cards": cards,
         "more": more,
         "headline": count_text(cards),
@@ -381,6 +383,16 @@ def render_alert_bodies(
     return env.get_template("alert.txt.j2").render(context), env.get_template(
         "alert.html.j2"
     ).render(context)
+
+
+def held_back_text(count: int) -> str:
+    """Why some alerts of a digest come late: the daily cap sent the most important first."""
+    if not count:
+        return ""
+    return (
+        f"其中 {count} 条预警因当日推送达到每日上限而顺延至本汇总"
+        "（上限内优先推送严重程度更高、相似度得分更高的预警，规则预警优先于侵权风险筛查）。"
+    )
 
 
 def count_text(cards: Sequence[DocumentCard]) -> str:
@@ -444,9 +456,11 @@ def build_alert_email(
     now: dt.datetime,
     tz: Any,
     more: int = 0,
+    held_back: int = 0,
 ) -> EmailMessage:
     """One email with a card per document (:func:`document_cards`); ``more`` alerts of the same
-    batch follow in the next mail (``max_cards_per_mail``), and the mail says so."""
+    batch follow in the next mail (``max_cards_per_mail``), and ``held_back`` of its alerts were
+    moved here by the daily cap (the mail says both)."""
     ordered = sorted(alerts, key=lambda a: (severity_rank(a.severity), a.alert_id))
     cards = document_cards(ordered)
     subject = alert_subject(cards, enterprise_name, digest_label)
@@ -460,6 +474,7 @@ def build_alert_email(
         now=now,
         tz=tz,
         more=more,
+        held_back=held_back,
     )
     msg.set_content(text, subtype="plain", charset="utf-8", cte="base64")
     msg.add_alternative(html, subtype="html", charset="utf-8", cte="base64")

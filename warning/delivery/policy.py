@@ -71,6 +71,17 @@ class AlertFacts:
     families: frozenset[str]
     is_lapse: bool
     daily_cap: int | None
+    #: infringement-risk screening score (None for rule alerts): screening yields to rules
+    screening_score: float | None = None
+
+    def cap_order(self) -> tuple[int, int, float, int]:
+        """Most important first: severity, then rule alerts before screening, then score."""
+        return (
+            severity_rank(self.severity),
+            0 if self.screening_score is None else 1,
+            -(self.screening_score or 0.0),
+            self.alert_id,
+        )
 
 
 def load_facts(session: Session, alert_ids: Iterable[int]) -> dict[int, AlertFacts]:
@@ -101,8 +112,16 @@ def load_facts(session: Session, alert_ids: Iterable[int]) -> dict[int, AlertFac
             families=frozenset(families),
             is_lapse=_is_lapse(event, explanation),
             daily_cap=cap,
+            screening_score=_screening_score(explanation),
         )
     return facts
+
+
+def _screening_score(explanation: dict[str, object]) -> float | None:
+    similarity = explanation.get("similarity")
+    if isinstance(similarity, dict) and isinstance(similarity.get("score"), int | float):
+        return float(similarity["score"])
+    return None
 
 
 def _is_lapse(event: LegalEvent | None, explanation: dict[str, object]) -> bool:
@@ -169,7 +188,12 @@ def over_cap(
     now: dt.datetime,
     settings: Settings,
 ) -> set[int]:
-    """Ids of rows beyond their enterprise's daily cap (the least severe alerts go over first)."""
+    """Ids of rows beyond their enterprise's daily cap.
+
+    The most important alerts are kept (:meth:`AlertFacts.cap_order`: severity, then rule alerts
+    before screening hits, then screening score), so a rule alert is never deferred for a
+    screening hit of the same or lower severity.
+    """
     capped: dict[str, int] = {}
     candidates: dict[str, list[OutboxMessage]] = defaultdict(list)
     for row in rows:
@@ -196,10 +220,7 @@ def over_cap(
             )
         )
         allowed = set(sent_today)
-        ordered = sorted(
-            candidates[enterprise],
-            key=lambda r: (severity_rank(facts[r.alert_id or -1].severity), r.alert_id or 0),
-        )
+        ordered = sorted(candidates[enterprise], key=lambda r: facts[r.alert_id or -1].cap_order())
         for row in ordered:
             if row.alert_id in allowed:
                 continue
@@ -217,4 +238,11 @@ def roll_over(row: OutboxMessage, now: dt.datetime, settings: Settings) -> None:
     row.group_key = rollover_group_key(row.group_key, due)
     row.due_at = due
     row.status = "pending"
-    row.last_error = "daily cap reached; moved to the next daily digest"
+    row.last_error = HELD_BACK_REASON
+
+
+#: why a row was held back (stored on the row, counted in the digest that carries it)
+HELD_BACK_REASON = (
+    "daily cap reached; moved to the next daily digest (the most severe and strongest alerts "
+    "were sent first)"
+)

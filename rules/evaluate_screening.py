@@ -1,0 +1,308 @@
+"""Precision and recall of infringement-risk screening on the labelled 2019-W28 set.
+
+``python -m rules.evaluate_screening`` screens the real gazette week (the packaged 64,466
+invention/utility titles of 2019-07-09 and 2019-07-12, or ``--docs`` `ipwarn parse` lines) with
+the previous screening (TF-IDF cosine, one threshold) and the current one side by side, scores
+both against the judgments in ``tests/fixtures/screening/`` (protocol and rubric in its
+PROTOCOL.md) and counts screening alerts per example enterprise. ``--pool`` writes the candidate
+pool that was judged (the union of what each method returns plus an independent retrieval).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import gzip
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from rules.docview import MatchDoc
+from rules.similarity import Field, Profile, SimilarityHit, SimilarityScreen
+from rules.storedocs import ipc_tags
+from warning.errors import InputError, Problem
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = ROOT / "tests" / "fixtures" / "screening"
+EXAMPLES = Path(__file__).resolve().parent / "examples" / "subscriptions.yaml"
+GAZETTE = ROOT / "models" / "data" / "gazette_2019.jsonl.gz"
+KIND_LETTER = {"invention_published": "A", "invention_authorized": "B", "utility_new": "U"}
+#: candidates per product from the independent retrieval (character n-gram cosine)
+POOL_DEPTH = 30
+LABELS = ("relevant", "related", "unrelated")
+
+
+@dataclass(frozen=True)
+class Product:
+    id: str
+    enterprise: str
+    subscription: str
+    text: str
+    scope: dict[str, Any]
+
+
+def load_products(path: Path = FIXTURES / "products.yaml") -> list[Product]:
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    examples = yaml.safe_load(EXAMPLES.read_text(encoding="utf-8"))
+    subs = {
+        (e["id"], s["name"]): s for e in examples["enterprises"] for s in e.get("subscriptions", [])
+    }
+    out = []
+    for i, item in enumerate(data["products"]):
+        if "text" in item:
+            out.append(
+                Product(item["id"], item["enterprise"], "default", item["text"], item["scope"])
+            )
+            continue
+        sub = subs.get((item["enterprise"], item["subscription"]))
+        if sub is None:
+            raise InputError(
+                [Problem("no such example subscription", file=str(path), field=f"products.{i}")]
+            )
+        scope = dict(sub["scope"])
+        text = scope.pop("products")[item["product"] - 1]
+        out.append(Product(item["id"], item["enterprise"], item["subscription"], text, scope))
+    return out
+
+
+def load_week(path: Path | None = None) -> list[MatchDoc]:
+    """The W28 documents (A/B/U) with IPC-derived tags."""
+    docs: list[MatchDoc] = []
+    if path is None:
+        with gzip.open(GAZETTE, "rt", encoding="utf-8") as handle:
+            for line in handle:
+                row = json.loads(line)
+                docs.append(
+                    MatchDoc(
+                        number=row["number"],
+                        office="CN",
+                        kind=KIND_LETTER.get(row["kind"], row["number"][-1]),
+                        title=row["title"],
+                        ipc=list(row["ipc"]),
+                    )
+                )
+    else:
+        from rules.docview import doc_from_json
+
+        for line in path.read_text(encoding="utf-8").splitlines():
+            if line.strip():
+                doc = doc_from_json(json.loads(line))
+                if doc.kind_letter in ("A", "B", "U"):
+                    docs.append(doc)
+    for doc in docs:
+        doc.sectors, doc.subfields = ipc_tags(doc.ipc)
+    return docs
+
+
+def product_profiles(products: Sequence[Product]) -> list[Profile]:
+    """Each product is its own profile (keyed by the product id) with its subscription's field."""
+    out = []
+    for p in products:
+        scope = p.scope
+        f = Field(
+            sectors=frozenset(scope.get("sectors", [])),
+            subfields=frozenset(scope.get("subfields", [])),
+            ipc=tuple(scope.get("ipc", [])),
+        )
+        out.append(Profile(p.id, f"product: {p.text[:40]}", p.text, f))
+    return out
+
+
+def load_judgments(path: Path = FIXTURES / "judgments.tsv") -> dict[str, dict[str, str]]:
+    """product id -> publication number -> label."""
+    out: dict[str, dict[str, str]] = {}
+    with path.open(encoding="utf-8") as handle:
+        for row in csv.DictReader(handle, delimiter="\t"):
+            out.setdefault(row["product"], {})[row["number"]] = row["label"]
+    return out
+
+
+def new_alerts(
+    products: Sequence[Product], docs: Sequence[MatchDoc]
+) -> tuple[dict[str, dict[str, SimilarityHit]], SimilarityScreen]:
+    """product id -> number -> hit, with the current screening."""
+    screen = SimilarityScreen(product_profiles(products))
+    out: dict[str, dict[str, SimilarityHit]] = {p.id: {} for p in products}
+    for doc, hits in zip(docs, screen.screen(docs), strict=True):
+        for key, hit in hits.items():
+            out[key][doc.number] = hit
+    return out, screen
+
+
+def old_alerts(
+    products: Sequence[Product], docs: Sequence[MatchDoc]
+) -> dict[str, dict[str, float]]:
+    """product id -> number -> score, with the previous screening."""
+    from rules.screening_baseline import BaselineScreen
+
+    screen = BaselineScreen({p.id: [("product 1", p.text)] for p in products})
+    out: dict[str, dict[str, float]] = {p.id: {} for p in products}
+    texts = [" ".join((d.title, d.abstract, d.claims)) for d in docs]
+    for doc, hits in zip(docs, screen.screen(texts), strict=True):
+        for key, hit in hits.items():
+            out[key][doc.number] = hit.score
+    return out
+
+
+@dataclass
+class Score:
+    alerts: int = 0
+    relevant_alerts: int = 0
+    lenient_alerts: int = 0
+    unjudged: int = 0
+    relevant: int = 0
+    found: int = 0
+
+    def add(self, other: Score) -> None:
+        for name in vars(self):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+
+    @property
+    def precision(self) -> float | None:
+        return self.relevant_alerts / self.alerts if self.alerts else None
+
+    @property
+    def lenient_precision(self) -> float | None:
+        return self.lenient_alerts / self.alerts if self.alerts else None
+
+    @property
+    def recall(self) -> float | None:
+        return self.found / self.relevant if self.relevant else None
+
+
+def score(alerted: set[str], judged: dict[str, str]) -> Score:
+    relevant = {n for n, label in judged.items() if label == "relevant"}
+    return Score(
+        alerts=len(alerted),
+        relevant_alerts=len(alerted & relevant),
+        lenient_alerts=sum(1 for n in alerted if judged.get(n) in ("relevant", "related")),
+        unjudged=sum(1 for n in alerted if n not in judged),
+        relevant=len(relevant),
+        found=len(alerted & relevant),
+    )
+
+
+def screening_alerts_per_enterprise(
+    docs: Sequence[MatchDoc],
+) -> dict[str, tuple[int, int, dict[str, int]]]:
+    """Enterprise -> (previous, current, current by severity) screening alerts on the week with
+    the example subscriptions, through the live matcher (the packaged ``infringement-screening``
+    rule; the previous screening raised every hit at the rule's former severity, high)."""
+    from rules.backtest import run_backtest, screen_for
+    from rules.engine import CompiledRule, Match
+    from rules.loader import load_rules, load_subscription_file, packaged_library
+    from rules.repository import compiled_from_file
+    from rules.screening_baseline import BaselineScreen
+
+    loaded, _ = load_rules([packaged_library() / "subscribers.yaml"])
+    rules = [CompiledRule.build(r.spec) for r in loaded if r.spec.id == "infringement-screening"]
+    subs = compiled_from_file(load_subscription_file(EXAMPLES))
+    current = run_backtest(rules, docs, subs, _now(), screen=screen_for(rules, subs, docs))
+    baseline = BaselineScreen(
+        {
+            s.key: [(f"product {i + 1}", p) for i, p in enumerate(s.spec.scope.products)]
+            for s in subs
+        }
+    )
+    texts = [" ".join((d.title, d.abstract, d.claims)) for d in docs]
+    previous: dict[str, int] = {}
+    for doc, hits in zip(docs, baseline.screen(texts), strict=True):
+        for key in {k.split("/")[0] for k in hits}:
+            sub = next(s for s in subs if s.enterprise_id == key)
+            if not sub.is_own(doc) and doc.kind_letter in ("A", "B", "U"):
+                previous[key] = previous.get(key, 0) + 1
+    out: dict[str, tuple[int, int, dict[str, int]]] = {}
+    for sub in subs:
+        mine = [m for m in current if m.enterprise_id == sub.enterprise_id]
+        severities: dict[str, int] = {}
+        for m in mine:
+            severity = m.severity if isinstance(m, Match) else m.rule.spec.severity
+            severities[severity] = severities.get(severity, 0) + 1
+        out[sub.enterprise_id] = (previous.get(sub.enterprise_id, 0), len(mine), severities)
+    return out
+
+
+def _now() -> Any:
+    import datetime as dt
+
+    return dt.datetime(2019, 7, 14, tzinfo=dt.UTC)
+
+
+def _fmt(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--docs", type=Path, help="`ipwarn parse` JSON lines instead of the week")
+    parser.add_argument("--json", action="store_true", help="machine-readable result")
+    args = parser.parse_args(argv)
+    products = load_products()
+    judged = load_judgments()
+    docs = load_week(args.docs)
+    old = old_alerts(products, docs)
+    new, screen = new_alerts(products, docs)
+    rows: list[dict[str, Any]] = []
+    totals = {"previous": Score(), "current": Score()}
+    for product in products:
+        j = judged.get(product.id, {})
+        s_old, s_new = score(set(old[product.id]), j), score(set(new[product.id]), j)
+        totals["previous"].add(s_old)
+        totals["current"].add(s_new)
+        rows.append({"product": product.id, "previous": vars(s_old), "current": vars(s_new)})
+    per_enterprise = screening_alerts_per_enterprise(docs)
+    calibration = screen.report()
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    "products": rows,
+                    "overall": {k: vars(v) for k, v in totals.items()},
+                    "alerts_per_enterprise": per_enterprise,
+                    "calibration": calibration,
+                },
+                ensure_ascii=False,
+                indent=1,
+            )
+        )
+        return 0
+    print(f"{len(docs)} documents; {sum(len(j) for j in judged.values())} judged candidates")
+    header = "product               | previous: alerts P(strict) P(lenient) R | current: alerts P(strict) P(lenient) R"
+    print(header)
+    for product, row in zip(products, rows, strict=True):
+        a, b = Score(**row["previous"]), Score(**row["current"])
+        print(
+            f"{product.id:21} | {a.alerts:6} {_fmt(a.precision):>6} {_fmt(a.lenient_precision):>6}"
+            f" {_fmt(a.recall):>5} | {b.alerts:6} {_fmt(b.precision):>6}"
+            f" {_fmt(b.lenient_precision):>6} {_fmt(b.recall):>5}"
+            + (f"  ({b.unjudged} unjudged)" if b.unjudged else "")
+        )
+    a, b = totals["previous"], totals["current"]
+    print(
+        f"{'overall':21} | {a.alerts:6} {_fmt(a.precision):>6} {_fmt(a.lenient_precision):>6}"
+        f" {_fmt(a.recall):>5} | {b.alerts:6} {_fmt(b.precision):>6}"
+        f" {_fmt(b.lenient_precision):>6} {_fmt(b.recall):>5}"
+    )
+    print(
+        "\nscreening alerts per enterprise on the week (example subscriptions): previous -> current"
+    )
+    for enterprise, (before, after, severities) in per_enterprise.items():
+        by = ", ".join(f"{k} {v}" for k, v in sorted(severities.items()))
+        print(f"  {enterprise:22} {before:5} -> {after}" + (f" ({by})" if by else ""))
+    print("\ncalibration per profile (expected false alerts per week at the reference volume)")
+    for c in calibration:
+        print(
+            f"  {c['subscription']:21} threshold {c['threshold_in_field']:.3f} at "
+            f"p{c['percentile_in_field']:.3f} in field (expected {c['expected_weekly_in_field']}/week), "
+            f"{c['threshold_outside_field']:.3f} at p{c['percentile_outside_field']:.4f} outside "
+            f"(expected {c['expected_weekly_outside_field']}/week)"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
