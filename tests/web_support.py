@@ -24,7 +24,9 @@ class Web:
     settings: Settings
 
     def client(self) -> TestClient:
-        return TestClient(create_app(self.app), raise_server_exceptions=False)
+        return TestClient(
+            create_app(self.app), base_url="https://testserver", raise_server_exceptions=False
+        )
 
     def enterprise(self, ent_id: str, name: str | None = None) -> str:
         with self.store.session() as session:
