@@ -284,7 +284,7 @@ async def digest_html(
     return Response(
         Path(row.html_path).read_bytes(),
         media_type="text/html; charset=utf-8",
-        headers={"Content-Security-Policy": DIGEST_CSP, "X-Frame-Options": "SAMEORIGIN"},
+        headers={"Content-Security-Policy": DIGEST_CSP},
     )
 
 
