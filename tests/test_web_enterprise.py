@@ -269,3 +269,29 @@ def test_silences_are_the_enterprises_own(web, seeded):
     assert removed.status_code == 303
     with web.store.session() as session:
         assert session.scalar(select(Silence)) is None
+
+
+def test_hostile_text_is_escaped_on_every_staff_page(web, seeded):
+    from warning.store.models import Rule
+
+    with web.store.session() as session:
+        for rule in session.scalars(select(Rule)):
+            rule.title = HOSTILE
+    for role, paths in {
+        "admin": [
+            "/alerts",
+            f"/alerts/{seeded.own_alerts[2]}",
+            "/subscriptions",
+            "/silences",
+            "/enterprises",
+            "/audit",
+        ],
+        "bureau": ["/dashboard", "/rules", "/rules/steel.hostile", "/alerts?severity=high"],
+        "expert": ["/rules", "/rules/steel.competitor", "/rules/editor?rule=steel.hostile"],
+    }.items():
+        client = web.login(ROLES_USERS[role])
+        for path in paths:
+            page = client.get(path)
+            assert page.status_code == 200, (role, path)
+            assert "<script>alert" not in page.text and "<img src=x" not in page.text, (role, path)
+            assert "<b>有限公司" not in page.text, (role, path)
