@@ -28,8 +28,8 @@ from warning.web.auth import audit
 from warning.web.deps import client_address, need, now_of, settings_of, store_of
 from warning.web.permissions import AccessDenied, Principal, authorize, tenant_filter
 from warning.web.routers.alerts import visible_alert
-from warning.web.routers.subscriptions import load_subscription
-from warning.web.scope import subscription_data, update_subscription
+from warning.web.routers.subscriptions import load_subscription, save_subscription
+from warning.web.scope import subscription_data
 
 router = APIRouter(prefix="/api/v1", tags=["api"])
 
@@ -318,22 +318,7 @@ def api_subscription_put(
 ) -> dict[str, Any]:
     """Change scope, frequency, quiet hours, cap or recipients; validated like a YAML import."""
     sub, ent = load_subscription(request, principal, sub_id, "subscriptions.edit")
-    changes = body.model_dump(exclude_unset=True)
-    with store_of(request).session() as session:
-        row = session.get(Subscription, sub.id)
-        ent_row = session.get(Enterprise, ent.id)
-        assert row is not None and ent_row is not None
-        update_subscription(
-            session,
-            row,
-            ent_row,
-            changes,
-            actor=principal.email,
-            address=client_address(request),
-            now=now_of(request),
-        )
-        session.flush()
-        return subscription_data(row, ent_row)
+    return save_subscription(request, principal, sub, ent, body.model_dump(exclude_unset=True))
 
 
 def rule_rows(request: Request) -> list[dict[str, Any]]:

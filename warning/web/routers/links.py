@@ -102,20 +102,25 @@ def _rule_title(request: Request, rule_id: str) -> str:
     return title or rule_id
 
 
-@router.get("/mute")
-async def mute_page(request: Request, _: Principal | None = public("signed-link")) -> Response:
-    claims, query = await _claims(request)
-    if claims.action != ACTION_MUTE:
-        raise AccessDenied(403, "链接用途不符 (not a mute link)")
-    data = {
+def _mute_data(
+    request: Request, claims: LinkClaims, query: dict[str, str], result: dict[str, object]
+) -> dict[str, object]:
+    return {
         "kind": "mute",
         "rule_id": claims.rule,
         "rule_title": _rule_title(request, claims.rule),
         "enterprise": claims.enterprise,
         "link": query,
-        "done": False,
+        **result,
     }
-    return render(request, "links/mute.html", data)
+
+
+@router.get("/mute")
+async def mute_page(request: Request, _: Principal | None = public("signed-link")) -> Response:
+    claims, query = await _claims(request)
+    if claims.action != ACTION_MUTE:
+        raise AccessDenied(403, "链接用途不符 (not a mute link)")
+    return render(request, "links/mute.html", _mute_data(request, claims, query, {"done": False}))
 
 
 @router.post("/mute")
@@ -124,15 +129,7 @@ async def mute_confirm(request: Request, _: Principal | None = public("signed-li
     if claims.action != ACTION_MUTE:
         raise AccessDenied(403, "链接用途不符 (not a mute link)")
     result = _mute(request, claims)
-    data = {
-        "kind": "mute",
-        "rule_id": claims.rule,
-        "rule_title": _rule_title(request, claims.rule),
-        "enterprise": claims.enterprise,
-        "link": query,
-        **result,
-    }
-    return render(request, "links/mute.html", data)
+    return render(request, "links/mute.html", _mute_data(request, claims, query, result))
 
 
 def _feedback_alert(request: Request, claims: LinkClaims) -> tuple[Alert, str]:

@@ -39,6 +39,31 @@ def load_subscription(
     return sub, ent
 
 
+def save_subscription(
+    request: Request,
+    principal: Principal,
+    sub: Subscription,
+    ent: Enterprise,
+    changes: dict[str, object],
+) -> dict[str, object]:
+    """Apply validated changes as the caller (page and API); the stored state afterwards."""
+    with store_of(request).session() as session:
+        row = session.get(Subscription, sub.id)
+        ent_row = session.get(Enterprise, ent.id)
+        assert row is not None and ent_row is not None
+        update_subscription(
+            session,
+            row,
+            ent_row,
+            changes,
+            actor=principal.email,
+            address=client_address(request),
+            now=now_of(request),
+        )
+        session.flush()
+        return subscription_data(row, ent_row)
+
+
 @router.get("/subscriptions")
 async def subscriptions(
     request: Request, principal: Principal = need("subscriptions.read")
@@ -111,19 +136,7 @@ async def subscription_save(
         "recipients": split_lines(recipients),
     }
     try:
-        with store_of(request).session() as session:
-            row = session.get(Subscription, sub.id)
-            ent_row = session.get(Enterprise, ent.id)
-            assert row is not None and ent_row is not None
-            update_subscription(
-                session,
-                row,
-                ent_row,
-                changes,
-                actor=principal.email,
-                address=client_address(request),
-                now=now_of(request),
-            )
+        save_subscription(request, principal, sub, ent, changes)
     except InputError as exc:
         shown = subscription_data(sub, ent)
         shown["scope"] = {**shown["scope"], **changes["scope"]}  # type: ignore[dict-item]
