@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from typing import Any
 
@@ -149,16 +150,21 @@ def serve(ctx: click.Context, poll_seconds: float) -> None:
     serve_forever(app.settings, app.store, config_path, poll_seconds=poll_seconds)
 
 
+def status_data(app: App, now: dt.datetime, limit: int = 20) -> dict[str, Any]:
+    """What `ipwarn status` and the console's dashboard show (see :mod:`warning.status`)."""
+    from warning.status import collect
+
+    with app.store.session() as session:
+        return collect(session, app.settings, now, limit)
+
+
 @click.command()
 @click.option("--json", "as_json", is_flag=True)
 @click.option("--limit", default=15, show_default=True, help="How many recent job runs to show.")
 @pass_app
 def status(app: App, as_json: bool, limit: int) -> None:
     """Show sources, recent job runs, digests to approve, backlogs, quarantine and the outbox."""
-    from warning.status import collect
-
-    with app.store.session() as session:
-        data = collect(session, app.settings, utcnow(), limit)
+    data = status_data(app, utcnow(), limit)
     if as_json:
         click.echo(json.dumps(data, ensure_ascii=False, indent=2))
         return
