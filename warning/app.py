@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from warning.config import Settings, load_settings
-from warning.store.engine import Store
+
+if TYPE_CHECKING:
+    from warning.store.engine import Store
 
 
 class App:
@@ -20,5 +23,8 @@ class App:
 
     @cached_property
     def store(self) -> Store:
+        # imported here: SQLAlchemy costs ~0.3 s of start-up that `classify`/`parse` never need
+        from warning.store.engine import Store
+
         self.settings.data_dir.mkdir(parents=True, exist_ok=True)
         return Store.from_settings(self.settings)
