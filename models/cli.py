@@ -16,7 +16,7 @@ from warning.app import App
 from warning.errors import ConfigError, InputError, Problem
 
 #: lines classified together: big enough for vectorised scoring, small enough to stream
-CHUNK = 1000
+CHUNK = 4000
 
 
 def _settings(app: App) -> Any:
