@@ -23,23 +23,22 @@ from warning.store.models import CrawlRun, Document
 OLD = 1_500_000_000  # 2017-07-14: well past the "racy" window of a fresh write
 
 
-def _inbox(tmp_path: Path) -> Path:
+def _inbox(tmp_path: Path, store: Store, settings: Settings, delay: float) -> tuple[Path, Settings]:
+    """Two real gazette pages in an inbox directory, and settings with that inbox source."""
     inbox = tmp_path / "inbox"
     inbox.mkdir()
     for name in ("gazette_p1.html", "gazette_p2.html"):
         shutil.copy(sample_dir() / name, inbox / name)
         os.utime(inbox / name, (OLD, OLD))
-    return inbox
+    source = SourceConfig(base_url=inbox.as_uri(), download_delay=delay)
+    return inbox, settings_for(store, settings).model_copy(update={"sources": {"inbox": source}})
 
 
 @pytest.mark.slow
 def test_unchanged_files_are_not_read_touched_ones_not_parsed(
     tmp_path: Path, sqlite_store: Store, settings: Settings
 ) -> None:
-    inbox = _inbox(tmp_path)
-    cfg = settings_for(sqlite_store, settings).model_copy(
-        update={"sources": {"inbox": SourceConfig(base_url=inbox.as_uri(), download_delay=1.0)}}
-    )
+    inbox, cfg = _inbox(tmp_path, sqlite_store, settings, delay=1.0)
     log = cfg.data_dir / "logs" / "crawl-inbox.log"
 
     first = run_source(cfg, sqlite_store, "inbox")
@@ -82,10 +81,7 @@ def test_same_size_and_mtime_is_trusted_until_full(
     tmp_path: Path, sqlite_store: Store, settings: Settings
 ) -> None:
     """The rsync rule: same size and mtime is taken as unchanged; ``--full`` reads everything."""
-    inbox = _inbox(tmp_path)
-    cfg = settings_for(sqlite_store, settings).model_copy(
-        update={"sources": {"inbox": SourceConfig(base_url=inbox.as_uri(), download_delay=0)}}
-    )
+    inbox, cfg = _inbox(tmp_path, sqlite_store, settings, delay=0)
     run_source(cfg, sqlite_store, "inbox")
     page = inbox / "gazette_p1.html"
     data = page.read_bytes()
