@@ -64,6 +64,9 @@ def scrapy_settings(job: CrawlJob) -> dict[str, Any]:
     }
     if job.log_file is None:
         settings.pop("LOG_FILE")
+    if job.kind == "inbox":
+        # local files: no server to be polite to, so no delay between them (1 s a file before)
+        settings |= {"DOWNLOAD_DELAY": 0.0, "AUTOTHROTTLE_ENABLED": False, "ROBOTSTXT_OBEY": False}
     return settings
 
 

@@ -121,7 +121,7 @@ class CrawlJob:
                     ]
                 )
         if self.kind == "inbox":
-            from crawlers.spiders.inbox import inbox_directory
+            from crawlers.localfiles import inbox_directory
 
             inbox_directory(self.base_url, self.source)
         elif not self.base_url.startswith(("http://", "https://")):

@@ -92,7 +92,7 @@ def run_source(
         job.run_id = run.id
     assert job.run_id is not None
     log.info("crawl.start", source=name, run_id=job.run_id, kind=job.kind, since=str(since or ""))
-    status, error, stats = _run_child(job, store.url)
+    status, error, stats = _nothing_new_locally(job, store) or _run_child(job, store.url)
     with store.session() as session:
         finished = session.get(CrawlRun, job.run_id)
         assert finished is not None
@@ -115,6 +115,27 @@ def run_source(
         with store.session() as session:
             notify_failing_sources(session, settings, utcnow(), only=name)
     return outcome
+
+
+def _nothing_new_locally(
+    job: CrawlJob, store: Store
+) -> tuple[str, str | None, dict[str, Any]] | None:
+    """An inbox whose every file has its stored size and mtime: done, without a subprocess.
+
+    Starting Scrapy costs seconds; a steady-state ``run --once`` should not pay them to learn
+    that nothing on disk changed.
+    """
+    if job.kind != "inbox" or job.full:
+        return None
+    from crawlers.localfiles import all_unchanged
+
+    unchanged = all_unchanged(
+        store, job.source, job.base_url, recursive=bool(job.options.get("recursive", False))
+    )
+    if unchanged is None:
+        return None
+    log.info("crawl.unchanged", source=job.source, files=unchanged)
+    return "ok", None, {"ipwarn/not_modified": unchanged, "ipwarn/stat_unchanged": unchanged}
 
 
 def _run_child(job: CrawlJob, database_url: str) -> tuple[str, str | None, dict[str, Any]]:

@@ -25,8 +25,10 @@ Expected steel level: critical (foreign share +50 points >= 25), with high from 
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 from typing import Any
 
+from warning.ipc import normalize_ipc_list
 from warning.records import DocumentRecord, LegalEventRecord
 from warning.store.engine import Store
 from warning.store.ingest import ingest_document
@@ -97,6 +99,7 @@ def add_alert(
     status: str = "sent",
     explanation: dict[str, Any] | None = None,
     key: str = "",
+    as_of: dt.date | None = None,
 ) -> int:
     with store.session() as session:
         rule = session.query(Rule).filter_by(rule_id="r.test").one_or_none()
@@ -122,6 +125,7 @@ def add_alert(
             sector=sector,
             status=status,
             explanation=explanation or {"why": f"{severity} 测试原因"},
+            as_of=as_of,
             created_at=created_at,
         )
         session.add(alert)
@@ -237,3 +241,40 @@ def seed_fixture_week(store: Store) -> dict[str, int]:
     add_alert(store, ids["d4"], "high", "steel", start + dt.timedelta(days=1), status="suppressed")
     add_alert(store, ids["d3"], "critical", "steel", start - dt.timedelta(hours=1))
     return ids
+
+
+#: 3,000 real rows of the CNIPA 2019-07-12 gazette (see tests/fixtures/rules/ORIGIN.md)
+GAZETTE_SAMPLE = Path(__file__).parent / "fixtures" / "rules" / "gazette_sample.tsv"
+
+
+def gazette_records(start: int, count: int, day: dt.date) -> list[DocumentRecord]:
+    """Real gazette rows ``start`` .. ``start + count`` as documents published on ``day``.
+
+    The rows are real (number, title, IPC, applicant, address); only the publication date is
+    set by the caller, which is how a test builds weeks the real data (one gazette week) lacks.
+    """
+    lines = GAZETTE_SAMPLE.read_text(encoding="utf-8").splitlines()
+    header = lines[0].split("\t")
+    rows = [dict(zip(header, line.split("\t"), strict=False)) for line in lines[1:] if line]
+    records = []
+    for row in rows[start : start + count]:
+        number = row["number"]
+        records.append(
+            DocumentRecord(
+                office="CN",
+                number=number,
+                kind=number[-1] if number[-1:].isalpha() else "A",
+                title=row["title"],
+                applicants=[row["applicant"]],
+                addresses=[row["address"]],
+                ipc=normalize_ipc_list(row["ipc"]),
+                publication_date=day,
+            )
+        )
+    return records
+
+
+def add_records(store: Store, records: list[DocumentRecord]) -> list[int]:
+    """Ingest ``records`` untagged (sectors then come from IPC prefixes); returns their ids."""
+    with store.session() as session:
+        return [ingest_document(session, r).document_ids[0] for r in records]

@@ -101,10 +101,13 @@ def test_fixture_week_indicators_match_hand_computed_figures(store: Store, setti
     assert equipment["level"] == "low"
     assert "filings_vs_mean" in equipment["insufficient"]
 
-    assert steel["level"] == "critical"
-    assert steel["drivers"][0]["indicator"] == "foreign_share_change"
+    # two weeks and six documents before W47 are below the packaged baseline (4 weeks, 20):
+    # the trailing comparisons are shown but set no level (基线不足，不评级)
+    assert steel["baseline"]["weeks"] == 2 and steel["baseline"]["documents"] == 6
+    assert steel["baseline"]["note"] == "基线不足，不评级"
+    assert steel["no_baseline"] == ["filings_vs_mean", "foreign_share_change"]
+    assert steel["level"] == "high"
     assert {d["indicator"] for d in steel["drivers"] if d["level"] == "high"} == {
-        "filings_vs_mean",
         "foreign_share",
         "critical_alerts",
     }
@@ -113,12 +116,39 @@ def test_fixture_week_indicators_match_hand_computed_figures(store: Store, setti
     assert content["totals"]["alerts"] == 3
 
 
+def test_fixture_week_with_a_lenient_baseline_grades_the_trailing_comparisons(
+    sqlite_store: Store, settings: Settings, tmp_path: Path
+):
+    seed_fixture_week(sqlite_store)
+    packaged = (Path(__file__).parent.parent / "warning/digest/thresholds.yaml").read_text("utf-8")
+    lenient = tmp_path / "thresholds.yaml"
+    lenient.write_text(
+        packaged.replace("min_weeks: 4", "min_weeks: 2").replace(
+            "min_documents: 20", "min_documents: 6"
+        ),
+        encoding="utf-8",
+    )
+    cfg = settings_for(sqlite_store, settings).model_copy(
+        update={"digest_thresholds_file": lenient}
+    )
+    steel = _sector(build_digest(sqlite_store, cfg, IsoWeek.parse(WEEK)).content, "steel")
+    assert steel["no_baseline"] == []  # exactly at the minimums is enough
+    assert steel["level"] == "critical"
+    assert steel["drivers"][0]["indicator"] == "foreign_share_change"
+    assert {d["indicator"] for d in steel["drivers"] if d["level"] == "high"} == {
+        "filings_vs_mean",
+        "foreign_share",
+        "critical_alerts",
+    }
+
+
 def test_digest_pages_show_levels_and_render_chinese(sqlite_store: Store, settings: Settings):
     seed_fixture_week(sqlite_store)
     built = build_digest(sqlite_store, settings_for(sqlite_store, settings), IsoWeek.parse(WEEK))
     html = built.html_path.read_text(encoding="utf-8")
-    assert 'class="level lv-critical">红</span>' in html
-    assert "国外占比较前12周变化（百分点）" in html and "≥ 25.0pp" in html
+    assert 'class="level lv-high">橙</span>' in html
+    assert "国外申请人占比" in html and "≥ 40.0%" in html
+    assert "基线不足，不评级：前12周有数据的 2 周内本领域 6 件文献" in html
     charts = re.findall(r'src="data:image/png;base64,([A-Za-z0-9+/=]+)"', html)
     assert len(charts) == 3
     assert all(base64.b64decode(c).startswith(b"\x89PNG") for c in charts)
@@ -243,7 +273,8 @@ def test_approve_then_send_queues_one_message_per_recipient(store: Store, settin
     assert Path(payload["html_path"]).is_file()
     assert [Path(p).suffix for p in payload["attachments"]] == [".pdf"]
     assert Path(payload["attachments"][0]).is_file()
-    assert "[红] 精品钢材及深加工" in payload["text"]
+    assert "[橙] 精品钢材及深加工" in payload["text"]
+    assert "基线不足，不评级（前12周 2 周有数据、本领域 6 件" in payload["text"]
 
 
 def test_send_without_bureau_recipients_is_a_config_error(sqlite_store: Store, settings: Settings):

@@ -84,6 +84,23 @@ def test_ratios_are_not_graded_below_min_documents(packaged):
     assert enough.level == "critical"
 
 
+def test_baseline_indicators_are_not_graded_without_a_baseline(packaged):
+    assert (packaged.baseline.min_weeks, packaged.baseline.min_documents) == (4, 20)
+    values = {"filings_vs_mean": 2868.33, "foreign_share_change": 15.4, "critical_alerts": 1}
+    thin = grade_sector(
+        packaged,
+        values,
+        documents=10,
+        baseline_ok={"filings_vs_mean": False, "foreign_share_change": False},
+    )
+    assert thin.level == "high"
+    assert [d.indicator for d in thin.drivers] == ["critical_alerts"]
+    assert thin.no_baseline == ["filings_vs_mean", "foreign_share_change"]
+    full = grade_sector(packaged, values, documents=10, baseline_ok={"filings_vs_mean": True})
+    assert full.level == "critical" and full.drivers[0].indicator == "filings_vs_mean"
+    assert full.no_baseline == []
+
+
 @pytest.mark.parametrize(
     ("text", "message"),
     [
@@ -96,6 +113,19 @@ def test_ratios_are_not_graded_below_min_documents(packaged):
         ("indicators:\n  cr4: {high: lots}\n", "indicators.cr4.high: must be a number"),
         ("min_documents: -1\nindicators:\n  cr4: {high: 0.5}\n", "min_documents: must be"),
         ("indicators: {}\n", "indicators: must map"),
+        (
+            "baseline: {min_weeks: 13}\nindicators:\n  cr4: {high: 0.5}\n",
+            "baseline.min_weeks: must be at most 12",
+        ),
+        (
+            "baseline: {min_docs: 3}\nindicators:\n  cr4: {high: 0.5}\n",
+            "baseline.min_docs: unknown key",
+        ),
+        (
+            "baseline: {min_documents: many}\nindicators:\n  cr4: {high: 0.5}\n",
+            "baseline.min_documents: must be a whole number",
+        ),
+        ("baseline: 4\nindicators:\n  cr4: {high: 0.5}\n", "baseline: must be a mapping"),
     ],
 )
 def test_bad_thresholds_name_the_field(text, message):

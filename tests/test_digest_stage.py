@@ -76,11 +76,13 @@ def test_cli_build_show_approve_send_list(
         return result.output
 
     out = run("build", "--week", "2026-W47")
-    assert "digest 1 (2026-W47) drafted" in out and "红  精品钢材及深加工" in out
+    assert "digest 1 (2026-W47) drafted" in out and "橙  精品钢材及深加工" in out
+    assert "基线不足，不评级（前12周 2 周有数据、本领域 6 件" in out
     shown = run("show", "1")
     assert "status: draft" in shown
-    assert "国外占比较前12周变化（百分点） = 50.0pp (threshold 25.0pp)" in shown
-    assert json.loads(run("show", "1", "--json"))["content"]["levels"]["steel"] == "critical"
+    assert "国外申请人占比 = 50.0% (threshold 40.0%)" in shown
+    assert "foreign_share_change" in shown and "需 ≥4 周、≥20 件" in shown
+    assert json.loads(run("show", "1", "--json"))["content"]["levels"]["steel"] == "high"
 
     sent = runner.invoke(cli, ["digest", "send", "1"])
     assert sent.exit_code != 0 and "approve it first" in str(sent.exception or sent.output)
@@ -88,7 +90,7 @@ def test_cli_build_show_approve_send_list(
     assert "approved by 王五" in run("approve", "1", "--by", "王五")
     assert "1 new outbox message(s) queued" in run("send", "1")
     listing = run("list")
-    assert "2026-W47" in listing and "sent" in listing and "steel=红" in listing
+    assert "2026-W47" in listing and "sent" in listing and "steel=橙" in listing
 
     bad = runner.invoke(cli, ["digest", "build", "--week", "2026-47"])
     assert bad.exit_code != 0

@@ -12,11 +12,13 @@ from __future__ import annotations
 
 from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from warning.config import Settings, load_settings
 from warning.errors import ConfigError, Problem
-from warning.store import migrate
-from warning.store.engine import Store
+
+if TYPE_CHECKING:
+    from warning.store.engine import Store
 
 
 class App:
@@ -38,6 +40,9 @@ class App:
     @cached_property
     def raw_store(self) -> Store:
         """The reachable database, whatever its schema (for `ipwarn db upgrade|current`)."""
+        # imported here: SQLAlchemy costs ~0.3 s of start-up that `classify`/`parse` never need
+        from warning.store.engine import Store
+
         prepare_data_dir(self.settings.data_dir)
         store = Store.from_settings(self.settings)
         store.check()
@@ -46,10 +51,11 @@ class App:
     @cached_property
     def store(self) -> Store:
         """The database at the code's schema: SQLite is migrated, PostgreSQL must be."""
+        from warning.abandoned import close_abandoned
+        from warning.store import migrate
+
         store = self.raw_store
         migrate.ensure_current(store.engine)
-        from warning.abandoned import close_abandoned
-
         close_abandoned(store, self.settings)
         return store
 

@@ -12,15 +12,14 @@ from typing import Any
 import scrapy
 from scrapy.exceptions import IgnoreRequest
 from scrapy.http import Response
-from sqlalchemy import select
 from twisted.python.failure import Failure
 
 from crawlers.items import FileBatch
 from crawlers.job import DATABASE_ENV, CrawlJob
+from crawlers.localfiles import load_known
 from crawlers.parsers import BadRecord, parse_bytes
 from warning.records import DocumentRecord
 from warning.store.engine import Store
-from warning.store.models import FetchState
 
 NOT_MODIFIED = 304
 
@@ -46,16 +45,7 @@ class BulletinSpider(scrapy.Spider):
             return
         store = Store(url)
         try:
-            with store.session() as session:
-                rows = session.execute(
-                    select(
-                        FetchState.url,
-                        FetchState.etag,
-                        FetchState.last_modified,
-                        FetchState.content_hash,
-                    ).where(FetchState.source == self.job.source)
-                )
-                self.known = {r.url: (r.etag, r.last_modified, r.content_hash) for r in rows}
+            self.known = load_known(store, self.job.source)
         finally:
             store.dispose()
 
@@ -106,15 +96,24 @@ class BulletinSpider(scrapy.Spider):
         body = response.body
         digest = hashlib.sha256(body).hexdigest()
         url = response.request.url if response.request is not None else response.url
-        if not self.job.full and self.known.get(url, (None, None, None))[2] == digest:
+        # a local file's validator is its size+mtime (crawlers.localfiles), else the server's
+        etag = response.meta.get("local_etag") or _header(response, b"ETag")
+        last_modified = _header(response, b"Last-Modified")
+        known_etag, known_modified, known_digest = self.known.get(url, (None, None, None))
+        if not self.job.full and known_digest == digest:
             stats.inc_value("ipwarn/not_modified")
+            if remember and (etag, last_modified) != (known_etag, known_modified):
+                # touched, not changed: remember the new validators, parse nothing
+                yield FileBatch(
+                    url=url, etag=etag, last_modified=last_modified, content_hash=digest
+                )
             return
         stats.inc_value("ipwarn/files")
         stats.inc_value("ipwarn/bytes", len(body))
         batch = FileBatch(
             url=url,
-            etag=_header(response, b"ETag"),
-            last_modified=_header(response, b"Last-Modified"),
+            etag=etag,
+            last_modified=last_modified,
             content_hash=digest,
             remember=remember,
         )

@@ -1,32 +1,20 @@
 """A local directory of bulletin files, fetched through the real Scrapy engine as ``file://``.
 
 For bulletins delivered on disk (a mounted share, a manual download) and for the embedded demo:
-``[sources.inbox] base_url = "file:///abs/dir"``. Unchanged files are skipped by content hash.
+``[sources.inbox] base_url = "file:///abs/dir"``. A file with the size and mtime stored at its
+last crawl is not requested at all; one whose stat changed is read, and skipped unparsed when
+its SHA-256 is the stored one (see :mod:`crawlers.localfiles`).
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
-from urllib.parse import unquote, urlsplit
 
+from crawlers.localfiles import INBOX_SUFFIXES, inbox_directory, inbox_files, stat_validator
 from crawlers.spiders.base import BulletinSpider
-from warning.errors import ConfigError, Problem
 
-INBOX_SUFFIXES = (".zip", ".xml", ".csv", ".txt", ".tsv", ".html", ".htm")
-
-
-def inbox_directory(base_url: str, source: str = "inbox") -> Path:
-    parts = urlsplit(base_url)
-    if parts.scheme != "file":
-        raise ConfigError(
-            [Problem("must be a file:///absolute/dir URL", field=f"sources.{source}.base_url")]
-        )
-    path = Path(unquote(parts.path))
-    if not path.is_dir():
-        raise ConfigError([Problem(f"not a directory: {path}", field=f"sources.{source}.base_url")])
-    return path
+__all__ = ["INBOX_SUFFIXES", "InboxSpider", "inbox_directory"]
 
 
 class InboxSpider(BulletinSpider):
@@ -36,11 +24,13 @@ class InboxSpider(BulletinSpider):
         self.load_fetch_state()
         directory = inbox_directory(self.job.base_url, self.job.source)
         recursive = bool(self.job.options.get("recursive", False))
-        files = directory.rglob("*") if recursive else directory.iterdir()
-        for path in sorted(files):
-            if (
-                path.is_file()
-                and not path.name.startswith(".")
-                and path.suffix.lower() in INBOX_SUFFIXES
-            ):
-                yield self.file_request(path.resolve().as_uri())
+        stats = self.crawler.stats
+        for path in inbox_files(directory, recursive=recursive):
+            url = path.as_uri()
+            validator = stat_validator(path)
+            etag, _, digest = self.known.get(url, (None, None, None))
+            if not self.job.full and digest and validator and etag == validator:
+                stats.inc_value("ipwarn/not_modified")
+                stats.inc_value("ipwarn/stat_unchanged")
+                continue
+            yield self.file_request(url, local_etag=validator)

@@ -8,7 +8,7 @@ import json
 import click
 
 from warning.app import App
-from warning.digest.render import fmt_pct, fmt_value
+from warning.digest.render import fmt_no_baseline, fmt_pct, fmt_value
 from warning.digest.service import (
     approve_digest,
     build_digest,
@@ -59,6 +59,9 @@ def build(app: App, week_text: str | None) -> None:
     for sector in built.content["sectors"]:
         level = sector["level_zh"] or "无数据"
         click.echo(f"  {level}  {sector['name_zh']}")
+        no_baseline = fmt_no_baseline(built.content, sector)
+        if no_baseline:
+            click.echo(f"      {no_baseline}")
     click.echo(f"  html: {built.html_path}\n  pdf:  {built.pdf_path}")
     click.echo(f"next: ipwarn digest approve {built.id} --by NAME")
 
@@ -110,6 +113,9 @@ def show(app: App, digest_id: int, as_json: bool) -> None:
                 f"      {d['level_zh']} {d['label']} = {fmt_value(d['value'], d['unit'])} "
                 f"(threshold {fmt_value(d['threshold'], d['unit'])})"
             )
+        no_baseline = fmt_no_baseline(content, s)
+        if no_baseline:
+            click.echo(f"      {no_baseline}")
 
 
 @digest.command()

@@ -16,7 +16,12 @@ Definitions (all per sector, for the digest week unless said otherwise):
 - ``legal``: events dated in the week on documents of the sector, by digest category; lapsed and
   expired rights (and full invalidations) are listed as free-to-use opportunities; transfers
   are "out" when a local holder passes the right to a non-local one, "in" the other way round.
-- ``alerts``: alerts created in the week (local time), except test and suppressed ones, by severity.
+- ``alerts``: alerts about the week, except test and suppressed ones, by severity: an alert
+  belongs to the week of its document's publication (or its legal event's date, ``as_of``), so a
+  back-filled week shows its alerts; one without such a date to the week it was created in.
+- ``baseline``: how much history the trailing comparisons stand on (weeks with data, the
+  sector's documents in them); below the thresholds' ``baseline`` minimums the comparisons are
+  shown as 基线不足，不评级 and set no level.
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ from warning.digest.inputs import AlertRow, DigestInputs, DocRow, EventRow
 from warning.digest.legal import CATEGORIES, is_free_to_use
 from warning.digest.thresholds import (
     LEVEL_ZH,
+    NO_BASELINE_ZH,
     Thresholds,
     default_thresholds_path,
     grade_sector,
@@ -115,6 +121,10 @@ def compute_content(inputs: DigestInputs, thresholds: Thresholds) -> dict[str, A
             else thresholds.source,
             "version": thresholds.version,
             "min_documents": thresholds.min_documents,
+            "baseline": {
+                "min_weeks": thresholds.baseline.min_weeks,
+                "min_documents": thresholds.baseline.min_documents,
+            },
         },
         "totals": {
             "publications": len(this_week),
@@ -180,8 +190,13 @@ def _sector_content(
         "invalidations": legal["counts"]["invalidation"],
         "transfers_out": len(legal["transfers_out"]),
     }
+    baseline = _baseline(thresholds, len(history), len(history_docs), foreign["trailing_known"])
     has_data = bool(docs or events or alerts)
-    grade = grade_sector(thresholds, values, len(docs)) if has_data else None
+    grade = (
+        grade_sector(thresholds, values, len(docs), baseline_ok=baseline["ok"])
+        if has_data
+        else None
+    )
     return {
         "id": sector_id,
         "name_zh": name_zh,
@@ -201,6 +216,8 @@ def _sector_content(
             for d in (grade.drivers if grade else [])
         ],
         "insufficient": grade.insufficient if grade else [],
+        "no_baseline": grade.no_baseline if grade else [],
+        "baseline": baseline,
         "values": values,
         "publications": publications,
         "grants": grant_trend,
@@ -242,6 +259,24 @@ def _trend(
     }
 
 
+def _baseline(
+    thresholds: Thresholds, weeks: int, documents: int, known_country: int
+) -> dict[str, Any]:
+    """Is the history behind each trailing comparison enough to grade it? (基线不足 if not)."""
+    rule = thresholds.baseline
+    ok = {
+        "filings_vs_mean": rule.sufficient(weeks, documents),
+        "foreign_share_change": rule.sufficient(weeks, known_country),
+    }
+    return {
+        "weeks": weeks,
+        "documents": documents,
+        "known_country": known_country,
+        "ok": ok,
+        "note": None if all(ok.values()) else NO_BASELINE_ZH,
+    }
+
+
 def _foreign(docs: list[DocRow], history_docs: list[DocRow]) -> dict[str, Any]:
     known = [d for d in docs if d.first_country is not None]
     foreign = [d for d in known if d.first_country != "CN"]
@@ -258,6 +293,7 @@ def _foreign(docs: list[DocRow], history_docs: list[DocRow]) -> dict[str, Any]:
         "known": len(known),
         "share": share,
         "trailing_share": trailing,
+        "trailing_known": len(hist_known),
         "change_points": change,
         "countries": dict(sorted(countries.items(), key=lambda kv: (-kv[1], kv[0] or ""))),
     }

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
 from warning.applicants import (
@@ -27,6 +27,7 @@ from warning.applicants import (
     province_of,
 )
 from warning.digest.legal import digest_category
+from warning.digest.thresholds import HISTORY_WEEKS
 from warning.digest.weeks import IsoWeek
 from warning.store.models import (
     Alert,
@@ -40,9 +41,7 @@ from warning.store.models import (
 from warning.taxonomy import load_taxonomy
 
 #: bump when the way indicators are computed changes, so old hashes no longer match
-ALGORITHM_VERSION = "digest-1"
-#: weeks of history before the digest week (trailing mean, trend charts)
-HISTORY_WEEKS = 12
+ALGORITHM_VERSION = "digest-2"
 #: test alerts are never sent, suppressed ones were silenced: neither counts as "sent"
 EXCLUDED_ALERT_STATUSES = ("test", "suppressed")
 _CHUNK = 2000
@@ -250,7 +249,18 @@ def load_inputs(
                 Rule.title.label("rule_title"),
             )
             .outerjoin(Rule, Rule.id == Alert.rule_pk)
-            .where(Alert.created_at >= start_utc, Alert.created_at < end_utc)
+            .where(
+                # the week of what the alert is about (document published, event dated), so a
+                # back-filled week shows its alerts; creation time only when it has no such date
+                or_(
+                    Alert.as_of.between(week.monday, week.sunday),
+                    and_(
+                        Alert.as_of.is_(None),
+                        Alert.created_at >= start_utc,
+                        Alert.created_at < end_utc,
+                    ),
+                )
+            )
             .where(Alert.status.not_in(EXCLUDED_ALERT_STATUSES))
             .order_by(Alert.id)
         )

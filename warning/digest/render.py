@@ -63,6 +63,18 @@ def fmt_value(value: float | None, unit: str) -> str:
     return fmt_num(value)
 
 
+def fmt_no_baseline(content: dict[str, Any], sector: dict[str, Any]) -> str | None:
+    """ "基线不足，不评级 (…)" for a sector whose trailing comparisons set no level, else None."""
+    skipped = sector.get("no_baseline") or []
+    if not skipped:
+        return None
+    have, need = sector["baseline"], content["thresholds"]["baseline"]
+    return (
+        f"{have['note']}（前12周 {have['weeks']} 周有数据、本领域 {have['documents']} 件，"
+        f"需 ≥{need['min_weeks']} 周、≥{need['min_documents']} 件）：{'、'.join(skipped)}"
+    )
+
+
 def subject_of(content: dict[str, Any]) -> str:
     """Mail subject: only the week and fixed text, never crawled data."""
     return f"知识产权风险周报 {content['week']}（{content['start']} 至 {content['end']}）"
@@ -136,6 +148,9 @@ def render_text(content: dict[str, Any]) -> str:
             f"法律事件 {s['legal']['total']}，预警 {s['alerts']['total']}"
             + (f"（{drivers}）" if drivers else "")
         )
+        no_baseline = fmt_no_baseline(content, s)
+        if no_baseline:
+            lines.append(f"    {no_baseline}")
     lines += ["", "详见附件 PDF 或 HTML 版本。"]
     return "\n".join(lines) + "\n"
 
@@ -196,6 +211,9 @@ def render_pdf(
             line("本周该领域没有公开文献、法律事件或预警。", 9)
             continue
         line(f"依据：{drivers or '没有指标达到黄色及以上阈值'}", 9)
+        no_baseline = fmt_no_baseline(content, s)
+        if no_baseline:
+            line(no_baseline, 9)
         pub = s["publications"]
         line(
             f"公开 {pub['this']}（上周 {pub['prev'] if pub['prev'] is not None else '无数据'}，"

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -18,6 +19,9 @@ from typing import Any
 import yaml
 
 from warning.errors import ConfigError, Problem
+
+#: weeks of history before the digest week (trailing mean, trend charts)
+HISTORY_WEEKS = 12
 
 LEVELS: tuple[str, ...] = ("critical", "high", "medium", "low")
 GRADED_LEVELS: tuple[str, ...] = ("critical", "high", "medium")
@@ -43,6 +47,10 @@ KNOWN_INDICATORS: tuple[str, ...] = (
 RATIO_INDICATORS: frozenset[str] = frozenset(
     {"filings_vs_mean", "foreign_share", "foreign_share_change", "cr4"}
 )
+#: indicators measured against the 12 weeks before, not graded without a sufficient baseline
+BASELINE_INDICATORS: frozenset[str] = frozenset({"filings_vs_mean", "foreign_share_change"})
+#: what the digest says instead of grading a baseline indicator
+NO_BASELINE_ZH = "基线不足，不评级"
 UNITS = ("ratio", "share", "points", "count")
 
 
@@ -67,12 +75,26 @@ class IndicatorThreshold:
 
 
 @dataclass(frozen=True)
+class Baseline:
+    """The least history a trailing comparison needs before it may set a level."""
+
+    #: weeks holding data among the 12 before the digest week
+    min_weeks: int = 4
+    #: the sector's documents in those weeks
+    min_documents: int = 20
+
+    def sufficient(self, weeks: int, documents: int) -> bool:
+        return weeks >= self.min_weeks and documents >= self.min_documents
+
+
+@dataclass(frozen=True)
 class Thresholds:
     version: int
     min_documents: int
     indicators: dict[str, IndicatorThreshold]
     source: str
     raw: dict[str, Any] = field(default_factory=dict)
+    baseline: Baseline = field(default_factory=Baseline)
 
     @property
     def fingerprint(self) -> str:
@@ -98,6 +120,8 @@ class Grade:
     drivers: list[Driver]
     #: indicators skipped for lack of data (sector has fewer than ``min_documents``)
     insufficient: list[str]
+    #: baseline indicators skipped because the 12 weeks before hold too little (基线不足)
+    no_baseline: list[str] = field(default_factory=list)
 
 
 def default_thresholds_path() -> Path:
@@ -132,8 +156,8 @@ def parse_thresholds(data: Any, source: str = "<thresholds>") -> Thresholds:
     if not isinstance(data, dict):
         raise ConfigError([Problem("must be a mapping with 'indicators'", file=source)])
     for key in data:
-        if key not in ("version", "min_documents", "indicators"):
-            bad(str(key), "unknown key; expected version, min_documents, indicators")
+        if key not in ("version", "min_documents", "baseline", "indicators"):
+            bad(str(key), "unknown key; expected version, min_documents, baseline, indicators")
     version = data.get("version", 1)
     if not isinstance(version, int):
         bad("version", "must be an integer")
@@ -142,6 +166,7 @@ def parse_thresholds(data: Any, source: str = "<thresholds>") -> Thresholds:
     if not isinstance(min_documents, int) or isinstance(min_documents, bool) or min_documents < 0:
         bad("min_documents", "must be a whole number >= 0")
         min_documents = 5
+    baseline = _parse_baseline(data.get("baseline"), bad)
     raw_indicators = data.get("indicators")
     indicators: dict[str, IndicatorThreshold] = {}
     if not isinstance(raw_indicators, dict) or not raw_indicators:
@@ -182,22 +207,56 @@ def parse_thresholds(data: Any, source: str = "<thresholds>") -> Thresholds:
         )
     if problems:
         raise ConfigError(problems, hint="Fix the digest thresholds file.")
-    return Thresholds(version, min_documents, indicators, source, raw=data)
+    return Thresholds(version, min_documents, indicators, source, raw=data, baseline=baseline)
 
 
-def grade_sector(thresholds: Thresholds, values: dict[str, float | None], documents: int) -> Grade:
-    """The level of one sector from its indicator values, with the indicators that drove it."""
+def _parse_baseline(raw: Any, bad: Callable[[str, str], None]) -> Baseline:
+    if raw is None:
+        return Baseline()
+    if not isinstance(raw, dict):
+        bad("baseline", "must be a mapping with min_weeks and min_documents")
+        return Baseline()
+    values: dict[str, int] = {}
+    for key, value in raw.items():
+        if key not in ("min_weeks", "min_documents"):
+            bad(f"baseline.{key}", "unknown key; expected min_weeks, min_documents")
+        elif isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            bad(f"baseline.{key}", f"must be a whole number >= 0, got {value!r}")
+        else:
+            values[key] = value
+    if values.get("min_weeks", 0) > HISTORY_WEEKS:
+        bad("baseline.min_weeks", f"must be at most {HISTORY_WEEKS} (the weeks of history)")
+        values.pop("min_weeks")
+    return Baseline(**values)
+
+
+def grade_sector(
+    thresholds: Thresholds,
+    values: dict[str, float | None],
+    documents: int,
+    *,
+    baseline_ok: dict[str, bool] | None = None,
+) -> Grade:
+    """The level of one sector from its indicator values, with the indicators that drove it.
+
+    ``baseline_ok`` says, per baseline indicator, whether its history is sufficient; a missing
+    entry counts as sufficient (callers that have no history to judge grade as before).
+    """
     reached: list[Driver] = []
     insufficient: list[str] = []
+    no_baseline: list[str] = []
     for name, spec in thresholds.indicators.items():
         value = values.get(name)
         if name in RATIO_INDICATORS and documents < thresholds.min_documents:
             insufficient.append(name)
             continue
+        if name in BASELINE_INDICATORS and not (baseline_ok or {}).get(name, True):
+            no_baseline.append(name)
+            continue
         level = spec.grade(value)
         if level is not None and value is not None:
             reached.append(Driver(name, spec.label, spec.unit, value, spec.levels[level], level))
     if not reached:
-        return Grade("low", [], insufficient)
+        return Grade("low", [], insufficient, no_baseline)
     reached.sort(key=lambda d: LEVELS.index(d.level))  # stable: file order within a level
-    return Grade(reached[0].level, reached, insufficient)
+    return Grade(reached[0].level, reached, insufficient, no_baseline)

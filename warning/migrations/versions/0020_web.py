@@ -1,7 +1,7 @@
 """web console
 
 Revision ID: 0020_web
-Revises: 0001_initial
+Revises: 0015_outage
 Create Date: 2026-12-01 07:32:25.922970
 """
 
