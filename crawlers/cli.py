@@ -91,3 +91,89 @@ def crawl(app: App, source: str, since: dt.date | None, full: bool) -> None:
         raise IpwarnError(
             f"crawl of {source} {outcome.status}: {outcome.error or 'see the crawl log'}"
         )
+
+
+@click.group()
+def quarantine() -> None:
+    """List, show and replay quarantined records (bulletin records that could not be stored)."""
+
+
+@quarantine.command("list")
+@click.option("--source", default=None, help="Only records of this source.")
+@click.option("--limit", default=100, show_default=True, help="How many (newest first).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON lines.")
+@click.pass_obj
+def quarantine_list(app: App, source: str | None, limit: int, as_json: bool) -> None:
+    """One line per quarantined record: id, source, when, where, why."""
+    import json
+
+    from crawlers.quarantine import list_quarantine
+    from warning.cli_core import ensure_schema
+
+    ensure_schema(app)
+    with app.store.read_session() as session:
+        rows = list_quarantine(session, source=source, limit=limit)
+        lines = [
+            {
+                "id": r.id,
+                "source": r.source,
+                "created_at": r.created_at.isoformat(timespec="seconds"),
+                "location": r.location,
+                "reason": r.reason,
+                "bytes": len(r.raw),
+            }
+            for r in rows
+        ]
+    if as_json:
+        for line in lines:
+            click.echo(json.dumps(line, ensure_ascii=False))
+        return
+    if not lines:
+        click.echo("quarantine: empty")
+    for line in lines:
+        click.echo(
+            f"{line['id']:>6}  {line['source']:<12} {line['created_at']}  {line['location']}\n"
+            f"        {line['reason']}"
+        )
+
+
+@quarantine.command("show")
+@click.argument("record_id", metavar="ID", type=int)
+@click.pass_obj
+def quarantine_show(app: App, record_id: int) -> None:
+    """The reason and raw bytes of quarantined record ID (decoded as UTF-8 where possible)."""
+    from crawlers.quarantine import get_quarantined
+    from warning.cli_core import ensure_schema
+
+    ensure_schema(app)
+    with app.store.read_session() as session:
+        row = get_quarantined(session, record_id)
+        click.echo(f"id:       {row.id}\nsource:   {row.source}\nlocation: {row.location}")
+        click.echo(f"when:     {row.created_at.isoformat(timespec='seconds')}")
+        click.echo(f"reason:   {row.reason}\n")
+        click.echo(bytes(row.raw).decode("utf-8", "replace"))
+
+
+@quarantine.command("retry")
+@click.argument("record_ids", metavar="[ID]...", nargs=-1, type=int)
+@click.option("--all", "replay_all", is_flag=True, help="Replay every quarantined record.")
+@click.pass_obj
+def quarantine_retry(app: App, record_ids: tuple[int, ...], replay_all: bool) -> None:
+    """Parse quarantined records again and store them; exit 1 if some still fail."""
+    from crawlers.quarantine import replay_quarantine
+    from warning.cli_core import ensure_schema
+
+    if not record_ids and not replay_all:
+        raise InputError([Problem("give quarantine IDs or --all", field="ID")])
+    ensure_schema(app)
+    result = replay_quarantine(app.store, None if replay_all else list(record_ids))
+    counts = result.counts
+    click.echo(
+        f"stored {len(result.stored)}, still failing {len(result.failing)} "
+        f"(documents new={counts.new} updated={counts.updated} unchanged={counts.unchanged} "
+        f"new_events={counts.new_events})"
+    )
+    for record_id, reason in result.failing:
+        click.echo(f"  {record_id}: {reason}")
+    if result.failing:
+        raise click.exceptions.Exit(1)

@@ -1,3 +1,3 @@
 from warning.cli import main
 
-main()
+raise SystemExit(main())

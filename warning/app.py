@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import os
 from functools import cached_property
 from pathlib import Path
 
 from warning.config import Settings, load_settings
+from warning.errors import StoreError
 from warning.store.engine import Store
 
 
@@ -20,5 +22,17 @@ class App:
 
     @cached_property
     def store(self) -> Store:
-        self.settings.data_dir.mkdir(parents=True, exist_ok=True)
+        data_dir = self.settings.data_dir
+        try:
+            data_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreError(
+                f"cannot create the data directory {data_dir}: {exc.strerror or exc}; make it "
+                "writable by this user or set data_dir (IPWARN_DATA_DIR) to a writable directory"
+            ) from exc
+        if not os.access(data_dir, os.W_OK):
+            raise StoreError(
+                f"permission denied on the data directory {data_dir}: it is not writable by "
+                "this user; fix its permissions or set data_dir (IPWARN_DATA_DIR)"
+            )
         return Store.from_settings(self.settings)

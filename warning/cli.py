@@ -38,6 +38,10 @@ LAZY_COMMANDS: dict[str, tuple[str, str]] = {
         "crawlers.cli:crawl",
         "Run one source's spider (as a subprocess) and store what it finds.",
     ),
+    "quarantine": (
+        "crawlers.cli:quarantine",
+        "List, show and replay quarantined records (ipwarn quarantine list|show|retry).",
+    ),
     "classify": ("models.cli:classify", "Tag JSON-lines documents with sectors and sub-fields."),
     "model": ("models.cli:model", "Train, evaluate, list and activate sector-classifier versions."),
     "rules": ("rules.cli:rules", "Check, back-test, activate and retire expert warning rules."),

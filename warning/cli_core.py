@@ -158,7 +158,7 @@ def status(app: App, as_json: bool, limit: int) -> None:
 
     ensure_schema(app)
     now = utcnow()
-    with app.store.session() as session:
+    with app.store.read_session() as session:  # never waits for a writer
         report = health.check(session, app.settings, now)
         stale = {name for name, _ in report.stale_sources}
         sources = []

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from warning.config import Settings
-from warning.errors import StageNotBuilt
+from warning.errors import IpwarnError, StageNotBuilt
 from warning.logging import get_logger
 from warning.store.engine import Store
 from warning.store.models import JobRun, utcnow
@@ -76,41 +76,98 @@ def resolve_stage(name: str) -> StageFn:
     return stage
 
 
+#: stages that must not overlap: a second runner waits for the first (``stage_lock_wait_seconds``)
+#: and then runs (finding nothing left to do) or says it skipped; deliverers claim rows instead,
+#: and each crawl source takes its own lock (``crawlers.runner``)
+LOCKED_STAGES = frozenset({"classify", "match", "digest"})
+
+
 def run_stage(name: str, ctx: StageContext, *, job: str | None = None) -> StageResult:
     """Run one stage, record it in the run history, and never let it take the others down."""
     started = utcnow()
     t0 = time.perf_counter()
-    with ctx.store.session() as session:
-        run = JobRun(job=job or f"stage:{name}", started_at=started, status="running")
-        session.add(run)
-        session.flush()
-        run_id = run.id
+    run_id = _record_start(ctx, job or f"stage:{name}", started)
     error: str | None = None
     try:
-        result = resolve_stage(name)(ctx)
+        result = _run_locked(name, ctx) if name in LOCKED_STAGES else resolve_stage(name)(ctx)
     except StageNotBuilt as exc:
         result = StageResult(status="not_built", note=str(exc))
     except Exception as exc:  # a failed stage is recorded and reported, the pipeline goes on
-        error = "".join(traceback.format_exception_only(exc)).strip()
-        log.error("stage.failed", stage=name, error=error, traceback=traceback.format_exc())
+        error = _describe(exc)
+        # an IpwarnError says what happened and what to do; anything else is a bug: keep its trace
+        trace = {} if isinstance(exc, IpwarnError) else {"traceback": traceback.format_exc()}
+        log.error("stage.failed", stage=name, error=error, **trace)
         result = StageResult(status="failed", note=error)
     elapsed = time.perf_counter() - t0
-    with ctx.store.session() as session:
-        finished = session.get(JobRun, run_id)
-        assert finished is not None
-        finished.finished_at = utcnow()
-        finished.status = result.status
-        finished.detail = {
-            "counts": result.counts,
-            "note": result.note,
-            "outputs": result.outputs,
-            "seconds": round(elapsed, 3),
-        }
-        run.error = error
+    _record_finish(ctx, run_id, result, error, elapsed)
     log.info(
         "stage.done", stage=name, status=result.status, seconds=round(elapsed, 3), **result.counts
     )
     return result
+
+
+def _run_locked(name: str, ctx: StageContext) -> StageResult:
+    from warning.store.locks import named_lock
+
+    stage = resolve_stage(name)
+    wait = float(getattr(ctx.settings, "stage_lock_wait_seconds", 0.0))
+    with named_lock(ctx.store, f"stage:{name}", wait) as held:
+        if not held:
+            return StageResult(
+                status="skipped",
+                note=f"another process is running the {name} stage (waited {wait:g} s)",
+            )
+        return stage(ctx)
+
+
+def _describe(exc: BaseException) -> str:
+    """One line for the run history: database errors say what happened and what to do."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from warning.store.engine import describe_store_error
+
+    if isinstance(exc, SQLAlchemyError):
+        return describe_store_error(exc)
+    if isinstance(exc, IpwarnError):
+        return str(exc)
+    return "".join(traceback.format_exception_only(exc)).strip()
+
+
+def _record_start(ctx: StageContext, job: str, started: dt.datetime) -> int | None:
+    """The ``running`` row of this run; None (logged) when the store cannot take it."""
+    try:
+        with ctx.store.session() as session:
+            run = JobRun(job=job, started_at=started, status="running")
+            session.add(run)
+            session.flush()
+            return run.id
+    except Exception as exc:  # recording must never take the stage down
+        log.error("job_runs.record_failed", job=job, error=_describe(exc))
+        return None
+
+
+def _record_finish(
+    ctx: StageContext, run_id: int | None, result: StageResult, error: str | None, elapsed: float
+) -> None:
+    detail = {
+        "counts": result.counts,
+        "note": result.note,
+        "outputs": result.outputs,
+        "seconds": round(elapsed, 3),
+    }
+    try:
+        with ctx.store.session() as session:
+            finished = session.get(JobRun, run_id) if run_id is not None else None
+            if finished is None:
+                return
+            finished.finished_at = utcnow()
+            finished.status = result.status
+            finished.detail = detail
+            finished.error = error
+    except Exception as exc:  # the stage's own outcome is still printed and logged
+        log.error(
+            "job_runs.record_failed", run_id=run_id, status=result.status, error=_describe(exc)
+        )
 
 
 def run_once(ctx: StageContext, stages: list[str] | None = None) -> dict[str, StageResult]:

@@ -46,7 +46,7 @@ class BulletinSpider(scrapy.Spider):
             return
         store = Store(url)
         try:
-            with store.session() as session:
+            with store.read_session() as session:
                 rows = session.execute(
                     select(
                         FetchState.url,
