@@ -111,7 +111,7 @@ def timed(ctx: StageContext) -> tuple[float, dict[str, int | float]]:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--docs", type=int, default=20_000)
-    args = parser.parse_args(argv)
+    args, _ = parser.parse_known_args(argv)  # `python -m benchmarks NAME` passes NAME on
     with tempfile.TemporaryDirectory() as tmp:
         settings = load_settings(None, data_dir=Path(tmp))
         store = Store(settings.effective_database_url)

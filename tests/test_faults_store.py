@@ -8,8 +8,8 @@ subscriptions): 0 documents lost, 0 alerts lost or extra, one digest per week.
 from __future__ import annotations
 
 import datetime as dt
-import json
 import re
+from collections.abc import Iterator
 from email.parser import BytesParser
 from pathlib import Path
 
@@ -17,10 +17,15 @@ import pytest
 from sqlalchemy import select, text, update
 from sqlalchemy.exc import IntegrityError
 
+from models.stage import run_classify_stage
+from rules.stage import run_match_stage
 from tests import faults_support as fs
-from tests.conftest import _sqlite_store
+from tests.conftest import _pg_store, _sqlite_store
+from tests.rules_support import run_cli, use_store
+from warning.config import load_settings
+from warning.pipeline import StageContext, run_once
 from warning.store.engine import Store
-from warning.store.models import Digest, Document, OutboxMessage, QuarantinedRecord
+from warning.store.models import CrawlRun, Digest, Document, OutboxMessage, QuarantinedRecord
 
 pytestmark = pytest.mark.faults
 
@@ -29,25 +34,34 @@ LATE_FILES = ("gazette_p4.html", "gazette_p5.html", "gazette_p6.html")
 
 @pytest.fixture(scope="module")
 def clean(tmp_path_factory: pytest.TempPathFactory) -> fs.Counts:
-    """The reference: everything stored, then classified, then matched, with nothing in the way."""
+    """The reference: every record stored, then classified, then matched, nothing in the way."""
     tmp_path = tmp_path_factory.mktemp("clean")
     for store in _sqlite_store(tmp_path):
         fs.import_subscriptions(store)
-        env = fs.env_for(store, tmp_path)
-        for args in (["crawl", "inbox"], ["run", "--stage", "classify", "--stage", "match"]):
-            done = fs.ipwarn(args, env)
-            assert done.returncode == 0, done.stdout + done.stderr
+        fs.ingest(store, [r for records in fs.sample_records().values() for r in records])
+        settings = load_settings(None, data_dir=tmp_path / "var", group_window_minutes=0)
+        ctx = StageContext(settings=settings, store=store)
+        assert run_classify_stage(ctx).status == "ok"
+        assert run_match_stage(ctx).status == "ok"
         reference = fs.counts(store)
     assert reference.documents == 284 and len(reference.alerts) >= 30 and reference.outbox
     return reference
 
 
-def _json_run(env: dict[str, str], *stages: str) -> dict[str, dict]:
-    args = ["run", "--json"] + [arg for s in stages for arg in ("--stage", s)]
-    done = fs.ipwarn(args, env)
-    assert done.returncode == 0, done.stdout + done.stderr
-    result: dict[str, dict] = json.loads(done.stdout)
-    return result
+@pytest.fixture
+def pg_store() -> Iterator[Store]:
+    yield from _pg_store()
+
+
+def _run(store: Store, tmp_path: Path, **settings: object) -> dict[str, dict]:
+    """`run --stage classify --stage match` on ``store``, in this process (the stages' code)."""
+    configured = load_settings(
+        None, data_dir=tmp_path / "var", database_url=store.url, group_window_minutes=0, **settings
+    )
+    ctx = StageContext(settings=configured, store=store)
+    results = run_once(ctx, ["classify", "match"])
+    assert all(r.status == "ok" for r in results.values()), results
+    return {name: {"counts": r.counts, "note": r.note} for name, r in results.items()}
 
 
 # --- 1. late tags ----------------------------------------------------------------------------
@@ -66,14 +80,12 @@ def test_tags_arriving_late_end_with_the_alerts_of_a_clean_run(
             update(Document).values(updated_at=two_hours_ago, first_seen_at=two_hours_ago)
         )
     fs.ingest(store, [r for name in LATE_FILES for r in records[name]])
-    env = fs.env_for(store, tmp_path, classify_limit=100)
 
-    first = _json_run(env, "classify", "match")
+    first = _run(store, tmp_path, classify_limit=100)
     assert first["classify"]["counts"]["documents"] == 100
     assert first["match"]["counts"]["waiting_for_tags"] == 284 - 100
-    rest = fs.env_for(store, tmp_path)
-    _json_run(rest, "classify", "match")
-    idle = _json_run(rest, "classify", "match")
+    _run(store, tmp_path)
+    idle = _run(store, tmp_path)
     # nothing new: the re-check touches nothing
     assert idle["match"]["counts"]["documents"] == 0
     assert idle["match"]["counts"]["rechecked"] == 0
@@ -86,11 +98,13 @@ def test_tags_arriving_late_end_with_the_alerts_of_a_clean_run(
 def test_a_write_lock_held_through_a_crawl_loses_no_document(
     store: Store, tmp_path: Path, clean: fs.Counts
 ) -> None:
-    """SQLite: another writer holds the lock longer than the busy timeout (30 s); PostgreSQL:
+    """SQLite: another writer holds the lock 45 s, longer than the busy timeout (30 s); PostgreSQL:
     the crawl's backend is terminated while it waits for a table lock."""
     env = fs.env_for(store, tmp_path)
-    holder = fs.hold_write_lock(store, 35 if store.is_sqlite else 30)
     crawl = fs.start(["crawl", "inbox"], env)
+    # the lock is taken once the crawl has started (its run is recorded), before it stores
+    fs.wait_for(lambda: _crawl_started(store))
+    holder = fs.hold_write_lock(store, 45 if store.is_sqlite else 30)
     try:
         if not store.is_sqlite:
             blocked = f"{holder_pid(store)} = ANY(pg_blocking_pids(pid))"
@@ -112,6 +126,11 @@ def test_a_write_lock_held_through_a_crawl_loses_no_document(
         again = fs.ipwarn(["crawl", "inbox"], env)
         assert again.returncode == 0, again.stdout + again.stderr
     assert fs.counts(store).documents == clean.documents
+
+
+def _crawl_started(store: Store) -> bool:
+    with store.read_session() as session:
+        return session.scalar(select(CrawlRun.id).where(CrawlRun.status == "running")) is not None
 
 
 def holder_pid(store: Store) -> int:
@@ -139,7 +158,12 @@ def _blocked_backends(store: Store, where: str) -> int:
         )
 
 
-def test_quarantined_records_are_listed_and_replayed(store: Store, tmp_path: Path) -> None:
+def test_quarantined_records_are_listed_and_replayed(
+    store: Store,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     """A record quarantined by a store error (as older versions did) is stored by `retry`; an
     unparseable one stays, with its reason."""
     record = fs.sample_records()["gazette_p1.html"][0]
@@ -162,13 +186,13 @@ def test_quarantined_records_are_listed_and_replayed(store: Store, tmp_path: Pat
                 ),
             ]
         )
-    env = fs.env_for(store, tmp_path)
-    listed = fs.ipwarn(["quarantine", "list"], env)
-    assert listed.returncode == 0, listed.stderr
-    assert record.number in listed.stdout and "not well-formed XML" in listed.stdout
-    replay = fs.ipwarn(["quarantine", "retry", "--all"], env)
-    assert replay.returncode == 1, replay.stdout + replay.stderr
-    assert "stored 1" in replay.stdout and "still failing 1" in replay.stdout
+    use_store(monkeypatch, store, tmp_path)
+    code, out, err = run_cli(["quarantine", "list"], capsys)
+    assert code == 0, err
+    assert record.number in out and "not well-formed XML" in out
+    code, out, err = run_cli(["quarantine", "retry", "--all"], capsys)
+    assert code == 1, out + err
+    assert "stored 1" in out and "still failing 1" in out
     with store.session() as session:
         assert session.scalars(select(Document.number)).all() == [record.number]
         left = session.scalars(select(QuarantinedRecord.location)).all()
@@ -216,11 +240,13 @@ def test_one_scheduled_digest_per_week_is_a_database_constraint(store: Store) ->
     assert fs.digests_per_week(store) == {"2026-W47": 2}
 
 
-def test_a_stage_that_cannot_get_the_write_lock_says_so(store: Store, tmp_path: Path) -> None:
+def test_a_stage_that_cannot_get_the_write_lock_says_so(
+    sqlite_store: Store, tmp_path: Path
+) -> None:
     """Recording the run in job_runs fails too: the stage is reported failed with what happened
     and what to do, the recording failure is logged, and there is no traceback."""
-    if not store.is_sqlite:
-        pytest.skip("PostgreSQL writers wait for row locks, not for a database-wide write lock")
+    # SQLite only: PostgreSQL writers wait for row locks, there is no database-wide write lock
+    store = sqlite_store
     env = fs.env_for(store, tmp_path, store_lock_wait_seconds=2, store_busy_timeout_seconds=1)
     holder = fs.hold_write_lock(store, 120)  # killed when the run is over
     try:
@@ -238,12 +264,13 @@ def test_a_stage_that_cannot_get_the_write_lock_says_so(store: Store, tmp_path: 
 # --- 7. hints that say what happened ---------------------------------------------------------
 
 
-def test_a_lost_connection_says_connection_lost(store: Store) -> None:
+@pytest.mark.postgres
+def test_a_lost_connection_says_connection_lost(pg_store: Store) -> None:
+    """PostgreSQL only: SQLite has no server connection to lose."""
     from warning.delivery.cli import store_errors
     from warning.errors import StoreError
 
-    if store.is_sqlite:
-        pytest.skip("SQLite has no server connection to lose")
+    store = pg_store
     with store.engine.connect() as conn:
         pid = conn.execute(text("SELECT pg_backend_pid()")).scalar_one()
         with store.engine.connect() as other:
