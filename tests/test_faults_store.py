@@ -8,6 +8,7 @@ subscriptions): 0 documents lost, 0 alerts lost or extra, one digest per week.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 from collections.abc import Iterator
 from email.parser import BytesParser
@@ -293,3 +294,54 @@ def test_an_unusable_data_directory_names_the_path_and_the_cause(tmp_path: Path)
     assert "Traceback" not in done.stderr
     assert f"cannot create the data directory {blocker / 'var'}" in done.stderr
     assert "IPWARN_DATABASE_URL" not in done.stderr and "data_dir" in done.stderr
+
+
+def test_upgrade_adopts_the_old_watermark_without_matching_again(empty_store: Store) -> None:
+    """What the old watermark covered is marked matched: the upgrade raises nothing anew."""
+    from warning.store import migrate
+    from warning.store.models import AppState, LegalEvent, MatchMark
+
+    migrate.upgrade(empty_store.engine, "0001_initial")
+    records = fs.sample_records()["transactions.csv"][:2] + fs.sample_records()["gazette_p1.html"]
+    with empty_store.engine.begin() as conn:
+        conn.execute(
+            text("INSERT INTO app_state (key, value, updated_at) VALUES (:k, :v, :t)"),
+            {
+                "k": "rules.match_watermark",
+                "v": json.dumps({"document_id": 3, "legal_event_id": 1, "updated_at": None}),
+                "t": dt.datetime(2026, 11, 30),
+            },
+        )
+    ingest = "INSERT INTO documents (office, number, kind, title, abstract, claims, applicants, "
+    ingest += "addresses, inventors, ipc, language, source, content_hash, is_stub, first_seen_at, "
+    ingest += "updated_at) VALUES (:o, :n, :k, '', '', '', '[]', '[]', '[]', '[]', 'zh', 'f', :h, "
+    ingest += "false, :t, :t)"
+    with empty_store.engine.begin() as conn:
+        for i, record in enumerate(records[:5], start=1):
+            conn.execute(
+                text(ingest),
+                {
+                    "o": "CN",
+                    "n": record.number,
+                    "k": record.kind,
+                    "h": f"h{i}",
+                    "t": dt.datetime(2026, 11, 30),
+                },
+            )
+        for doc_id, code in ((1, "CF01"), (4, "TR01")):
+            conn.execute(
+                text(
+                    "INSERT INTO legal_events (document_id, code, event_date, description, "
+                    "parties, source, created_at) VALUES (:d, :c, :e, '', '{}', 'f', :t)"
+                ),
+                {"d": doc_id, "c": code, "e": dt.date(2026, 11, 1), "t": dt.datetime(2026, 11, 30)},
+            )
+    migrate.upgrade(empty_store.engine)
+    with empty_store.session() as session:
+        marks = {m.document_id: m.content_hash for m in session.scalars(select(MatchMark))}
+        matched = {
+            e.document_id: e.matched_at is not None for e in session.scalars(select(LegalEvent))
+        }
+        assert session.get(AppState, "rules.match_watermark") is not None
+    assert marks == {1: "h1", 2: "h2", 3: "h3"}
+    assert matched == {1: True, 4: False}
