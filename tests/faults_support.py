@@ -78,9 +78,9 @@ def env_for(store: Store, tmp_path: Path, **settings: object) -> dict[str, str]:
         "IPWARN_DATA_DIR": str(tmp_path / "var"),
         "IPWARN_LOG_LEVEL": "WARNING",
         "IPWARN_GROUP_WINDOW_MINUTES": "0",
-        "IPWARN_SOURCES__INBOX__BASE_URL": inbox(tmp_path).as_uri()
-        if not (tmp_path / "inbox").exists()
-        else (tmp_path / "inbox").as_uri(),
+        "IPWARN_SOURCES__INBOX__BASE_URL": (
+            tmp_path / "inbox" if (tmp_path / "inbox").exists() else inbox(tmp_path)
+        ).as_uri(),
         "IPWARN_SOURCES__INBOX__DOWNLOAD_DELAY": "0",
         "IPWARN_SOURCES__INBOX__CONCURRENCY": "4",
     }

@@ -248,7 +248,13 @@ def describe_store_error(exc: BaseException, url: str | None = None) -> str:
         return f"the database{where} has no ipwarn schema ({detail}); run `ipwarn db upgrade`"
     if any(
         s in lowered
-        for s in ("connection refused", "could not connect", "could not translate host", "timeout")
+        for s in (
+            "connection refused",
+            "could not connect",
+            "could not translate host",
+            "timeout expired",
+            "timed out",
+        )
     ):
         return (
             f"cannot reach the database{where} ({detail}); check that the server is running "
