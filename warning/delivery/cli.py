@@ -268,7 +268,7 @@ def silence_add(
 def silence_list(app: App, show_all: bool, as_json: bool) -> None:
     """List active silences (or all with --all)."""
     now = utcnow()
-    with store_errors(), app.store.session() as session:
+    with store_errors(), app.store.read_session() as session:
         stmt = select(Silence).order_by(Silence.id)
         if not show_all:
             stmt = stmt.where(Silence.until > now)
