@@ -71,7 +71,7 @@ def unchanged_by_stat(
 
 def load_known(store: Store, source: str) -> dict[str, tuple[str | None, str | None, str | None]]:
     """url -> (etag, last_modified, content_hash) stored by earlier crawls of ``source``."""
-    with store.session() as session:
+    with store.read_session() as session:
         rows = session.execute(
             select(
                 FetchState.url, FetchState.etag, FetchState.last_modified, FetchState.content_hash

@@ -22,11 +22,11 @@ def quarantine() -> None:
 @click.pass_obj
 def list_cmd(app: App, source: str | None, limit: int, as_json: bool) -> None:
     """Quarantined records, newest first, with the reason."""
-    from crawlers.quarantine import list_quarantined
+    from crawlers.quarantine import list_quarantine
 
     tz = app.settings.tz
-    with app.store.session() as session:
-        rows, total = list_quarantined(session, source, limit)
+    with app.store.read_session() as session:
+        rows, total = list_quarantine(session, source=source, limit=limit)
         data = [
             {
                 "id": r.id,
@@ -58,7 +58,7 @@ def show_cmd(app: App, record_id: int, raw_out: bool) -> None:
     """One quarantined record: where it came from, why, and the start of its bytes."""
     from crawlers.quarantine import get_quarantined
 
-    with app.store.session() as session:
+    with app.store.read_session() as session:
         row = get_quarantined(session, record_id)
         raw, reason, location, source = row.raw, row.reason, row.location, row.source
         created, run = row.created_at, row.crawl_run_id
@@ -77,36 +77,25 @@ def show_cmd(app: App, record_id: int, raw_out: bool) -> None:
 
 
 @quarantine.command("retry")
-@click.argument("ids", nargs=-1, metavar="ID|all", required=True)
+@click.argument("ids", nargs=-1, metavar="ID...|all")
+@click.option("--all", "replay_all", is_flag=True, help="Retry every quarantined record.")
 @click.pass_obj
-def retry_cmd(app: App, ids: tuple[str, ...]) -> None:
-    """Parse and store records again (after a parser fix); those that work leave quarantine."""
-    from sqlalchemy import select
-
-    from crawlers.quarantine import get_quarantined, retry_quarantined
+def retry_cmd(app: App, ids: tuple[str, ...], replay_all: bool) -> None:
+    """Parse and store records again (after a parser fix or a store outage), each in its own
+    transaction; those that work leave quarantine, exit 1 if some still fail."""
+    from crawlers.quarantine import replay_quarantine
     from warning.errors import InputError, Problem
-    from warning.store.models import QuarantinedRecord
 
-    if "all" not in ids and not all(i.isdigit() for i in ids):
+    replay_all = replay_all or "all" in ids
+    if not replay_all and (not ids or not all(i.isdigit() for i in ids)):
         raise InputError(
-            [Problem(f"expected record ids or 'all', got {' '.join(ids)}", field="ID")]
+            [Problem(f"expected record ids or 'all', got {' '.join(ids) or 'nothing'}", field="ID")]
         )
-    stored = still = 0
-    with app.store.session() as session:
-        rows = (
-            list(session.scalars(select(QuarantinedRecord).order_by(QuarantinedRecord.id)))
-            if "all" in ids
-            else [get_quarantined(session, int(i)) for i in ids]
-        )
-        for row in rows:
-            outcome = retry_quarantined(session, row)
-            if outcome.status == "stored":
-                stored += 1
-                c = outcome.counts
-                click.echo(f"#{outcome.record_id}: stored (new {c.new}, updated {c.updated})")
-            else:
-                still += 1
-                click.echo(f"#{outcome.record_id}: still quarantined: {outcome.reason[:300]}")
-    click.echo(f"{stored} record(s) stored, {still} still quarantined")
-    if still:
+    result = replay_quarantine(app.store, None if replay_all else [int(i) for i in ids])
+    for record_id, c in result.stored:
+        click.echo(f"#{record_id}: stored (new {c.new}, updated {c.updated})")
+    for record_id, reason in result.failing:
+        click.echo(f"#{record_id}: still quarantined: {reason[:300]}")
+    click.echo(f"{len(result.stored)} record(s) stored, {len(result.failing)} still quarantined")
+    if result.failing:
         raise click.exceptions.Exit(1)

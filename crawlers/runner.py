@@ -35,7 +35,7 @@ SHOWN_STATS = ("files", "not_modified", "failed_requests", "older_than_since")
 @dataclass
 class CrawlOutcome:
     source: str
-    #: ok | failed | timeout
+    #: ok | failed | timeout | skipped (another process was crawling the source)
     status: str
     run_id: int
     counts: dict[str, int] = field(default_factory=dict)
@@ -79,6 +79,23 @@ def run_source(
         log_level=settings.log_level,
     )
     job.check()
+    from warning.store.locks import named_lock
+
+    # one crawl of a source at a time: a second waits for the first, then finds files unchanged
+    with named_lock(store, f"crawl:{name}", settings.stage_lock_wait_seconds) as held:
+        if not held:
+            return CrawlOutcome(
+                name,
+                "skipped",
+                0,
+                error=f"another process is crawling {name} "
+                f"(waited {settings.stage_lock_wait_seconds:g} s)",
+            )
+        return _crawl(settings, store, job, since)
+
+
+def _crawl(settings: Settings, store: Store, job: CrawlJob, since: dt.date | None) -> CrawlOutcome:
+    name = job.source
     with store.session() as session:
         run = CrawlRun(
             source=name,
@@ -92,7 +109,9 @@ def run_source(
         job.run_id = run.id
     assert job.run_id is not None
     log.info("crawl.start", source=name, run_id=job.run_id, kind=job.kind, since=str(since or ""))
-    status, error, stats = _nothing_new_locally(job, store) or _run_child(job, store.url)
+    status, error, stats = _nothing_new_locally(job, store) or _run_child(
+        job, store.url, _store_env(settings)
+    )
     with store.session() as session:
         finished = session.get(CrawlRun, job.run_id)
         assert finished is not None
@@ -138,10 +157,26 @@ def _nothing_new_locally(
     return "ok", None, {"ipwarn/not_modified": unchanged, "ipwarn/stat_unchanged": unchanged}
 
 
-def _run_child(job: CrawlJob, database_url: str) -> tuple[str, str | None, dict[str, Any]]:
+def _store_env(settings: Settings) -> dict[str, str]:
+    """The store settings the crawl subprocess needs (it reads no config file)."""
+    from crawlers.pipelines import RETRY_ENV
+    from warning.store.engine import BUSY_TIMEOUT_ENV, LOCK_WAIT_ENV
+
+    return {
+        BUSY_TIMEOUT_ENV: str(settings.store_busy_timeout_seconds),
+        LOCK_WAIT_ENV: str(settings.store_lock_wait_seconds),
+        RETRY_ENV: str(settings.store_retry_attempts),
+    }
+
+
+def _run_child(
+    job: CrawlJob, database_url: str, extra_env: dict[str, str] | None = None
+) -> tuple[str, str | None, dict[str, Any]]:
     # the child dies with us (kill -9 included): it runs in its own session so that a timeout
     # can stop its whole group, which would otherwise leave it running beside the next crawl
-    env = child_env({**os.environ, DATABASE_ENV: database_url, JOB_ENV: job.to_env()})
+    env = child_env(
+        {**os.environ, **(extra_env or {}), DATABASE_ENV: database_url, JOB_ENV: job.to_env()}
+    )
     process = subprocess.Popen(
         [sys.executable, "-m", "crawlers.child"],
         env=env,
@@ -159,6 +194,15 @@ def _run_child(job: CrawlJob, database_url: str) -> tuple[str, str | None, dict[
             {},
         )
     stats = _stats_from(out)
+    if stats.get("ipwarn/store_failed_files"):
+        # the file's transaction was rolled back: its documents are not in this run's counts
+        return (
+            "failed",
+            f"{stats['ipwarn/store_failed_files']} file(s) could not be stored "
+            f"({stats.get('ipwarn/store_error', 'database error')}); they were not marked "
+            "fetched, so the next crawl fetches them again",
+            stats,
+        )
     if process.returncode != 0:
         tail = err.decode("utf-8", "replace").strip().splitlines()[-5:]
         return (

@@ -44,7 +44,7 @@ def _stored_active_version(settings: Any) -> str | None:
 
     store = Store(url)
     try:
-        with store.session() as session:
+        with store.read_session() as session:
             return active_version(session)
     except SQLAlchemyError:
         return None  # not migrated or unreachable: `classify` still works with the default
@@ -205,7 +205,7 @@ def _store_examples(app: App, exclude: set[str] | None = None) -> list[Any]:
     from warning.errors import StoreError
 
     try:
-        with app.store.session() as session:
+        with app.store.read_session() as session:
             return read_store_examples(session, exclude)
     except SQLAlchemyError as exc:
         raise StoreError(

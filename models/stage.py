@@ -1,7 +1,8 @@
 """The pipeline's classify stage: tag stored documents that have no tags from the active version.
 
-Newest documents go first and each run handles at most ``classify_limit`` documents (default
-20,000) in batches of ``classify_batch``, each batch its own transaction: after
+Newest documents go first and each run handles at most the setting ``classify_limit`` documents
+(default 20,000) in batches of ``classify_batch`` (1,000), each batch its own transaction
+(``StageContext.options`` may override both): after
 `ipwarn model activate`, the corpus is re-tagged over a few runs while fresh documents still
 get tagged (and alerted on) immediately. Re-running is harmless: tags are inserted with
 ON CONFLICT DO NOTHING on (document, version, sector, subfield).
@@ -67,14 +68,20 @@ def untagged_backlog(session: Session) -> tuple[str, int]:
 
 
 def run_classify_stage(ctx: StageContext) -> StageResult:
-    batch_size = int(ctx.options.get("classify_batch", DEFAULT_BATCH))
-    limit = int(ctx.options.get("classify_limit", DEFAULT_LIMIT))
-    with ctx.store.session() as session:
+    batch_size = int(
+        ctx.options.get("classify_batch", getattr(ctx.settings, "classify_batch", DEFAULT_BATCH))
+    )
+    limit = int(
+        ctx.options.get("classify_limit", getattr(ctx.settings, "classify_limit", DEFAULT_LIMIT))
+    )
+    with ctx.store.read_session() as session:
         version = active_version(session)
     model = load_classifier(ctx.settings, version=version)
     tagged = tags = 0
     while tagged < limit:
-        with ctx.store.session() as session:
+        # classify outside the write transaction (it takes a second per batch): read, classify,
+        # then store the tags of the documents whose text is still the one classified
+        with ctx.store.read_session() as session:
             untagged = ~exists().where(
                 DocumentTag.document_id == Document.id, DocumentTag.model_version == version
             )
@@ -84,19 +91,37 @@ def run_classify_stage(ctx: StageContext) -> StageResult:
                 .order_by(Document.id.desc())
                 .limit(min(batch_size, limit - tagged))
             ).all()
-            if not docs:
-                break
-            results = model.classify(docs, explain=False)
+        if not docs:
+            break
+        results = model.classify(docs, explain=False)
+        classified = {doc.id: doc.content_hash for doc in docs}
+        with ctx.store.session() as session:
+            current = {
+                doc_id
+                for doc_id, content_hash in session.execute(
+                    select(Document.id, Document.content_hash).where(
+                        Document.id.in_(list(classified))
+                    )
+                )
+                if classified[doc_id] == content_hash
+            }
             rows = [
-                row for doc, res in zip(docs, results, strict=True) for row in tag_rows(doc.id, res)
+                row
+                for doc, res in zip(docs, results, strict=True)
+                if doc.id in current
+                for row in tag_rows(doc.id, res)
             ]
-            stmt = dialect_insert(session, DocumentTag.__table__).on_conflict_do_nothing(
-                index_elements=["document_id", "model_version", "sector", "subfield"]
-            )
-            session.execute(stmt, rows)
-            tagged += len(docs)
-            tags += len(rows)
-    with ctx.store.session() as session:
+            if rows:
+                stmt = dialect_insert(session, DocumentTag.__table__).on_conflict_do_nothing(
+                    index_elements=["document_id", "model_version", "sector", "subfield"]
+                )
+                session.execute(stmt, rows)
+        tagged += len(current)
+        tags += len(rows)
+        if len(current) < len(docs):
+            # some changed while being classified: the next batch picks them up again
+            limit -= len(docs) - len(current)
+    with ctx.store.read_session() as session:
         backlog = session.scalar(
             select(Document.id)
             .where(

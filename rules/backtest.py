@@ -269,7 +269,7 @@ def backtest_stored(
     from rules.storedocs import load_match_docs
     from warning.store.models import Document, LegalEvent
 
-    with store.session() as session:
+    with store.read_session() as session:
         if subs is None:
             subs = compiled_subscriptions(session)
         ids = set(

@@ -227,7 +227,7 @@ _status_command("retire", "retired", "Retire VERSION of rule ID: it no longer ma
 @click.pass_obj
 def list_rules(app: App, show_all: bool) -> None:
     """Stored rule versions with their status and alert counts."""
-    with app.store.session() as session:
+    with app.store.read_session() as session:
         query = select(Rule).order_by(Rule.rule_id, Rule.version)
         if not show_all:
             query = query.where(Rule.status.in_(("active", "test")))
@@ -264,7 +264,7 @@ def import_file(app: App, file: Path) -> None:
 @click.pass_obj
 def list_subscriptions(app: App) -> None:
     """Enterprises, their recipients and their active subscriptions."""
-    with app.store.session() as session:
+    with app.store.read_session() as session:
         rows = session.execute(
             select(Subscription, Enterprise)
             .join(Enterprise)

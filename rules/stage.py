@@ -1,8 +1,12 @@
-"""The match stage: sync rule files, match what is new since the watermark, store alerts.
+"""The match stage: sync rule files, match what has not been matched yet, store alerts.
 
-Each batch of documents is matched and its alerts and outbox rows are written in one
-transaction; a unique ``dedupe_key`` makes re-runs harmless (the same document never alerts
-the same enterprise twice for the same rule). Test-status rules record alerts with status
+Progress is tracked by identity, not by time: a document is matched once the active
+classifier version has tagged it and recorded in ``match_marks`` with the content hash it was
+matched at (a changed document is matched again); a legal event gets ``matched_at``. A row
+committed late, tags that arrive late, a bulk import classified over many runs: each is
+matched exactly when it is ready, and a run with nothing new touches nothing. Each batch of
+documents is matched and its alerts, outbox rows and marks are written in one transaction; a
+unique ``dedupe_key`` makes re-runs harmless. Test-status rules record alerts with status
 ``test`` and never queue mail.
 """
 
@@ -10,12 +14,14 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import exists, func, or_, select, update
 from sqlalchemy.orm import Session
 
+from models.registry import active_version
 from rules.aggregate import AggregateMatch, evaluate_aggregates, lookback_days
 from rules.engine import CompiledRule, CompiledSubscription, Match, Matcher
 from rules.loader import load_rules, packaged_library
@@ -26,17 +32,22 @@ from warning.config import Settings
 from warning.delivery.outbox import enqueue_alert
 from warning.logging import get_logger
 from warning.pipeline import StageContext, StageResult
-from warning.store.models import Alert, AppState, Document, Enterprise, LegalEvent, Subscription
-from warning.store.upsert import insert_ignore_returning_id
+from warning.store.models import (
+    Alert,
+    AppState,
+    Document,
+    DocumentTag,
+    Enterprise,
+    LegalEvent,
+    MatchMark,
+    Subscription,
+)
+from warning.store.upsert import dialect_insert, insert_ignore_returning_id
 
 log = get_logger(__name__)
 
-WATERMARK_KEY = "rules.match_watermark"
 AGGREGATE_KEY = "rules.aggregate_last_day"
 BATCH = 500
-#: rows committed late (a long crawl transaction holding lower ids) are still seen: each run
-#: looks again at what changed this long before the watermark; dedupe keys make that harmless
-RECHECK_WINDOW = dt.timedelta(hours=1)
 #: stored documents used as screening background (besides the packaged titles)
 BACKGROUND_SAMPLE = 2000
 
@@ -45,6 +56,66 @@ AnyMatch = Match | AggregateMatch
 
 def rules_dir(settings: Settings) -> Path:
     return settings.rules_dir or packaged_library()
+
+
+@dataclass
+class Pending:
+    """What the match stage still has to do, found by identity (never by time windows)."""
+
+    #: documents to match as publications: tagged by the active version, never matched
+    #: (``fresh``) or matched at another content hash (``changed``)
+    fresh: set[int] = field(default_factory=set)
+    changed: set[int] = field(default_factory=set)
+    #: unmatched legal events ready to match (their document is tagged, or a stub), by document
+    events: dict[int, set[int]] = field(default_factory=dict)
+    #: documents (and events) waiting for the active classifier version's tags
+    waiting_documents: int = 0
+    waiting_events: int = 0
+
+    @property
+    def publications(self) -> set[int]:
+        return self.fresh | self.changed
+
+    @property
+    def documents(self) -> list[int]:
+        return sorted(self.publications | set(self.events))
+
+
+def find_pending(session: Session, version: str) -> Pending:
+    """Documents and legal events to match now, and how many wait for tags of ``version``.
+
+    A document waits until the active classifier version has tagged it, so that a bulk import
+    classified over many runs ends with exactly the alerts of a slow trickle (an untagged
+    document matched on its IPC alone would alert differently). Stubs are never tagged: their
+    legal events match at once.
+    """
+    tagged = exists().where(
+        DocumentTag.document_id == Document.id, DocumentTag.model_version == version
+    )
+    pending = Pending()
+    rows = session.execute(
+        select(Document.id, MatchMark.document_id.is_not(None), tagged)
+        .outerjoin(MatchMark, MatchMark.document_id == Document.id)
+        .where(
+            Document.is_stub.is_(False),
+            or_(MatchMark.document_id.is_(None), MatchMark.content_hash != Document.content_hash),
+        )
+    ).all()
+    for doc_id, had_mark, is_tagged in rows:
+        if not is_tagged:
+            pending.waiting_documents += 1
+        else:
+            (pending.changed if had_mark else pending.fresh).add(doc_id)
+    for event_id, doc_id, stub, is_tagged in session.execute(
+        select(LegalEvent.id, LegalEvent.document_id, Document.is_stub, tagged)
+        .join(Document, Document.id == LegalEvent.document_id)
+        .where(LegalEvent.matched_at.is_(None))
+    ):
+        if stub or is_tagged:
+            pending.events.setdefault(doc_id, set()).add(event_id)
+        else:
+            pending.waiting_events += 1
+    return pending
 
 
 def run_match_stage(ctx: StageContext) -> StageResult:
@@ -56,92 +127,80 @@ def run_match_stage(ctx: StageContext) -> StageResult:
     for problem in problems:
         log.error("rules.problem", problem=str(problem))
 
-    with store.session() as session:
+    with store.read_session() as session:
         rules = compiled_rules(session)
         subs = compiled_subscriptions(session)
         matcher = build_matcher(session, rules, subs, settings)
-        state = session.get(AppState, WATERMARK_KEY)
-        mark: dict[str, Any] = (
-            dict(state.value)
-            if state
-            else {"document_id": 0, "legal_event_id": 0, "updated_at": None}
-        )
-        top_doc = session.execute(select(func.max(Document.id))).scalar() or 0
-        top_event = session.execute(select(func.max(LegalEvent.id))).scalar() or 0
-        top_updated = session.execute(select(func.max(Document.updated_at))).scalar()
-        new_docs = set(
-            session.execute(
-                select(Document.id).where(
-                    Document.id > mark["document_id"],
-                    Document.id <= top_doc,
-                    Document.is_stub.is_(False),
-                )
-            ).scalars()
-        )
-        since: dt.datetime | None = None
-        rechecked: set[int] = set()
-        if mark.get("updated_at"):
-            since = dt.datetime.fromisoformat(mark["updated_at"])
-            for doc_id, updated in session.execute(
-                select(Document.id, Document.updated_at).where(
-                    Document.updated_at > since - RECHECK_WINDOW,
-                    Document.id <= top_doc,
-                    Document.is_stub.is_(False),
-                )
-            ):
-                (new_docs if updated > since else rechecked).add(doc_id)
-            if top_updated is None or top_updated < since:
-                top_updated = since
-        late_events = LegalEvent.created_at > since - RECHECK_WINDOW if since is not None else False
-        event_rows = session.execute(
-            select(LegalEvent.id, LegalEvent.document_id).where(
-                (LegalEvent.id > mark["legal_event_id"]) | late_events, LegalEvent.id <= top_event
-            )
-        ).all()
-    new_events = {row.id for row in event_rows}
-    fresh = new_docs | {r.document_id for r in event_rows if r.id > mark["legal_event_id"]}
-    doc_ids = sorted(fresh | rechecked | {row.document_id for row in event_rows})
-    rechecked_count = len(doc_ids) - len(fresh)
+        version = active_version(session)
+        pending = find_pending(session, version)
+    event_ids = {e for ids in pending.events.values() for e in ids}
+    doc_ids = pending.documents
 
     counts: dict[str, int | float] = {
         "rules": len(matcher.rules),
         "subscriptions": len(subs),
-        "documents": 0,
-        "events": sum(1 for r in event_rows if r.id > mark["legal_event_id"]),
-        "rechecked": rechecked_count,
+        # documents matched for something new: a fresh publication or a new legal event
+        "documents": len(set(doc_ids) - pending.changed),
+        "events": len(event_ids),
+        "rechecked": len(pending.changed),
+        "waiting_for_tags": pending.waiting_documents,
         "alerts": 0,
         "test_alerts": 0,
         "queued": 0,
         "rule_versions_new": len(report.inserted),
         "rule_problems": len(problems),
     }
+    publications = pending.publications
     for start in range(0, len(doc_ids), BATCH):
         chunk = doc_ids[start : start + BATCH]
         with store.session() as session:
             docs = load_match_docs(
-                session,
-                chunk,
-                event_ids=new_events,
-                new_publications=new_docs | rechecked,
+                session, chunk, event_ids=event_ids, new_publications=publications
             )
             matches = matcher.match_batch(docs)
             _add(counts, store_matches(session, matches, now, settings))
-    counts["documents"] = len(fresh)
+            _mark_matched(session, [d for d in chunk if d in publications], version, now)
+            chunk_events = [e for d in chunk for e in pending.events.get(d, ())]
+            if chunk_events:
+                session.execute(
+                    update(LegalEvent).where(LegalEvent.id.in_(chunk_events)).values(matched_at=now)
+                )
 
     _add(counts, _run_aggregates(ctx, rules, subs))
-    with store.session() as session:
-        value = {
-            "document_id": max(top_doc, mark["document_id"]),
-            "legal_event_id": max(top_event, mark["legal_event_id"]),
-            "updated_at": top_updated.isoformat() if top_updated else None,
+    notes = [str(p) for p in problems] + report.notes
+    if pending.waiting_documents or pending.waiting_events:
+        notes.append(
+            f"{pending.waiting_documents} document(s) and {pending.waiting_events} legal "
+            f"event(s) wait for tags of model {version} (the classify stage)"
+        )
+    return StageResult(status="failed" if problems else "ok", counts=counts, note="; ".join(notes))
+
+
+def _mark_matched(session: Session, doc_ids: list[int], version: str, now: dt.datetime) -> None:
+    """Record the content hash each document was matched at (read in this transaction)."""
+    if not doc_ids:
+        return
+    rows = [
+        {
+            "document_id": doc_id,
+            "content_hash": content_hash,
+            "model_version": version,
+            "matched_at": now,
         }
-        state = session.get(AppState, WATERMARK_KEY)
-        if state is None:
-            session.add(AppState(key=WATERMARK_KEY, value=value, updated_at=now))
-        else:
-            state.value, state.updated_at = value, now
-    note = "; ".join([str(p) for p in problems] + report.notes)
-    return StageResult(status="failed" if problems else "ok", counts=counts, note=note)
+        for doc_id, content_hash in session.execute(
+            select(Document.id, Document.content_hash).where(Document.id.in_(doc_ids))
+        )
+    ]
+    stmt = dialect_insert(session, MatchMark.__table__)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["document_id"],
+        set_={
+            "content_hash": stmt.excluded.content_hash,
+            "model_version": stmt.excluded.model_version,
+            "matched_at": stmt.excluded.matched_at,
+        },
+    )
+    session.execute(stmt, rows)
 
 
 def _add(counts: dict[str, int | float], more: dict[str, int]) -> None:

@@ -62,3 +62,55 @@ def write(path: Path, text: str) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text, encoding="utf-8")
     return path
+
+
+def tag_like_ipc(store, *, skip: tuple[str, ...] = ()) -> str:
+    """Tag every stored document with the active classifier version as its IPC implies.
+
+    Match-stage tests need documents the active version has tagged (the stage waits for tags);
+    IPC-implied tags keep these tests independent of the classifier's scores. Returns the version.
+    """
+    from sqlalchemy import select
+
+    from models.registry import active_version
+    from rules.storedocs import ipc_tags
+    from warning.store.models import Document, DocumentTag
+
+    with store.session() as session:
+        version = active_version(session)
+        for doc in session.scalars(select(Document).where(Document.is_stub.is_(False))):
+            if doc.number in skip:
+                continue
+            sectors, subfields = ipc_tags(doc.ipc or [])
+            session.add(
+                DocumentTag(
+                    document_id=doc.id,
+                    model_version=version,
+                    sector="other",
+                    subfield="",
+                    confidence=0.5,
+                    assigned=not sectors,
+                )
+            )
+            for sector in sectors:
+                session.add(
+                    DocumentTag(
+                        document_id=doc.id,
+                        model_version=version,
+                        sector=sector,
+                        subfield="",
+                        confidence=1.0,
+                    )
+                )
+            for name in subfields:
+                sector, _, sub = name.partition(".")
+                session.add(
+                    DocumentTag(
+                        document_id=doc.id,
+                        model_version=version,
+                        sector=sector,
+                        subfield=sub,
+                        confidence=1.0,
+                    )
+                )
+    return version

@@ -11,7 +11,14 @@ from rules.loader import load_subscription_file
 from rules.repository import import_subscriptions
 from rules.stage import run_match_stage
 from tests.conftest import settings_for
-from tests.rules_support import EXAMPLE_SUBS, LIBRARY, ingest_fixture_docs, write
+from tests.rules_support import (
+    EXAMPLE_SUBS,
+    LIBRARY,
+    doc_dicts,
+    ingest_fixture_docs,
+    tag_like_ipc,
+    write,
+)
 from warning.pipeline import StageContext
 from warning.records import LegalEventRecord
 from warning.store.ingest import ingest_legal_event
@@ -39,20 +46,21 @@ def _prepare(store, settings, tmp_path):
     with store.session() as session:
         import_subscriptions(session, load_subscription_file(EXAMPLE_SUBS), NOW)
     ingest_fixture_docs(store)
+    version = tag_like_ipc(store, skip=("CN115198012A",))
     with store.session() as session:
         doc_id = session.scalar(select(Document.id).where(Document.number == "CN115198012A"))
         session.add_all(
             [
                 DocumentTag(
                     document_id=doc_id,
-                    model_version="m1",
+                    model_version=version,
                     sector="steel",
                     subfield="",
                     confidence=0.97,
                 ),
                 DocumentTag(
                     document_id=doc_id,
-                    model_version="m1",
+                    model_version=version,
                     sector="steel",
                     subfield="silicon_steel",
                     confidence=0.93,
@@ -173,11 +181,10 @@ def test_changed_rule_without_new_version_is_an_error_naming_the_file(store, set
         )
 
 
-def test_a_document_committed_late_behind_the_watermark_still_alerts(store, settings, tmp_path):
-    """A long crawl transaction may commit a lower id after the watermark moved past it."""
+def test_a_document_waits_for_its_tags_and_alerts_when_they_arrive(store, settings, tmp_path):
+    """Progress is by identity: no time window, no watermark; a run with nothing new is idle."""
     from warning.records import DocumentRecord
     from warning.store.ingest import ingest_document
-    from warning.store.models import AppState
 
     cfg, _ = _prepare(store, settings, tmp_path)
     run_match_stage(StageContext(settings=cfg, store=store, now=NOW))
@@ -195,21 +202,23 @@ def test_a_document_committed_late_behind_the_watermark_still_alerts(store, sett
             publication_date=original.publication_date,
         )
         late_id = ingest_document(session, late).document_ids[0]
-        late_doc = session.get(Document, late_id)
-        # the watermark already covers this id and time, as if a later row had committed first
-        state = session.get(AppState, "rules.match_watermark")
-        state.value = {
-            **state.value,
-            "document_id": late_id,
-            "updated_at": (late_doc.updated_at + dt.timedelta(minutes=5)).isoformat(),
-        }
-    result = run_match_stage(
+    waiting = run_match_stage(
         StageContext(settings=cfg, store=store, now=NOW + dt.timedelta(minutes=10))
     )
-    late_alerts = [a for a in _alerts(store) if a.document_id == late_id]
-    assert late_alerts, "the late document was skipped by the watermark"
-    assert result.counts["rechecked"] >= 1
-    again = run_match_stage(
-        StageContext(settings=cfg, store=store, now=NOW + dt.timedelta(minutes=20))
+    assert waiting.counts["waiting_for_tags"] == 1 and waiting.counts["documents"] == 0
+    assert not [a for a in _alerts(store) if a.document_id == late_id]
+    assert "1 document(s) and 0 legal event(s) wait for tags" in waiting.note
+    tag_like_ipc(store, skip=tuple(d["number"] for d in doc_dicts()))
+    result = run_match_stage(
+        StageContext(settings=cfg, store=store, now=NOW + dt.timedelta(days=30))
     )
-    assert again.counts["alerts"] == 0
+    late_alerts = [a for a in _alerts(store) if a.document_id == late_id]
+    assert late_alerts and result.counts["documents"] == 1
+    again = run_match_stage(
+        StageContext(settings=cfg, store=store, now=NOW + dt.timedelta(days=31))
+    )
+    assert (again.counts["documents"], again.counts["rechecked"], again.counts["alerts"]) == (
+        0,
+        0,
+        0,
+    )

@@ -4,4 +4,4 @@ die_with_parent()  # a job child of `ipwarn serve` (and its own children) dies w
 
 from warning.cli import main  # noqa: E402
 
-main()
+raise SystemExit(main())

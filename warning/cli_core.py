@@ -154,7 +154,7 @@ def status_data(app: App, now: dt.datetime, limit: int = 20) -> dict[str, Any]:
     """What `ipwarn status` and the console's dashboard show (see :mod:`warning.status`)."""
     from warning.status import collect
 
-    with app.store.session() as session:
+    with app.store.read_session() as session:  # never waits for a writer
         return collect(session, app.settings, now, limit)
 
 

@@ -180,6 +180,22 @@ class Settings(BaseSettings):
     web_login_max_failures_per_address: int = Field(default=20, ge=1)
     web_login_window_minutes: float = Field(default=15.0, gt=0)
 
+    #: classify stage: at most this many documents per run (newest first), this many per
+    #: transaction; the match stage waits for a document's tags, so nothing is lost either way
+    classify_limit: int = Field(default=20_000, ge=1)
+    classify_batch: int = Field(default=1000, ge=1)
+
+    # --- store and concurrency --------------------------------------------------------------
+    #: SQLite: how long one attempt to take the write lock waits (the busy timeout)
+    store_busy_timeout_seconds: float = Field(default=30.0, gt=0)
+    #: SQLite: how long a transaction waits in all for the write lock before the command stops
+    store_lock_wait_seconds: float = Field(default=600.0, gt=0)
+    #: a crawled file whose transaction fails on a transient database error (lock, deadlock,
+    #: lost connection) is retried this many times in all before the crawl reports it failed
+    store_retry_attempts: int = Field(default=4, ge=1, le=20)
+    #: a stage (or crawl source) another process is running: wait this long, then skip it
+    stage_lock_wait_seconds: float = Field(default=1800.0, ge=0)
+
     # --- scheduler --------------------------------------------------------------------------
     pipeline_interval_minutes: float = Field(default=10.0, gt=0)
     deliver_interval_seconds: float = Field(default=60.0, gt=0)

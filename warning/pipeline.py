@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from warning.config import Settings
-from warning.errors import StageNotBuilt
+from warning.errors import IpwarnError, StageNotBuilt
 from warning.lifeline import process_identity
 from warning.logging import get_logger
 from warning.store.engine import Store
@@ -77,25 +77,10 @@ def resolve_stage(name: str) -> StageFn:
     return stage
 
 
-def start_job(store: Store, job: str) -> int:
-    """Record a job as running in the history `ipwarn status` shows; returns its row id."""
-    with store.session() as session:
-        run = JobRun(job=job, started_at=utcnow(), status="running", owner=process_identity())
-        session.add(run)
-        session.flush()
-        return run.id
-
-
-def finish_job(
-    store: Store, run_id: int, status: str, detail: dict[str, Any], error: str | None = None
-) -> None:
-    with store.session() as session:
-        finished = session.get(JobRun, run_id)
-        assert finished is not None
-        finished.finished_at = utcnow()
-        finished.status = status
-        finished.detail = detail
-        finished.error = error
+#: stages that must not overlap: a second runner waits for the first (``stage_lock_wait_seconds``)
+#: and then runs (finding nothing left to do) or says it skipped; deliverers claim rows instead,
+#: and each crawl source takes its own lock (``crawlers.runner``)
+LOCKED_STAGES = frozenset({"classify", "match", "digest"})
 
 
 def run_stage(name: str, ctx: StageContext, *, job: str | None = None) -> StageResult:
@@ -104,12 +89,14 @@ def run_stage(name: str, ctx: StageContext, *, job: str | None = None) -> StageR
     run_id = start_job(ctx.store, job or f"stage:{name}")
     error: str | None = None
     try:
-        result = resolve_stage(name)(ctx)
+        result = _run_locked(name, ctx) if name in LOCKED_STAGES else resolve_stage(name)(ctx)
     except StageNotBuilt as exc:
         result = StageResult(status="not_built", note=str(exc))
     except Exception as exc:  # a failed stage is recorded and reported, the pipeline goes on
-        error = "".join(traceback.format_exception_only(exc)).strip()
-        log.error("stage.failed", stage=name, error=error, traceback=traceback.format_exc())
+        error = _describe(exc)
+        # an IpwarnError says what happened and what to do; anything else is a bug: keep its trace
+        trace = {} if isinstance(exc, IpwarnError) else {"traceback": traceback.format_exc()}
+        log.error("stage.failed", stage=name, error=error, **trace)
         result = StageResult(status="failed", note=error)
     elapsed = time.perf_counter() - t0
     finish_job(
@@ -128,6 +115,70 @@ def run_stage(name: str, ctx: StageContext, *, job: str | None = None) -> StageR
         "stage.done", stage=name, status=result.status, seconds=round(elapsed, 3), **result.counts
     )
     return result
+
+
+def _run_locked(name: str, ctx: StageContext) -> StageResult:
+    from warning.store.locks import named_lock
+
+    stage = resolve_stage(name)
+    wait = float(getattr(ctx.settings, "stage_lock_wait_seconds", 0.0))
+    with named_lock(ctx.store, f"stage:{name}", wait) as held:
+        if not held:
+            return StageResult(
+                status="skipped",
+                note=f"another process is running the {name} stage (waited {wait:g} s)",
+            )
+        return stage(ctx)
+
+
+def _describe(exc: BaseException) -> str:
+    """One line for the run history: database errors say what happened and what to do."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from warning.store.engine import describe_store_error
+
+    if isinstance(exc, SQLAlchemyError):
+        return describe_store_error(exc)
+    if isinstance(exc, IpwarnError):
+        return str(exc)
+    return "".join(traceback.format_exception_only(exc)).strip()
+
+
+def start_job(store: Store, job: str) -> int | None:
+    """Record a job as running in the history `ipwarn status` shows; returns its row id, or
+    None (logged) when the store cannot take it: recording must never take the job down."""
+    try:
+        with store.session() as session:
+            run = JobRun(job=job, started_at=utcnow(), status="running", owner=process_identity())
+            session.add(run)
+            session.flush()
+            return run.id
+    except Exception as exc:
+        log.error("job_runs.record_failed", job=job, error=_describe(exc))
+        return None
+
+
+def finish_job(
+    store: Store,
+    run_id: int | None,
+    status: str,
+    detail: dict[str, Any],
+    error: str | None = None,
+) -> None:
+    """Close the job's row; a failure to record is logged, the job's outcome still stands."""
+    if run_id is None:
+        return
+    try:
+        with store.session() as session:
+            finished = session.get(JobRun, run_id)
+            if finished is None:
+                return
+            finished.finished_at = utcnow()
+            finished.status = status
+            finished.detail = detail
+            finished.error = error
+    except Exception as exc:
+        log.error("job_runs.record_failed", run_id=run_id, status=status, error=_describe(exc))
 
 
 def run_once(ctx: StageContext, stages: list[str] | None = None) -> dict[str, StageResult]:

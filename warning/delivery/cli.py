@@ -17,6 +17,7 @@ from warning.app import App
 from warning.delivery.outbox import dead_letters, outbox_summary, requeue_dead
 from warning.errors import DeliveryError, InputError, Problem, StoreError
 from warning.pipeline import StageContext
+from warning.store.engine import describe_store_error
 from warning.store.models import Enterprise, Silence, utcnow
 from warning.timefmt import local, local_iso
 
@@ -25,15 +26,11 @@ SILENCE_KINDS = ("rule", "enterprise", "family")
 
 @contextmanager
 def store_errors() -> Iterator[None]:
-    """A missing table or unreachable database becomes a StoreError that says what to do."""
+    """A database error becomes a StoreError that says what happened and what to do."""
     try:
         yield
     except (OperationalError, ProgrammingError) as exc:
-        detail = str(exc.orig).splitlines()[0] if exc.orig else str(exc)
-        raise StoreError(
-            f"database error: {detail}; is the schema created (`ipwarn db upgrade`) and "
-            "IPWARN_DATABASE_URL right?"
-        ) from exc
+        raise StoreError(describe_store_error(exc)) from exc
 
 
 def _parse_now(value: str | None) -> dt.datetime:
@@ -317,7 +314,7 @@ def _known_rule(app: App, session: Any, rule_id: str) -> None:
 def silence_list(app: App, show_all: bool, as_json: bool) -> None:
     """List active silences (or all with --all)."""
     now = utcnow()
-    with store_errors(), app.store.session() as session:
+    with store_errors(), app.store.read_session() as session:
         stmt = select(Silence).order_by(Silence.id)
         if not show_all:
             stmt = stmt.where(Silence.until > now)

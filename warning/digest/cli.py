@@ -72,7 +72,7 @@ def build(app: App, week_text: str | None) -> None:
 @click.pass_obj
 def show(app: App, digest_id: int, as_json: bool) -> None:
     """Show a digest's status, levels and the indicators that drove them."""
-    with app.store.session() as session:
+    with app.store.read_session() as session:
         row = get_digest(session, digest_id)
     if as_json:
         click.echo(
@@ -156,7 +156,7 @@ def send(app: App, digest_id: int) -> None:
 @click.pass_obj
 def list_(app: App, limit: int) -> None:
     """List recent digests, newest first."""
-    with app.store.session() as session:
+    with app.store.read_session() as session:
         rows = list_digests(session, limit)
     if not rows:
         click.echo("no digests yet; build one with: ipwarn digest build")

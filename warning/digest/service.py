@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from warning.config import Settings
@@ -52,10 +53,23 @@ def digest_idempotency_key(digest_id: int, recipient: str) -> str:
     return f"digest:{digest_id}:{recipient}"
 
 
+class DigestExists(IpwarnError):
+    """The week's scheduled draft was built already (by another run)."""
+
+
 def build_digest(
-    store: Store, settings: Settings, week: IsoWeek, *, now: dt.datetime | None = None
+    store: Store,
+    settings: Settings,
+    week: IsoWeek,
+    *,
+    now: dt.datetime | None = None,
+    scheduled: bool = False,
 ) -> BuiltDigest:
-    """Compute, render and record the digest of ``week`` as a new draft."""
+    """Compute, render and record the digest of ``week`` as a new draft.
+
+    ``scheduled``: the digest stage's draft, at most one per week (a unique index); a second
+    raises :class:`DigestExists` and leaves no files behind.
+    """
     built_at = now or utcnow()
     thresholds = load_thresholds(settings.digest_thresholds_file)
     with store.session() as session:
@@ -83,9 +97,13 @@ def build_digest(
                 content=content,
                 input_hash=input_hash,
                 built_at=built_at,
+                scheduled=scheduled,
             )
             session.add(row)
-            session.flush()
+            try:
+                session.flush()
+            except IntegrityError as exc:
+                raise DigestExists(f"digest {week} was already drafted by another run") from exc
             stem = out_dir / f"digest-{week}-{row.id}"
             html_path, pdf_path = stem.with_suffix(".html"), stem.with_suffix(".pdf")
             os.replace(tmp_html, html_path)

@@ -2,12 +2,19 @@
 
 Due means: the last complete ISO week (in ``settings.timezone``) has no digest yet and its
 following Monday at the ``digest_cron`` time (08:00) has passed. ``ctx.force`` builds now,
-for ``ctx.options["week"]`` when given. Re-running the stage after a build does nothing.
+for ``ctx.options["week"]`` when given. Re-running the stage after a build does nothing: the
+stage runs under a lock (one runner at a time) and its draft is unique per week in the
+database, so two runners never draft (and mail reviewers about) the same week twice.
 """
 
 from __future__ import annotations
 
-from warning.digest.service import build_digest, latest_for_week, notify_reviewers
+from warning.digest.service import (
+    DigestExists,
+    build_digest,
+    latest_for_week,
+    notify_reviewers,
+)
 from warning.digest.weeks import IsoWeek, draft_due_at, last_complete_week, time_of_cron
 from warning.pipeline import StageContext, StageResult
 from warning.timefmt import local
@@ -31,7 +38,10 @@ def run_digest_stage(ctx: StageContext) -> StageResult:
                 status="skipped",
                 note=f"digest {week} already built (id {existing.id}, {existing.status})",
             )
-    built = build_digest(ctx.store, settings, week, now=ctx.now)
+    try:
+        built = build_digest(ctx.store, settings, week, now=ctx.now, scheduled=not ctx.force)
+    except DigestExists as exc:
+        return StageResult(status="skipped", note=str(exc))
     # an empty week (e.g. the current one right after back-filling old bulletins) is drafted
     # for the record, but nobody is asked to review a digest that says "no data"
     has_data = bool(built.content["has_data"])

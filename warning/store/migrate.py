@@ -9,6 +9,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Engine
 
 from warning.errors import StoreError
+from warning.store.engine import writer_transaction
 
 
 def alembic_config(engine: Engine) -> Config:
@@ -22,20 +23,15 @@ def alembic_config(engine: Engine) -> Config:
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
     """Migrate to ``revision``; on SQLite under the write lock, so two first uses do not race."""
-    from warning.store.engine import IMMEDIATE
-
     cfg = alembic_config(engine)
-    with engine.connect() as conn:
-        if engine.dialect.name == "sqlite":
-            conn = conn.execution_options(**{IMMEDIATE: True})
-        with conn.begin():
-            cfg.attributes["connection"] = conn
-            command.upgrade(cfg, revision)
+    with writer_transaction(engine) as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, revision)
 
 
 def downgrade(engine: Engine, revision: str) -> None:
     cfg = alembic_config(engine)
-    with engine.begin() as conn:
+    with writer_transaction(engine) as conn:
         cfg.attributes["connection"] = conn
         command.downgrade(cfg, revision)
 

@@ -25,6 +25,8 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    false,
+    text,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -138,8 +140,28 @@ class LegalEvent(Base):
     parties: Mapped[dict[str, Any]] = mapped_column(default=dict)
     source: Mapped[str] = mapped_column(String(40), default="file")
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow, index=True)
+    #: when the match stage matched this event (None: still to match; progress by identity)
+    matched_at: Mapped[dt.datetime | None] = mapped_column(index=True)
 
     document: Mapped[Document] = relationship(back_populates="legal_events")
+
+
+class MatchMark(Base):
+    """Which version of a document the match stage has matched: progress by identity.
+
+    A document is (re-)matched when it has tags of the active classifier version and no mark,
+    or a mark whose content hash differs from the document's (it changed since).
+    """
+
+    __tablename__ = "match_marks"
+
+    document_id: Mapped[int] = mapped_column(
+        ForeignKey("documents.id", ondelete="CASCADE"), primary_key=True
+    )
+    content_hash: Mapped[str] = mapped_column(String(64))
+    #: the classifier version whose tags it was matched with ("" before tags were required)
+    model_version: Mapped[str] = mapped_column(String(64), default="")
+    matched_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
 
 class Applicant(Base):
@@ -328,6 +350,16 @@ class Digest(Base):
     """A weekly risk digest build; approved before it is sent."""
 
     __tablename__ = "digests"
+    __table_args__ = (
+        # one scheduled draft per week, whoever runs the stage; reviewers may rebuild by hand
+        Index(
+            "uq_digests_week_scheduled",
+            "week",
+            unique=True,
+            sqlite_where=text("scheduled"),
+            postgresql_where=text("scheduled"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     #: ISO week, e.g. 2026-W47
@@ -343,6 +375,8 @@ class Digest(Base):
     approved_by: Mapped[str | None] = mapped_column(String(120))
     approved_at: Mapped[dt.datetime | None] = mapped_column()
     sent_at: Mapped[dt.datetime | None] = mapped_column()
+    #: built by the digest stage (at most one per week); False: an explicit `digest build`
+    scheduled: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 # --- crawling and operations -----------------------------------------------------------------

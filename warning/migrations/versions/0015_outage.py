@@ -1,7 +1,7 @@
 """outage semantics and orphan clean-up: outbox lease per claim, run owners
 
 Revision ID: 0015_outage
-Revises: 0001_initial
+Revises: 0012_faults
 Create Date: 2026-12-01 07:40:00
 
 * ``outbox.lease_until``: when a ``sending`` row may be taken over (lease sized to the batch
@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0015_outage"
-down_revision: str | None = "0001_initial"
+down_revision: str | None = "0012_faults"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
