@@ -50,7 +50,7 @@ def close_abandoned(store: Store, settings: Settings, now: dt.datetime | None = 
     limit = max_run_seconds(settings)
     me = process_identity()
     found: dict[type[Any], dict[int, str]] = {}
-    with store.session() as session:
+    with store.read_session() as session:  # never waits for a writer
         for model in (CrawlRun, JobRun):
             running = session.execute(
                 select(model.id, model.owner, model.started_at).where(model.status == "running")

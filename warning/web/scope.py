@@ -15,7 +15,7 @@ from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
 from rules.repository import spec_of, subscription_values
-from rules.spec import EnterpriseSpec
+from rules.spec import SCOPE_KEYS, EnterpriseSpec
 from warning.errors import InputError, Problem
 from warning.store.models import Enterprise, Subscription
 from warning.web.auth import audit
@@ -83,7 +83,8 @@ def update_subscription(
                 "frequency": changes.get("frequency", current["frequency"]),
                 "quiet_hours": changes.get("quiet_hours", current["quiet_hours"]) or None,
                 "daily_cap": changes.get("daily_cap", current["daily_cap"]) or None,
-                "active": sub.active,
+                # a subscription created blank (console) goes live with its first scope
+                "active": sub.active or not _watches(current["scope"]),
             }
         ],
     }
@@ -113,6 +114,10 @@ def update_subscription(
         address=address,
         now=now,
     )
+
+
+def _watches(scope: dict[str, Any]) -> bool:
+    return any(scope.get(key) for key in SCOPE_KEYS)
 
 
 def split_lines(text: str, *, commas: bool = True) -> list[str]:

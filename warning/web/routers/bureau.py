@@ -116,7 +116,8 @@ async def enterprise_add(
         "id": enterprise_id.strip(),
         "name": name.strip(),
         "recipients": split_lines(recipients),
-        "subscriptions": [{}],
+        # nothing to watch yet: the subscription stays off until the enterprise saves a scope
+        "subscriptions": [{"active": False}],
     }
     try:
         spec = EnterpriseSpec.model_validate(values)
@@ -142,7 +143,12 @@ async def enterprise_add(
         session.flush()
         session.add(
             Subscription(
-                enterprise_id=spec.id, name="default", scope={}, created_at=now, updated_at=now
+                enterprise_id=spec.id,
+                name="default",
+                scope={},
+                active=False,
+                created_at=now,
+                updated_at=now,
             )
         )
         audit(
