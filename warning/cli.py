@@ -67,6 +67,11 @@ LAZY_COMMANDS: dict[str, tuple[str, str]] = {
         "warning.search.cli:search_index",
         "Update, rebuild or show the full-text search index.",
     ),
+    "web": ("warning.web.cli:web", "Serve the web console and JSON API (uvicorn)."),
+    "users": (
+        "warning.web.cli:users",
+        "Add, list, disable console users; reset passwords; issue and revoke API tokens.",
+    ),
 }
 
 

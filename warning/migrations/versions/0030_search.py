@@ -1,7 +1,7 @@
 """search index: tokens per document, FTS5 (SQLite) or tsvector + GIN (PostgreSQL)
 
 Revision ID: 0030_search
-Revises: 0001_initial
+Revises: 0020_web (re-pointed after merging issue-14: one head)
 """
 
 from collections.abc import Sequence
@@ -11,7 +11,7 @@ from alembic import op
 from sqlalchemy.dialects.postgresql import TSVECTOR
 
 revision: str = "0030_search"
-down_revision: str | None = "0001_initial"
+down_revision: str | None = "0020_web"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
