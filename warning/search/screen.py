@@ -26,7 +26,7 @@ from warning.records import split_number
 from warning.search.querybuild import any_of
 from warning.search.service import Hit, SearchFilters, build_hits, rank
 from warning.search.statuses import load_statuses
-from warning.search.tokens import words
+from warning.search.tokens import index_tokens
 from warning.store.engine import Store
 from warning.store.models import Document, utcnow
 
@@ -133,7 +133,9 @@ def patent_text(session: Session, number: str) -> tuple[int, str]:
 def query_words(text: str) -> list[str]:
     """The text's most frequent content words (two characters or more, no boilerplate)."""
     counts = Counter(
-        w for w in words(text) if len(w) >= 2 and w not in STOPWORDS and not w.isdigit()
+        w
+        for w in index_tokens(text)
+        if (len(w) >= 2 or w >= "\u3400") and w not in STOPWORDS and not w.isdigit()
     )
     return [w for w, _ in counts.most_common(QUERY_WORDS)]
 
