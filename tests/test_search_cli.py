@@ -117,7 +117,7 @@ def test_empty_store_says_how_to_fill_it(store: Store, tmp_path: Path, monkeypat
 
 def test_screen_groups_review_and_free_to_use(filled: Store, capsys) -> None:
     rows = gazette_rows(400)
-    lapsed, in_force = rows[1], rows[12]  # row 1 has CF01 (tests/search_support.EVENTS)
+    lapsed, in_force = rows[1], rows[13]  # row 1 has CF01 (tests/search_support.EVENTS)
     assert EVENTS[1][0][0] == "CF01"
     text = f"{lapsed['title']}。{in_force['title']}。"
     data = _json(["screen", "--text", text, "--json"], capsys)
@@ -147,7 +147,7 @@ def test_screen_a_stored_patent_excludes_itself_and_unknown_numbers_fail(
 
 
 def test_screening_report_html_and_pdf(filled: Store, tmp_path: Path, capsys) -> None:
-    hostile = "一种钢筋折弯装置<script>alert(1)</script>"
+    hostile = gazette_rows(400)[13]["title"] + "<script>alert(1)</script>"
     with filled.session() as session:
         ingest_document(
             session,
@@ -162,22 +162,26 @@ def test_screening_report_html_and_pdf(filled: Store, tmp_path: Path, capsys) ->
     index_pending(filled)
     html = tmp_path / "out" / "screen.html"
     code, _, err = run_cli(
-        ["screen", "--text", "钢筋折弯装置及折弯方法", "--report", str(html)], capsys
+        ["screen", "--text", "油电热风循环流化床炒锅，带搅拌", "--report", str(html)], capsys
     )
     assert code == 0, err
     page = html.read_text(encoding="utf-8")
     assert "<script>alert" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
-    assert "钢筋折弯装置及折弯方法" in page and dt.date.today().isoformat() in page
+    assert "油电热风循环流化床炒锅，带搅拌" in page and dt.date.today().isoformat() in page
     assert "file" in page and "2019-07-12" in page  # coverage: source and date range
     assert "需重点审查" in page and "可自由实施" in page and "不构成法律意见" in page
     pdf = tmp_path / "screen.pdf"
     assert (
-        run_cli(["screen", "--text", "钢筋折弯装置及折弯方法", "--report", str(pdf)], capsys)[0]
+        run_cli(
+            ["screen", "--text", "油电热风循环流化床炒锅，带搅拌", "--report", str(pdf)], capsys
+        )[0]
         == 0
     )
     text = "".join(p.extract_text() for p in PdfReader(pdf).pages).replace("\x00", "")
     assert (
-        "专利检索筛查报告" in text and "钢筋折弯装置及折弯方法" in text and "CN209999999U" in text
+        "专利检索筛查报告" in text
+        and "油电热风循环流化床炒锅，带搅拌" in text
+        and "CN209999999U" in text
     )
     code, _, err = run_cli(
         ["screen", "--text", "钢筋", "--report", str(tmp_path / "r.docx")], capsys

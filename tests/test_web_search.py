@@ -28,7 +28,7 @@ def web(store, settings):
                 office="CN",
                 number="CN209888888U",
                 kind="U",
-                title="一种钢筋<img src=x onerror=alert(1)>折弯机",
+                title="一种油电热风循环流化床<img src=x onerror=alert(1)>炒锅",
             ),
         )
     index_pending(store)
@@ -89,7 +89,7 @@ def test_api_search_bad_query_is_422_with_the_field(web) -> None:
 def test_api_screen(web) -> None:
     rows = gazette_rows(300)
     assert EVENTS[1][0][0] == "CF01"
-    text = f"{rows[1]['title']}。{rows[12]['title']}。"
+    text = f"{rows[1]['title']}。{rows[13]['title']}。"
     client = web.client()
     headers = _token(web, "bureau@ipo.example.cn")
     response = client.post("/api/v1/screen", json={"text": text}, headers=headers)
@@ -108,11 +108,11 @@ def test_api_screen(web) -> None:
 
 def test_search_page_escapes_crawled_text_and_has_a_json_twin(web) -> None:
     client = web.login("ent@a.example.cn")
-    page = client.get("/search", params={"query": "钢筋", "kind": "U"})
+    page = client.get("/search", params={"query": "流化床", "kind": "U"})
     assert page.status_code == 200
     assert "<img src=x" not in page.text and "&lt;img src=x onerror=alert(1)&gt;" in page.text
-    assert "<mark>钢筋</mark>" in page.text
-    twin = client.get("/search.json", params={"query": "钢筋", "kind": "U"}).json()
+    assert "<mark>流化床</mark>" in page.text
+    twin = client.get("/search.json", params={"query": "流化床", "kind": "U"}).json()
     assert twin["total"] >= 1 and all(h["number"].endswith("U") for h in twin["hits"])
     bad = client.get("/search", params={"query": "(钢筋"})
     assert bad.status_code == 422 and "at character" in bad.text
@@ -123,7 +123,7 @@ def test_screen_page_and_report_download(web) -> None:
     client = web.login("expert@ipo.example.cn")
     assert client.get("/screen").status_code == 200
     token = csrf_of(client, "/screen")
-    form = {"text": "一种钢筋折弯机，包括电机和折弯盘", "csrf_token": token}
+    form = {"text": "油电热风循环流化床炒锅，带搅拌", "csrf_token": token}
     page = client.post("/screen", data=form)
     assert page.status_code == 200 and "需重点审查" in page.text and "可自由实施" in page.text
     assert "&lt;img" in page.text and "<img src=x" not in page.text

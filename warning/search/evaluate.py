@@ -37,9 +37,8 @@ from typing import Any
 
 from models.data import read_gazette
 from rules.query import fold_text
-from rules.similarity import STOPWORDS
 from warning.search.querybuild import any_of
-from warning.search.screen import QUERY_WORDS, query_words
+from warning.search.screen import QUERY_WORDS, boilerplate, query_words
 from warning.search.tokens import index_tokens
 
 CNKI = (
@@ -64,7 +63,8 @@ def bigrams(text: str) -> list[str]:
 
 
 def bigram_query(text: str) -> str:
-    counts = Counter(b for b in bigrams(text) if b not in STOPWORDS)
+    stop = boilerplate()
+    counts = Counter(b for b in bigrams(text) if b not in stop)
     return " OR ".join(f'"{b}"' for b, _ in counts.most_common(QUERY_WORDS))
 
 

@@ -20,7 +20,8 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from rules.similarity import STOPWORDS, SimilarityScreen
+from rules import similarity
+from rules.docview import MatchDoc
 from warning.errors import InputError, Problem
 from warning.records import split_number
 from warning.search.querybuild import any_of
@@ -130,14 +131,52 @@ def patent_text(session: Session, number: str) -> tuple[int, str]:
     return row.id, " ".join(filter(None, (row.title, row.abstract, row.claims)))
 
 
+def boilerplate() -> frozenset[str]:
+    """The similarity screen's words that say nothing about the technology (一种, 方法, ...)."""
+    words = getattr(similarity, "STOPWORDS", None)
+    if words is None:  # the calibrated screen keeps them in rules.termweights
+        import importlib
+
+        words = importlib.import_module("rules.termweights").generic_words()
+    return frozenset(words)
+
+
 def query_words(text: str) -> list[str]:
-    """The text's most frequent content words (two characters or more, no boilerplate)."""
+    """The text's most frequent content words (Chinese words and characters, English words of
+    two letters or more, digits and boilerplate left out), sub-words of long words included."""
+    stop = boilerplate()
     counts = Counter(
         w
         for w in index_tokens(text)
-        if (len(w) >= 2 or w >= "\u3400") and w not in STOPWORDS and not w.isdigit()
+        if (len(w) >= 2 or w >= "\u3400") and w not in stop and not w.isdigit()
     )
     return [w for w, _ in counts.most_common(QUERY_WORDS)]
+
+
+def similarity_scores(
+    text: str, docs: list[MatchDoc]
+) -> list[tuple[float, list[str], float] | None]:
+    """(score, overlapping terms, percentile) of each document against ``text``, from the rules'
+    similarity screen with ``text`` as its one profile and the alert threshold lowered to the
+    least similar random pair, so every candidate with shared evidence is ranked; None where
+    the screen finds no shared evidence. Works with the screen's profile-list API (calibrated
+    thresholds) and with its older dict-of-texts API."""
+    profile = getattr(similarity, "Profile", None)
+    screen_cls: Any = similarity.SimilarityScreen
+    if profile is not None:
+        screener = screen_cls(
+            [profile("query", "query", text)], false_alerts_per_week=float(10**12), floor=0.0
+        )
+        found = screener.screen(docs)
+    else:
+        screener = screen_cls({"query": [("query", text)]}, percentile=0.0, floor=0.0)
+        found = screener.screen([" ".join((d.title, d.abstract, d.claims)) for d in docs])
+    return [
+        (f["query"].score, list(f["query"].overlapping_terms), f["query"].percentile)
+        if "query" in f
+        else None
+        for f in found
+    ]
 
 
 def screen(
@@ -175,17 +214,11 @@ def screen(
         hits = build_hits(session, ranked, q, statuses)
     if not hits:
         return result
-    similarity = SimilarityScreen({"query": [("query", text)]}, percentile=0.0, floor=0.0)
-    scored = similarity.screen([" ".join((h.title, h.abstract, h.claims)) for h in hits])
+    scored = similarity_scores(text, [h.doc for h in hits if h.doc is not None])
     screened = [
-        ScreenHit(
-            hit=hit,
-            similarity=found["query"].score,
-            overlap_terms=list(found["query"].overlapping_terms),
-            percentile=found["query"].percentile,
-        )
+        ScreenHit(hit=hit, similarity=found[0], overlap_terms=found[1], percentile=found[2])
         for hit, found in zip(hits, scored, strict=True)
-        if "query" in found
+        if found is not None
     ]
     screened.sort(key=lambda s: (-round(s.similarity, 9), s.hit.document_id))
     result.review = [s for s in screened if not s.hit.legal_status.is_free][:limit]

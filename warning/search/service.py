@@ -112,6 +112,8 @@ class Hit:
     matched_terms: list[str]
     abstract: str = ""
     claims: str = ""
+    #: the matcher's view of the document (screening hands it to the similarity screen)
+    doc: MatchDoc | None = field(default=None, repr=False, compare=False)
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -339,6 +341,7 @@ def build_hits(
                 matched_terms=found,
                 abstract=md.abstract,
                 claims=md.claims,
+                doc=md,
             )
         )
     return hits
