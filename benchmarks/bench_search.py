@@ -27,7 +27,7 @@ import random
 import statistics
 import tempfile
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +36,7 @@ from sqlalchemy import create_engine, func, insert, select, text
 from models.data import read_gazette
 from warning.config import load_settings
 from warning.pipeline import StageContext
-from warning.search.index import index_pending, refresh_stats
+from warning.search.index import add_term_counts, index_pending, refresh_stats
 from warning.search.screen import screen
 from warning.search.service import SearchFilters, search
 from warning.search.tokens import TOKENIZER_VERSION
@@ -153,6 +153,7 @@ def build_scaled(store: Store, examples: list[Example], n: int) -> float:
     t0 = time.perf_counter()
     with store.session() as session:
         session.execute(text("DELETE FROM search_index"))
+        session.execute(text("DELETE FROM search_terms"))
         session.execute(text("DELETE FROM documents"))
     insert_chunked(store, Document.__table__, doc_rows(examples, 0))
     index_pending(store)
@@ -189,6 +190,11 @@ def build_scaled(store: Store, examples: list[Example], n: int) -> float:
             for k, doc_id in enumerate(new_ids)
         ]
         insert_chunked(store, SearchIndexEntry.__table__, entries)
+        delta: Counter[str] = Counter()
+        for k in range(take):
+            delta.update(set(original[k][0].split()))
+        with store.session() as session:
+            add_term_counts(session, delta)
         if not store.is_sqlite:
             with store.session() as session:
                 session.execute(

@@ -108,3 +108,27 @@ def test_sqlite_and_postgresql_return_the_same_hits(sqlite_store: Store, pg_stor
     )
     lite_dates = _numbers(sqlite_store, "装置", sort="date")
     assert lite_dates == _numbers(pg_store, "装置", sort="date")
+
+
+def test_term_frequencies_follow_every_change(store: Store) -> None:
+    from collections import Counter
+
+    from warning.store.models import SearchTerm
+
+    records = ingest_gazette(store, 120)
+    index_pending(store)
+    changed = records[7].model_copy(update={"title": "一种取向硅钢激光刻痕装置"})
+    with store.session() as session:
+        ingest_document(session, changed)
+    index_pending(store)
+    with store.session() as session:
+        expected = Counter(
+            t
+            for tokens in session.scalars(select(SearchIndexEntry.tokens))
+            for t in set(tokens.split())
+        )
+        stored = {
+            t: n for t, n in session.execute(select(SearchTerm.term, SearchTerm.documents)) if n
+        }
+    assert stored == dict(expected)
+    assert expected["刻痕"] == 1

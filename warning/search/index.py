@@ -4,12 +4,14 @@ A document needs indexing when it has no ``search_index`` row, or its row was bu
 another version of the document (``content_hash``) or by another tokenizer. Each batch is one
 transaction; a re-run finds nothing to do and changes nothing. On SQLite the FTS5 table follows
 through triggers; on PostgreSQL the ``tsv`` column is set from the same tokens. The corpus
-statistics BM25 needs (documents, tokens) are kept in ``app_state`` so that PostgreSQL ranks
-exactly as SQLite's FTS5 does.
+statistics BM25 needs (documents, tokens) are kept in ``app_state`` and each term's document
+frequency in ``search_terms``, so that PostgreSQL ranks exactly as SQLite's FTS5 does without
+counting over the index, and screening can pick a text's rarest words.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,7 +21,7 @@ from sqlalchemy.orm import Session
 from warning.pipeline import StageContext, StageResult
 from warning.search.tokens import TOKENIZER_VERSION, document_text, index_tokens
 from warning.store.engine import Store
-from warning.store.models import AppState, Document, SearchIndexEntry, utcnow
+from warning.store.models import AppState, Document, SearchIndexEntry, SearchTerm, utcnow
 from warning.store.upsert import dialect_insert
 
 DEFAULT_BATCH = 1000
@@ -56,10 +58,40 @@ def index_rows(docs: list[Any]) -> list[dict[str, Any]]:
     return rows
 
 
+def _term_sets(tokens: str) -> set[str]:
+    return set(tokens.split(" ")) - {""}
+
+
+def add_term_counts(session: Session, delta: Counter[str]) -> None:
+    """Add ``delta`` to the document frequencies in ``search_terms`` (upsert)."""
+    changes = [{"term": t, "documents": n} for t, n in sorted(delta.items()) if n]
+    if not changes:
+        return
+    stmt = dialect_insert(session, SearchTerm.__table__)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["term"],
+        set_={"documents": SearchTerm.__table__.c.documents + stmt.excluded.documents},
+    )
+    for start in range(0, len(changes), 2000):
+        session.execute(stmt, changes[start : start + 2000])
+
+
 def write_rows(session: Session, rows: list[dict[str, Any]]) -> None:
-    """Upsert index rows (SQLite's triggers update FTS5; PostgreSQL's tsv is set here)."""
+    """Upsert index rows (SQLite's triggers update FTS5; PostgreSQL's tsv is set here) and
+    move the document frequencies of their terms from the old rows to the new."""
     if not rows:
         return
+    old = session.execute(
+        select(SearchIndexEntry.document_id, SearchIndexEntry.tokens).where(
+            SearchIndexEntry.document_id.in_([r["document_id"] for r in rows])
+        )
+    ).all()
+    delta: Counter[str] = Counter()
+    for entry in old:
+        delta.subtract(_term_sets(entry.tokens))
+    for new in rows:
+        delta.update(_term_sets(new["tokens"]))
+    add_term_counts(session, delta)
     stmt = dialect_insert(session, SearchIndexEntry.__table__)
     stmt = stmt.on_conflict_do_update(
         index_elements=["document_id"],
@@ -149,10 +181,23 @@ def index_pending(
     return counts
 
 
+def term_frequencies(session: Session, terms: list[str]) -> dict[str, int]:
+    """Document frequency of each term (0 when no indexed document has it)."""
+    out = dict.fromkeys(terms, 0)
+    for start in range(0, len(terms), 500):
+        chunk = terms[start : start + 500]
+        for row in session.execute(
+            select(SearchTerm.term, SearchTerm.documents).where(SearchTerm.term.in_(chunk))
+        ):
+            out[row.term] = int(row.documents)
+    return out
+
+
 def rebuild(store: Store, *, batch: int = DEFAULT_BATCH) -> IndexCounts:
     """Drop every index row and index the whole store again (after a dictionary change)."""
     with store.session() as session:
         session.execute(delete(SearchIndexEntry))
+        session.execute(delete(SearchTerm))
         if store.is_sqlite:
             session.execute(text("INSERT INTO search_fts(search_fts) VALUES ('rebuild')"))
     counts = index_pending(store, batch=batch)

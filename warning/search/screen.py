@@ -24,15 +24,18 @@ from rules import similarity
 from rules.docview import MatchDoc
 from warning.errors import InputError, Problem
 from warning.records import split_number
+from warning.search.index import term_frequencies
 from warning.search.querybuild import any_of
-from warning.search.service import Hit, SearchFilters, build_hits, rank
+from warning.search.service import Hit, SearchFilters, build_hits, ensure_searchable, rank
 from warning.search.statuses import load_statuses
 from warning.search.tokens import index_tokens
 from warning.store.engine import Store
 from warning.store.models import Document, utcnow
 
-#: words of the text the candidate query uses (the most frequent ones)
+#: content words taken from the text (its most frequent ones)
 QUERY_WORDS = 48
+#: of which the candidate query uses the rarest in the index
+CANDIDATE_WORDS = 16
 #: candidates taken from the index before the similarity screen
 CANDIDATES = 300
 MAX_TEXT = 20_000
@@ -200,13 +203,19 @@ def screen(
     filters.check()
     result = ScreenResult(query=text, subject=subject)
     with store.session() as session:
+        ensure_searchable(session)
         result.coverage = coverage(session)
         tokens = query_words(text)
         if not tokens:
             raise InputError(
                 [Problem("the text has no content words to screen with", field="text")]
             )
-        q = any_of(tokens)
+        df = term_frequencies(session, tokens)
+        present = [t for t in tokens if df[t]]
+        rarest = sorted(present, key=lambda t: (df[t], tokens.index(t)))[:CANDIDATE_WORDS]
+        if not rarest:
+            return result
+        q = any_of(rarest)
         _, ranked = rank(store, session, q, filters, limit=CANDIDATES + 1)
         ranked = [r for r in ranked if r[0] != exclude][:CANDIDATES]
         result.candidates = len(ranked)

@@ -35,7 +35,7 @@ from rules.storedocs import load_match_docs
 from warning.applicants import normalize_applicant
 from warning.errors import EmptyStore, InputError, Problem
 from warning.legal_status import STATUSES, LegalStatus
-from warning.search.index import index_stats
+from warning.search.index import index_stats, term_frequencies
 from warning.search.querybuild import CompiledQuery, compile_query
 from warning.search.statuses import load_statuses
 from warning.store.engine import Store
@@ -243,21 +243,28 @@ def idf_of(n_rows: int, n_hit: int) -> float:
 def _rank_sqlite(
     session: Session, q: CompiledQuery, conds: list[Any], sort: str, limit: int | None
 ) -> tuple[int, list[tuple[int, float]]]:
-    score: ColumnElement[float] = literal_column("bm25(search_fts)")
-    base = (
-        select(Document.id, score)
+    # one pass over the matches: bm25() is computed in a materialised CTE (FTS5 refuses it
+    # under a window function), the total rides along as count(*) OVER ()
+    matches = (
+        select(
+            Document.id.label("id"),
+            literal_column("bm25(search_fts)").label("bm25"),
+            Document.publication_date.label("published"),
+        )
         .select_from(_FTS.join(Document, Document.id == _FTS.c.rowid))
         .where(text("search_fts MATCH :q"), *conds)
+        .cte("matches")
+        .prefix_with("MATERIALIZED")
     )
-    total = session.scalar(select(func.count()).select_from(base.subquery()), {"q": q.fts5}) or 0
+    ranked = select(matches.c.id, matches.c.bm25, func.count().over().label("total"))
     if sort == "date":
-        ordered = base.order_by(Document.publication_date.desc().nulls_last(), Document.id.desc())
+        ranked = ranked.order_by(matches.c.published.desc().nulls_last(), matches.c.id.desc())
     else:
-        ordered = base.order_by(func.round(score, 9), Document.id)
+        ranked = ranked.order_by(func.round(matches.c.bm25, 9), matches.c.id)
     if limit is not None:
-        ordered = ordered.limit(limit)
-    rows = session.execute(ordered, {"q": q.fts5}).all()
-    return int(total), [(row[0], -float(row[1])) for row in rows]
+        ranked = ranked.limit(limit)
+    rows = session.execute(ranked, {"q": q.fts5}).all()
+    return (int(rows[0][2]) if rows else 0), [(row[0], -float(row[1])) for row in rows]
 
 
 def _rank_postgres(
@@ -271,13 +278,20 @@ def _rank_postgres(
     entry = SearchIndexEntry
     n_rows = max(1, stats["documents"])
     avgdl = max(1, stats["tokens"]) / n_rows
+    df = term_frequencies(session, sorted({p[0] for p in q.phrases if len(p) == 1}))
     idf = []
     for phrase in q.phrases:
-        tsq = " <-> ".join(f"'{t}'" for t in phrase)
-        n_hit = session.scalar(
-            select(func.count()).where(entry.tsv.op("@@")(func.to_tsquery("simple", tsq)))
-        )
-        idf.append(idf_of(n_rows, int(n_hit or 0)))
+        if len(phrase) == 1:
+            n_hit = df[phrase[0]]
+        else:
+            tsq = " <-> ".join(f"'{t}'" for t in phrase)
+            n_hit = int(
+                session.scalar(
+                    select(func.count()).where(entry.tsv.op("@@")(func.to_tsquery("simple", tsq)))
+                )
+                or 0
+            )
+        idf.append(idf_of(n_rows, n_hit))
     rows = session.execute(
         select(entry.document_id, entry.tokens, Document.publication_date)
         .join(Document, Document.id == entry.document_id)

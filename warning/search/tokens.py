@@ -18,6 +18,8 @@ from rules.query import fold_text
 TOKENIZER_VERSION = "jieba-accurate-sub1"
 #: tsvector positions stop at 16383; both backends index at most this many tokens
 MAX_TOKENS = 16_000
+#: longer runs (sequences, garbled text) are not indexed
+MAX_TOKEN_CHARS = 100
 
 _WORD = re.compile(r"[^\W_]+")
 _CJK = re.compile(r"^[\u3400-\u4dbf\u4e00-\u9fff]+$")
@@ -34,7 +36,7 @@ def words(text: str) -> list[str]:
     tok = _jieba()
     out: list[str] = []
     for piece in tok.cut(fold_text(text), HMM=False):  # type: ignore[attr-defined]
-        out.extend(_WORD.findall(piece))
+        out.extend(w for w in _WORD.findall(piece) if len(w) <= MAX_TOKEN_CHARS)
     return out
 
 

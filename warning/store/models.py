@@ -214,6 +214,19 @@ class SearchIndexEntry(Base):
     indexed_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
 
+class SearchTerm(Base):
+    """How many indexed documents contain a token (its document frequency).
+
+    Kept by the index stage with every row it writes, so IDF and the rarest words of a text
+    are one indexed look-up on both backends instead of a count over the full-text index.
+    """
+
+    __tablename__ = "search_terms"
+
+    term: Mapped[str] = mapped_column(String(200), primary_key=True)
+    documents: Mapped[int] = mapped_column(Integer, default=0)
+
+
 # --- enterprises, subscriptions and rules ----------------------------------------------------
 
 

@@ -48,6 +48,12 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("document_id", name=op.f("pk_search_index")),
     )
+    op.create_table(
+        "search_terms",
+        sa.Column("term", sa.String(length=200), nullable=False),
+        sa.Column("documents", sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint("term", name=op.f("pk_search_terms")),
+    )
     op.create_index(
         "ix_search_index_tsv", "search_index", ["tsv"], unique=False, postgresql_using="gin"
     )
@@ -63,3 +69,4 @@ def downgrade() -> None:
         op.execute("DROP TABLE IF EXISTS search_fts")
     op.drop_index("ix_search_index_tsv", table_name="search_index", postgresql_using="gin")
     op.drop_table("search_index")
+    op.drop_table("search_terms")
