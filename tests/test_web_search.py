@@ -108,12 +108,15 @@ def test_api_screen(web) -> None:
 
 def test_search_page_escapes_crawled_text_and_has_a_json_twin(web) -> None:
     client = web.login("ent@a.example.cn")
-    page = client.get("/search", params={"query": "流化床", "kind": "U"})
+    blank = {"sector": "", "subfield": "", "ipc": "", "since": "", "until": "", "status": ""}
+    page = client.get("/search", params={"query": "流化床", "kind": "U", **blank})
     assert page.status_code == 200
     assert "<img src=x" not in page.text and "&lt;img src=x onerror=alert(1)&gt;" in page.text
     assert "<mark>流化床</mark>" in page.text
     twin = client.get("/search.json", params={"query": "流化床", "kind": "U"}).json()
     assert twin["total"] >= 1 and all(h["number"].endswith("U") for h in twin["hits"])
+    bad_date = client.get("/search", params={"query": "钢筋", "since": "2019-13-01"})
+    assert bad_date.status_code == 422 and "since" in bad_date.text
     bad = client.get("/search", params={"query": "(钢筋"})
     assert bad.status_code == 422 and "at character" in bad.text
     assert "专利检索" in client.get("/").text  # in the menu

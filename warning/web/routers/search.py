@@ -78,6 +78,16 @@ def _blank(value: str | None) -> str | None:
     return value.strip() or None if value else None
 
 
+def _date(value: str, name: str) -> dt.date | None:
+    """A form's date field: empty means no limit; anything else must be YYYY-MM-DD."""
+    if not value.strip():
+        return None
+    try:
+        return dt.date.fromisoformat(value.strip())
+    except ValueError as exc:
+        raise InputError([Problem(f"not a date (YYYY-MM-DD): {value!r}", field=name)]) from exc
+
+
 def _run_search(
     request: Request, query: str, filters: SearchFilters, limit: int, sort: str
 ) -> SearchResult:
@@ -120,8 +130,8 @@ def search_page(
     applicant: str = "",
     office: str = "",
     kind: str = "",
-    since: dt.date | None = None,
-    until: dt.date | None = None,
+    since: Annotated[str, Query(max_length=10)] = "",
+    until: Annotated[str, Query(max_length=10)] = "",
     status: str = "",
     sort: str = "relevance",
     limit: Annotated[int, Query(ge=1, le=200)] = 20,
@@ -150,8 +160,8 @@ def search_page(
             applicant=_blank(applicant),
             office=_blank(office),
             kind=_blank(kind),
-            since=since,
-            until=until,
+            since=_date(since, "since"),
+            until=_date(until, "until"),
             status=_blank(status),
         )
         result = _run_search(request, query, filters, limit, sort)
