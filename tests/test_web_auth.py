@@ -194,3 +194,25 @@ def test_disabled_user_loses_sessions_at_once(web):
         },
     )
     assert response.status_code == 401
+
+
+def test_cookies_are_secure_when_the_console_is_served_over_https(store, settings):
+    web = make_web(store, settings.model_copy(update={"public_base_url": "https://ip.example.cn"}))
+    web.user("s@a.example.cn", "admin")
+    client = web.client()
+    page = client.get("/login")
+    assert "Secure" in page.headers["set-cookie"]
+    assert page.headers["strict-transport-security"].startswith("max-age=")
+    response = client.post(
+        "/login",
+        data={
+            "email": "s@a.example.cn",
+            "password": PASSWORD,
+            "csrf_token": client.cookies.get("ipwarn_csrf"),
+        },
+        follow_redirects=False,
+    )
+    session_cookie = next(
+        h for h in response.headers.get_list("set-cookie") if h.startswith("ipwarn_session=")
+    )
+    assert "Secure" in session_cookie and "HttpOnly" in session_cookie

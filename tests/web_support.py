@@ -24,7 +24,9 @@ class Web:
     settings: Settings
 
     def client(self) -> TestClient:
-        return TestClient(create_app(self.app), raise_server_exceptions=False)
+        return TestClient(
+            create_app(self.app), base_url="https://testserver", raise_server_exceptions=False
+        )
 
     def enterprise(self, ent_id: str, name: str | None = None) -> str:
         with self.store.session() as session:
@@ -79,3 +81,69 @@ def csrf_of(client: TestClient, path: str = "/") -> str:
 def make_web(store: Store, settings: Settings) -> Web:
     configured = settings.model_copy(update={"database_url": store.url})
     return Web(App(settings=configured), store, configured)
+
+
+HOSTILE = '<script>alert("x")</script><img src=x onerror=alert(1)>'
+ROLES_USERS = {
+    "admin": "admin@ip.anshan.example.cn",
+    "bureau": "bureau@ip.anshan.example.cn",
+    "expert": "expert@ip.anshan.example.cn",
+    "enterprise": "ip@ent-a.example.cn",
+    "other": "ip@ent-b.example.cn",
+}
+
+
+@dataclass
+class Seeded:
+    own_alerts: list[int]
+    other_alerts: list[int]
+    own_subscription: int
+    other_subscription: int
+
+
+def seed(web: Web, settings: Settings | None = None) -> Seeded:
+    """Two enterprises (ent-a with a hostile alert title, ent-b), alerts, one user per role."""
+    from tests.smtp_support import add_alerts, add_enterprise
+
+    cfg = settings or web.settings
+    sub_a = add_enterprise(
+        web.store, "ent-a", name="鞍山甲钢铁<b>有限公司</b>", recipients=["ip@ent-a.example.cn"]
+    )
+    sub_b = add_enterprise(
+        web.store, "ent-b", name="鞍山乙化工有限公司", recipients=["ip@ent-b.example.cn"]
+    )
+    own = add_alerts(web.store, cfg, sub_a, 2, title="一种高磁感取向硅钢的制备方法")
+    own += add_alerts(
+        web.store,
+        cfg,
+        sub_a,
+        1,
+        start=10,
+        title=HOSTILE,
+        severity="high",
+        rule_id="steel.hostile",
+        explanation={
+            "rule_title": HOSTILE,
+            "title": HOSTILE,
+            "terms": [HOSTILE],
+            "number": "CN115000010A",
+            "applicants": [HOSTILE],
+            "severity": "high",
+            "sector": "steel",
+        },
+    )
+    other = add_alerts(web.store, cfg, sub_b, 2, start=100, title="一种聚丙烯改性材料")
+    web.user(ROLES_USERS["admin"], "admin")
+    web.user(ROLES_USERS["bureau"], "bureau")
+    web.user(ROLES_USERS["expert"], "expert")
+    web.user(ROLES_USERS["enterprise"], "enterprise", "ent-a")
+    web.user(ROLES_USERS["other"], "enterprise", "ent-b")
+    return Seeded(own, other, sub_a, sub_b)
+
+
+def api_token(web: Web, email: str) -> str:
+    from warning.web.users import issue_token
+
+    with web.store.session() as session:
+        _, raw = issue_token(session, email, "test", actor="test", now=utcnow())
+    return raw

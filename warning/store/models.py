@@ -292,6 +292,8 @@ class Alert(Base):
     """A rule match, with everything needed to answer "why this alert"."""
 
     __tablename__ = "alerts"
+    #: the console inbox: one enterprise's alerts, newest first (migration 0020_web)
+    __table_args__ = (Index("ix_alerts_enterprise_created", "enterprise_id", "created_at"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     #: unique per (rule, enterprise, subject): the same document never alerts twice

@@ -141,10 +141,9 @@ def public(reason: str) -> Any:
     ``"signed-link"`` (the link's HMAC is the authority) or ``"probe"``.
     """
 
-    async def dependency(
-        request: Request, credentials: HTTPAuthorizationCredentials | None = Depends(bearer)
-    ) -> Principal | None:
-        principal = current_principal(request, credentials)
+    async def dependency(request: Request) -> Principal | None:
+        # no Bearer scheme here: a public route is documented (OpenAPI) as needing no auth
+        principal = current_principal(request, None)
         if reason not in ("signed-link", "probe"):
             await check_csrf(request, principal)
         return principal
