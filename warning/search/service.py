@@ -15,17 +15,22 @@ from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
+    Float,
+    Numeric,
     Text,
     and_,
+    case,
     cast,
     column,
     exists,
     func,
+    literal,
     literal_column,
     or_,
     select,
     table,
     text,
+    true,
 )
 from sqlalchemy.orm import Session
 
@@ -292,6 +297,8 @@ def _rank_postgres(
                 or 0
             )
         idf.append(idf_of(n_rows, n_hit))
+    if all(len(p) == 1 for p in q.phrases):
+        return _rank_postgres_sql(session, q, conds, sort, limit, idf, avgdl)
     rows = session.execute(
         select(entry.document_id, entry.tokens, Document.publication_date)
         .join(Document, Document.id == entry.document_id)
@@ -307,6 +314,66 @@ def _rank_postgres(
         scored.sort(key=lambda r: (-round(r[1], 9), r[0]))
     ranked = [(doc_id, score) for doc_id, score, _ in scored]
     return len(ranked), ranked if limit is None else ranked[:limit]
+
+
+def _rank_postgres_sql(
+    session: Session,
+    q: CompiledQuery,
+    conds: list[Any],
+    sort: str,
+    limit: int | None,
+    idf: list[float],
+    avgdl: float,
+) -> tuple[int, list[tuple[int, float]]]:
+    """The same BM25 computed by the server when every phrase is one token: a term's frequency
+    is the number of its positions in the tsvector (``unnest``), the length is stored."""
+    entry = SearchIndexEntry
+    lexemes = func.unnest(entry.tsv).table_valued("lexeme", "positions", "weights").alias("u")
+    tf = (
+        select(
+            *(
+                func.coalesce(
+                    func.sum(
+                        case(
+                            (lexemes.c.lexeme == p[0], func.cardinality(lexemes.c.positions)),
+                            else_=0,
+                        )
+                    ),
+                    0,
+                ).label(f"f{i}")
+                for i, p in enumerate(q.phrases)
+            )
+        )
+        .select_from(lexemes)
+        .lateral("tf")
+    )
+    norm = K1 * (1 - B + B * cast(entry.length, Float) / avgdl)
+    score = sum(
+        (
+            literal(weight, Float) * (tf.c[f"f{i}"] * (K1 + 1.0)) / (tf.c[f"f{i}"] + norm)
+            for i, weight in enumerate(idf)
+        ),
+        start=literal(0.0, Float),
+    )
+    stmt = (
+        select(entry.document_id, score.label("score"), func.count().over().label("total"))
+        .select_from(
+            entry.__table__.join(Document.__table__, Document.id == entry.document_id).join(
+                tf, true()
+            )
+        )
+        .where(entry.tsv.op("@@")(func.to_tsquery("simple", q.tsquery)), *conds)
+    )
+    if sort == "date":
+        stmt = stmt.order_by(
+            Document.publication_date.desc().nulls_last(), entry.document_id.desc()
+        )
+    else:
+        stmt = stmt.order_by(func.round(cast(score, Numeric), 9).desc(), entry.document_id)
+    if limit is not None:
+        stmt = stmt.limit(limit)
+    rows = session.execute(stmt).all()
+    return (int(rows[0][2]) if rows else 0), [(row[0], float(row[1])) for row in rows]
 
 
 def rank(
