@@ -21,9 +21,18 @@ from warning.taxonomy import load_taxonomy
 from warning.web.deps import need, now_of, render, store_of
 from warning.web.permissions import Principal
 from warning.web.routers import NavItem
+from warning.web.routers.api import ERRORS, ApiError
 
 router = APIRouter()
 api = APIRouter(prefix="/api/v1", tags=["search"])
+#: the API's error answers, plus 409: the store or its search index is empty
+SEARCH_ERRORS: dict[int | str, dict[str, Any]] = {
+    **ERRORS,
+    409: {
+        "model": ApiError,
+        "description": "the store or its search index is empty; the message says how to fill it",
+    },
+}
 NAV = [
     NavItem("专利检索", "/search", "search.use", 30),
     NavItem("风险筛查", "/screen", "search.use", 31),
@@ -271,7 +280,7 @@ def screen_report(
         return Response(path.read_bytes(), media_type="application/pdf", headers=headers)
 
 
-@api.get("/search", response_model=SearchOut)
+@api.get("/search", response_model=SearchOut, responses=SEARCH_ERRORS)
 def api_search(
     request: Request,
     query: Annotated[str, Query(min_length=1, max_length=2000)],
@@ -303,7 +312,7 @@ def api_search(
     return _run_search(request, query, filters, limit, sort).as_json()
 
 
-@api.post("/screen", response_model=ScreenOut)
+@api.post("/screen", response_model=ScreenOut, responses=SEARCH_ERRORS)
 def api_screen(
     request: Request, body: ScreenIn, _: Principal = need("search.use")
 ) -> dict[str, Any]:
