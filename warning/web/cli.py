@@ -40,9 +40,8 @@ def _read_password(generate: bool) -> str | None:
 @click.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
-@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 32))
 @click.pass_obj
-def web(app: App, host: str, port: int, workers: int) -> None:
+def web(app: App, host: str, port: int) -> None:
     """Serve the web console and JSON API (uvicorn) on the configured database."""
     import uvicorn
 
@@ -52,13 +51,8 @@ def web(app: App, host: str, port: int, workers: int) -> None:
     click.echo(
         f"ipwarn console on http://{host}:{port}/ (database {app.settings.effective_database_url})"
     )
-    uvicorn.run(
-        create_app(app),
-        host=host,
-        port=port,
-        workers=1 if workers == 1 else None,
-        proxy_headers=False,
-    )
+    # one process; sessions, throttling and the audit log live in the store, not in memory
+    uvicorn.run(create_app(app), host=host, port=port, proxy_headers=False)
 
 
 @click.group()
