@@ -58,41 +58,48 @@ _TOKEN = re.compile(r'\s*(?:(\()|(\))|"([^"]*)"|“([^”]*)”|([^\s()"“”]+
 _OPERATORS = {"AND", "OR", "NOT"}
 
 
-def _tokens(text: str) -> list[tuple[str, str]]:
-    out: list[tuple[str, str]] = []
+def _tokens(text: str) -> list[tuple[str, str, int]]:
+    """(kind, text, 1-based character position) of each token: errors name where they are."""
+    out: list[tuple[str, str, int]] = []
     pos = 0
     text = text.strip()
     while pos < len(text):
         match = _TOKEN.match(text, pos)
         if not match or match.end() == pos:
             raise QuerySyntaxError(f"unexpected {text[pos]!r} at character {pos + 1}")
+        at = match.start(match.lastindex or 0) + 1
         pos = match.end()
         lpar, rpar, quoted, quoted_zh, word = match.groups()
         if lpar:
-            out.append(("(", "("))
+            out.append(("(", "(", at))
         elif rpar:
-            out.append((")", ")"))
+            out.append((")", ")", at))
         elif quoted is not None or quoted_zh is not None:
             phrase = quoted if quoted is not None else quoted_zh
             if not phrase.strip():
-                raise QuerySyntaxError("empty quoted phrase")
-            out.append(("term", phrase))
+                raise QuerySyntaxError(f"empty quoted phrase at character {at - 1}")
+            out.append(("term", phrase, at))
         elif word is not None and word.upper() in _OPERATORS and word.isupper():
-            out.append((word.upper(), word))
+            out.append((word.upper(), word, at))
         elif word is not None:
-            out.append(("term", word))
+            out.append(("term", word, at))
     return out
 
 
 class _Parser:
-    def __init__(self, tokens: list[tuple[str, str]]) -> None:
+    def __init__(self, tokens: list[tuple[str, str, int]], length: int) -> None:
         self.tokens = tokens
         self.i = 0
+        self.end = length + 1
 
     def peek(self) -> str | None:
         return self.tokens[self.i][0] if self.i < len(self.tokens) else None
 
-    def take(self) -> tuple[str, str]:
+    def where(self) -> str:
+        at = self.tokens[self.i][2] if self.i < len(self.tokens) else self.end
+        return f"at character {at}"
+
+    def take(self) -> tuple[str, str, int]:
         token = self.tokens[self.i]
         self.i += 1
         return token
@@ -101,7 +108,7 @@ class _Parser:
         node = self.parse_or()
         if self.peek() is not None:
             raise QuerySyntaxError(
-                f"unexpected {self.tokens[self.i][1]!r} (unbalanced parenthesis?)"
+                f"unexpected {self.tokens[self.i][1]!r} {self.where()} (unbalanced parenthesis?)"
             )
         return node
 
@@ -129,20 +136,27 @@ class _Parser:
     def parse_atom(self) -> Node:
         kind = self.peek()
         if kind is None:
-            raise QuerySyntaxError("expression ends where a term was expected")
+            raise QuerySyntaxError(f"expression ends where a term was expected ({self.where()})")
         if kind == "(":
+            opened = self.where()
             self.take()
             node = self.parse_or()
             if self.peek() != ")":
-                raise QuerySyntaxError("missing closing parenthesis")
+                raise QuerySyntaxError(
+                    f"missing closing parenthesis for the '(' {opened} (found "
+                    f"{repr(self.tokens[self.i][1]) if self.peek() else 'the end'} {self.where()})"
+                )
             self.take()
             return node
         if kind == "term":
+            where = self.where()
             text = fold_text(self.take()[1])
             if not text:
-                raise QuerySyntaxError("empty term")
+                raise QuerySyntaxError(f"empty term {where}")
             return Term(text)
-        raise QuerySyntaxError(f"unexpected {self.tokens[self.i][1]!r} where a term was expected")
+        raise QuerySyntaxError(
+            f"unexpected {self.tokens[self.i][1]!r} {self.where()} where a term was expected"
+        )
 
 
 def parse_query(text: str | list[str]) -> Node:
@@ -154,7 +168,7 @@ def parse_query(text: str | list[str]) -> Node:
         return Term(terms[0]) if len(terms) == 1 else Or(tuple(Term(t) for t in terms))
     if not text.strip():
         raise QuerySyntaxError("empty expression")
-    return _Parser(_tokens(text)).parse()
+    return _Parser(_tokens(text), len(text.strip())).parse()
 
 
 def evaluate(node: Node, text: str | AbstractSet[str], found: list[str] | None = None) -> bool:

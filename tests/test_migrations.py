@@ -18,7 +18,10 @@ def test_upgrade_creates_exactly_the_model_schema_and_downgrades(empty_store):
     migrate.require_current(engine)
     with engine.connect() as conn:
         diff = compare_metadata(
-            MigrationContext.configure(conn, opts={"compare_type": True}), Base.metadata
+            MigrationContext.configure(
+                conn, opts={"compare_type": True, "include_name": migrate.include_name}
+            ),
+            Base.metadata,
         )
     assert diff == [], f"models and migrations disagree: {diff}"
     migrate.downgrade(engine, "base")

@@ -69,6 +69,15 @@ LAZY_COMMANDS: dict[str, tuple[str, str]] = {
         "warning.digest.cli:digest",
         "Build, show, approve and send the weekly risk digest.",
     ),
+    "search": ("warning.search.cli:search", "Search stored documents (boolean query, BM25)."),
+    "screen": (
+        "warning.search.cli:screen",
+        "Screen a product text or patent: similar documents to review or free to use.",
+    ),
+    "search-index": (
+        "warning.search.cli:search_index",
+        "Update, rebuild or show the full-text search index.",
+    ),
     "web": ("warning.web.cli:web", "Serve the web console and JSON API (uvicorn)."),
     "users": (
         "warning.web.cli:users",

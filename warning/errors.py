@@ -65,6 +65,10 @@ class StoreError(IpwarnError):
     """The database is unreachable or not migrated; run `ipwarn db upgrade` or check the URL."""
 
 
+class EmptyStore(IpwarnError):
+    """Nothing to search: the store (or its search index) is empty; the message says how to fill it."""
+
+
 class StageNotBuilt(IpwarnError):
     """A pipeline stage has no implementation yet; it is reported, never faked."""
 

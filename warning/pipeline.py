@@ -1,4 +1,4 @@
-"""The pipeline: crawl -> classify -> match -> deliver -> digest, each stage idempotent.
+"""The pipeline: crawl -> classify -> index -> match -> deliver -> digest, each stage idempotent.
 
 A stage is a function ``run(ctx: StageContext) -> StageResult`` named by "module:function" in
 :data:`STAGES`, so that `ipwarn run --once` and the scheduler call the same code. Each stage reads
@@ -29,6 +29,7 @@ log = get_logger(__name__)
 STAGES: dict[str, str] = {
     "crawl": "crawlers.stage:run_crawl_stage",
     "classify": "models.stage:run_classify_stage",
+    "index": "warning.search.index:run_index_stage",
     "match": "rules.stage:run_match_stage",
     "deliver": "warning.delivery.stage:run_deliver_stage",
     "digest": "warning.digest.stage:run_digest_stage",

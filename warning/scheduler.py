@@ -75,7 +75,7 @@ def job_specs(settings: Settings) -> list[JobSpec]:
     specs += [
         JobSpec(
             "pipeline",
-            ["run", "--stage", "classify", "--stage", "match"],
+            ["run", "--stage", "classify", "--stage", "index", "--stage", "match"],
             IntervalTrigger(minutes=settings.pipeline_interval_minutes, timezone=tz),
             timeout,
         ),

@@ -11,6 +11,15 @@ from sqlalchemy import Engine
 from warning.errors import StoreError
 from warning.store.engine import writer_transaction
 
+#: tables a migration creates outside the ORM classes: SQLite's FTS5 search table and its
+#: shadow tables (search_fts_data, _idx, _docsize, _config); autogenerate must not drop them
+UNMAPPED_TABLE_PREFIXES = ("search_fts",)
+
+
+def include_name(name: str | None, type_: str, parent_names: object) -> bool:
+    """Alembic ``include_name`` hook: skip the unmapped tables above when comparing schemas."""
+    return not (type_ == "table" and name is not None and name.startswith(UNMAPPED_TABLE_PREFIXES))
+
 
 def alembic_config(engine: Engine) -> Config:
     cfg = Config()

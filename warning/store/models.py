@@ -28,6 +28,7 @@ from sqlalchemy import (
     false,
     text,
 )
+from sqlalchemy.dialects.postgresql import TSVECTOR
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -208,6 +209,44 @@ class DocumentTag(Base):
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
     document: Mapped[Document] = relationship(back_populates="tags")
+
+
+class SearchIndexEntry(Base):
+    """The full-text index row of a document: jieba tokens of title, abstract, claims, applicants.
+
+    ``tokens`` is the one token stream both backends search: SQLite indexes it in the FTS5 table
+    ``search_fts`` (external content, kept in sync by triggers; created by the migration and
+    invisible to these classes), PostgreSQL in ``tsv`` (``to_tsvector('simple', tokens)``, GIN
+    index; NULL on SQLite). ``content_hash`` and ``tokenizer`` say which document version and
+    tokenizer built the row, so the index stage only redoes new or changed documents.
+    """
+
+    __tablename__ = "search_index"
+    __table_args__ = (Index("ix_search_index_tsv", "tsv", postgresql_using="gin"),)
+
+    document_id: Mapped[int] = mapped_column(
+        ForeignKey("documents.id", ondelete="CASCADE"), primary_key=True
+    )
+    tokens: Mapped[str] = mapped_column(Text, default="")
+    #: number of tokens (the BM25 document length)
+    length: Mapped[int] = mapped_column(Integer, default=0)
+    content_hash: Mapped[str] = mapped_column(String(64))
+    tokenizer: Mapped[str] = mapped_column(String(32))
+    tsv: Mapped[str | None] = mapped_column(Text().with_variant(TSVECTOR(), "postgresql"))
+    indexed_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class SearchTerm(Base):
+    """How many indexed documents contain a token (its document frequency).
+
+    Kept by the index stage with every row it writes, so IDF and the rarest words of a text
+    are one indexed look-up on both backends instead of a count over the full-text index.
+    """
+
+    __tablename__ = "search_terms"
+
+    term: Mapped[str] = mapped_column(String(200), primary_key=True)
+    documents: Mapped[int] = mapped_column(Integer, default=0)
 
 
 # --- enterprises, subscriptions and rules ----------------------------------------------------

@@ -30,6 +30,8 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "rules.edit": frozenset({"expert", "admin"}),
     "audit.read": frozenset({"admin"}),
     "users.manage": frozenset({"admin", "bureau"}),
+    #: full-text search and on-demand screening of the (public) stored documents
+    "search.use": frozenset(ROLES),
 }
 
 #: permissions whose objects belong to one enterprise
