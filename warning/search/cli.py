@@ -21,12 +21,6 @@ from warning.search.service import search as run_search
 DATE = click.DateTime(formats=["%Y-%m-%d"])
 
 
-def _schema(app: App) -> None:
-    from warning.cli_core import ensure_schema
-
-    ensure_schema(app)
-
-
 def query_error(exc: QuerySyntaxError) -> InputError:
     return InputError([Problem(str(exc), field="query")], hint="Syntax: see docs/search.md.")
 
@@ -84,7 +78,6 @@ def search(
     **options: Any,
 ) -> None:
     """Search the stored documents: QUERY in the rules' syntax (AND OR NOT, ( ), "phrases")."""
-    _schema(app)
     filters = SearchFilters(
         since=since.date() if since else None, until=until.date() if until else None, **options
     )
@@ -145,7 +138,6 @@ def screen(
         raise InputError(
             [Problem("the report must be a .html or .pdf file", file=str(report), field="report")]
         )
-    _schema(app)
     kw: dict[str, Any] = {"sector": sector, "ipc": ipc, "limit": limit}
     if patent:
         result = screen_patent(app.store, patent, **kw)
@@ -202,7 +194,6 @@ def index_update(app: App) -> None:
     """Index new and changed documents (what the index stage does)."""
     from warning.search.index import index_pending
 
-    _schema(app)
     counts = index_pending(app.store)
     click.echo(f"indexed {counts.indexed} documents; the index holds {counts.documents}")
 
@@ -213,7 +204,6 @@ def index_rebuild(app: App) -> None:
     """Drop the index and index every stored document again."""
     from warning.search.index import rebuild
 
-    _schema(app)
     counts = rebuild(app.store)
     click.echo(f"rebuilt: {counts.documents} documents, {counts.tokens} tokens")
 
@@ -224,7 +214,6 @@ def index_status(app: App) -> None:
     """Documents and tokens in the index."""
     from warning.search.index import index_stats
 
-    _schema(app)
-    with app.store.session() as session:
+    with app.store.read_session() as session:
         stats = index_stats(session)
     click.echo(f"{stats['documents']} documents, {stats['tokens']} tokens indexed")

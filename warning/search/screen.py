@@ -202,7 +202,7 @@ def screen(
     filters = SearchFilters(sector=sector, ipc=ipc)
     filters.check()
     result = ScreenResult(query=text, subject=subject)
-    with store.session() as session:
+    with store.read_session() as session:
         ensure_searchable(session)
         result.coverage = coverage(session)
         tokens = query_words(text)
@@ -236,6 +236,6 @@ def screen(
 
 
 def screen_patent(store: Store, number: str, **kw: Any) -> ScreenResult:
-    with store.session() as session:
+    with store.read_session() as session:
         doc_id, text = patent_text(session, number)
     return screen(store, text, subject=f"patent {number}", exclude=doc_id, **kw)

@@ -446,7 +446,7 @@ def search(
         raise InputError([Problem("limit must be at least 1", field="limit")])
     q = compile_query(query)
     today = today or dt.date.today()
-    with store.session() as session:
+    with store.read_session() as session:
         total, ranked = rank(
             store, session, q, filters, sort=sort, limit=None if filters.status else limit
         )
