@@ -54,6 +54,10 @@ LAZY_COMMANDS: dict[str, tuple[str, str]] = {
         "warning.delivery.cli:silence",
         "Mute a rule, an enterprise or a document family until a date.",
     ),
+    "forecast": (
+        "warning.forecast.cli:forecast",
+        "Forecast weekly publications, grants and foreign share 12 weeks ahead, with flags.",
+    ),
     "digest": (
         "warning.digest.cli:digest",
         "Build, show, approve and send the weekly risk digest.",

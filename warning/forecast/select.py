@@ -1,0 +1,173 @@
+"""Model choice by rolling-origin back-test, the 12-week forecast, and the emerging/fading flag.
+
+For a series of ``n`` observed weeks the back-test cuts the history at the origins ``n - 12``,
+``n - 8`` and ``n - 4`` (those leaving at least the model's minimum history), forecasts the
+weeks after each origin (up to the horizon) and scores the absolute errors over all of them
+(MAE). The model with the lowest MAE is chosen; ties go to the simpler model (the order of
+:data:`warning.forecast.models.MODELS`). The chosen model is then fitted on the whole history.
+
+Minimum history (:data:`MIN_HISTORY_WEEKS`): fewer observed weeks and the series is reported as
+"history too short" — nothing is extrapolated. Every candidate is scored on the same origins:
+ETS and the GLM need 20 weeks at the earliest origin, so they compete from 32 observed weeks on.
+
+Flag: the chosen model is fitted on the history without its last :data:`RECENT_WEEKS` weeks and
+forecasts those weeks. The series is **emerging** when at least :data:`FLAG_MIN_WEEKS` of them
+lie above the upper 95 % bound, **fading** when as many lie below the lower one; a count series
+needs at least :data:`FLAG_MIN_VOLUME` documents in the recent weeks to be flagged at all (a
+jump from 0 to 2 is noise, not a trend).
+
+Cost cap: ETS is the one candidate with a numerical fit (about 0.1 s per fit). It competes only
+for series averaging at least :data:`ETS_MIN_MEAN` per week, and at most ``max_ets_series``
+series per run (the largest first); the reason says when the cap left ETS out.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from warning.forecast.models import MODELS, Forecast, ModelSpec, model
+
+MIN_HISTORY_WEEKS = 12
+RECENT_WEEKS = 4
+FLAG_MIN_WEEKS = 2
+FLAG_MIN_VOLUME = 5
+BACKTEST_OFFSETS = (12, 8, 4)
+ETS_MIN_MEAN = 3.0
+DEFAULT_MAX_ETS_SERIES = 300
+
+
+@dataclass(frozen=True)
+class Outcome:
+    status: str
+    model: str | None
+    forecast: Forecast | None
+    #: model name -> back-test MAE (models that could be back-tested)
+    scores: dict[str, float]
+    flag: str | None
+    reason: str
+
+
+def candidates(y: np.ndarray, counts: bool, allow_ets: bool) -> list[ModelSpec]:
+    result = []
+    for spec in MODELS:
+        if spec.counts_only and not counts:
+            continue
+        if spec.expensive and not (allow_ets and float(np.mean(y)) >= _ets_min_mean(counts)):
+            continue
+        result.append(spec)
+    return result
+
+
+def _ets_min_mean(counts: bool) -> float:
+    return ETS_MIN_MEAN if counts else 0.0
+
+
+def bounds(counts: bool) -> float | None:
+    return None if counts else 1.0
+
+
+def origins_of(n: int) -> list[int]:
+    """The back-test origins of a series of ``n`` weeks (each leaving the cheap models' minimum)."""
+    floor = min(m.min_history for m in MODELS)
+    return [n - offset for offset in BACKTEST_OFFSETS if n - offset >= floor]
+
+
+def backtest(
+    spec: ModelSpec, y: np.ndarray, horizon: int, counts: bool, origins: list[int]
+) -> float | None:
+    """Mean absolute error over the rolling origins (None when there is none)."""
+    errors: list[float] = []
+    for origin in origins:
+        h = min(horizon, len(y) - origin)
+        forecast = spec.fit(y[:origin], h, counts).clipped(bounds(counts))
+        errors.extend(np.abs(y[origin : origin + h] - forecast.mean).tolist())
+    return float(np.mean(errors)) if errors else None
+
+
+def choose(
+    y: np.ndarray, horizon: int, counts: bool, allow_ets: bool = True
+) -> tuple[ModelSpec, dict[str, float]]:
+    """The model with the lowest back-test MAE; every candidate is scored on the same origins."""
+    origins = origins_of(len(y))
+    scores: dict[str, float] = {}
+    for spec in candidates(y, counts, allow_ets):
+        if not origins or min(origins) < spec.min_history:
+            continue
+        score = backtest(spec, y, horizon, counts, origins)
+        if score is not None:
+            scores[spec.name] = round(score, 4)
+    if not scores:
+        return model("mean"), scores
+    order = [m.name for m in MODELS]
+    best = min(scores, key=lambda name: (scores[name], order.index(name)))
+    return model(best), scores
+
+
+def flag_of(
+    spec: ModelSpec, y: np.ndarray, counts: bool, fmt: str = "{:.1f}"
+) -> tuple[str | None, str]:
+    """``("emerging" | "fading" | None, reason)`` from the recent weeks against a prior forecast."""
+    n = len(y)
+    if n - RECENT_WEEKS < MIN_HISTORY_WEEKS:
+        return (
+            None,
+            f"no flag: fewer than {MIN_HISTORY_WEEKS} weeks before the recent {RECENT_WEEKS}",
+        )
+    if spec.min_history > n - RECENT_WEEKS:
+        spec = model("mean")
+    recent = y[-RECENT_WEEKS:]
+    if counts and float(recent.sum()) < FLAG_MIN_VOLUME:
+        return (
+            None,
+            f"no flag: fewer than {FLAG_MIN_VOLUME} documents in the last {RECENT_WEEKS} weeks",
+        )
+    prior = spec.fit(y[:-RECENT_WEEKS], RECENT_WEEKS, counts).clipped(bounds(counts))
+    above = int(np.sum(recent > prior.hi95))
+    below = int(np.sum(recent < prior.lo95))
+    shown = ", ".join(fmt.format(v) for v in recent)
+    if above >= FLAG_MIN_WEEKS:
+        return "emerging", (
+            f"emerging: {above} of the last {RECENT_WEEKS} weeks ({shown}) above the upper 95 % "
+            f"bound ({fmt.format(float(prior.hi95.max()))}) of the {spec.name} forecast made before them"
+        )
+    if below >= FLAG_MIN_WEEKS:
+        return "fading", (
+            f"fading: {below} of the last {RECENT_WEEKS} weeks ({shown}) below the lower 95 % "
+            f"bound ({fmt.format(float(prior.lo95.min()))}) of the {spec.name} forecast made before them"
+        )
+    return None, (
+        f"no flag: the last {RECENT_WEEKS} weeks ({shown}) lie within the 95 % interval "
+        f"of the {spec.name} forecast made before them"
+    )
+
+
+def forecast_series(
+    y: np.ndarray, horizon: int, counts: bool, *, allow_ets: bool = True
+) -> Outcome:
+    """Back-test, choose, forecast and flag one series of observed weekly values."""
+    y = np.asarray(y, dtype=float)
+    if len(y) < MIN_HISTORY_WEEKS:
+        return Outcome(
+            "history_too_short",
+            None,
+            None,
+            {},
+            None,
+            f"history too short: {len(y)} observed weeks, at least {MIN_HISTORY_WEEKS} needed",
+        )
+    spec, scores = choose(y, horizon, counts, allow_ets)
+    forecast = spec.fit(y, horizon, counts).clipped(bounds(counts))
+    fmt = "{:.1f}" if counts else "{:.3f}"
+    flag, flag_reason = flag_of(spec, y, counts, fmt)
+    tested = ", ".join(f"{name} {score:.3g}" for name, score in sorted(scores.items()))
+    why = (
+        f"{spec.name} chosen by rolling-origin back-test (MAE: {tested})"
+        if scores
+        else (f"{spec.name}: too little history to back-test")
+    )
+    ets_left_out = not allow_ets and counts and float(np.mean(y)) >= ETS_MIN_MEAN
+    if ets_left_out:
+        why += "; ETS not tried (per-run ETS cap reached)"
+    return Outcome("ok", spec.name, forecast, scores, flag, f"{why}; {flag_reason}")
