@@ -58,6 +58,10 @@ LAZY_COMMANDS: dict[str, tuple[str, str]] = {
         "warning.forecast.cli:forecast",
         "Forecast weekly publications, grants and foreign share 12 weeks ahead, with flags.",
     ),
+    "expiring": (
+        "warning.forecast.cli:expiring",
+        "List rights whose term ends or annual fee falls due in the next N months.",
+    ),
     "digest": (
         "warning.digest.cli:digest",
         "Build, show, approve and send the weekly risk digest.",

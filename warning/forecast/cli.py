@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from typing import Any
 
@@ -10,6 +11,7 @@ import click
 from warning.app import App
 from warning.digest.weeks import IsoWeek
 from warning.errors import InputError, Problem
+from warning.forecast.expiring import run_expiring
 from warning.forecast.service import DEFAULT_HORIZON, run_forecasts
 
 
@@ -101,3 +103,65 @@ def forecast(
         elif s["ipc"] is None or show_all:
             label = " / ".join(p for p in (s["sector"], s["subfield"], s["ipc"]) if p)
             click.echo(f"{label}  {s['measure']}: {s['reason']}")
+
+
+@click.command()
+@click.option(
+    "--months", default=3, show_default=True, type=int, help="Look ahead this many months."
+)
+@click.option("--sector", default=None, help="Only this sector (e.g. steel).")
+@click.option(
+    "--enterprise",
+    "enterprise_id",
+    default=None,
+    help="Only the enterprise's scope (its subscriptions' sectors, sub-fields, IPC) and own patents.",
+)
+@click.option("--as-of", "as_of", default=None, metavar="YYYY-MM-DD", help="Default: today.")
+@click.option("--json", "as_json", is_flag=True, help="Print the list as JSON.")
+@click.pass_obj
+def expiring(
+    app: App,
+    months: int,
+    sector: str | None,
+    enterprise_id: str | None,
+    as_of: str | None,
+    as_json: bool,
+) -> None:
+    """Rights in force whose term ends or whose annual fee falls due in the next N months."""
+    day = parse_date(as_of, "--as-of") if as_of else None
+    result = run_expiring(
+        app.store,
+        app.settings,
+        months=months,
+        sector=sector,
+        enterprise_id=enterprise_id,
+        as_of=day,
+    )
+    if as_json:
+        click.echo(json.dumps(result, ensure_ascii=False, indent=2))
+        return
+    items = result["items"]
+    expiries = [i for i in items if i["event"] == "expiry"]
+    fees = [i for i in items if i["event"] == "fee_anniversary"]
+    click.echo(
+        f"{result['as_of']} .. {result['until']} ({result['scope']['label']}): "
+        f"{len(expiries)} expiries, {len(fees)} fee anniversaries"
+    )
+    for i in items:
+        own = " [own]" if i["own"] else ""
+        what = (
+            f"term ends {i['date']} (free to use from the day after)"
+            if i["event"] == "expiry"
+            else f"year {i['fee_year']} fee due {i['date']} (grace until {i['grace_until']})"
+        )
+        click.echo(f"  {i['number']:<16} {i['right_zh']}  {what}{own}  {i['title']}")
+    click.echo(result["lapse_model"]["reason"])
+
+
+def parse_date(text: str, option: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text.strip())
+    except ValueError as exc:
+        raise InputError(
+            [Problem(f"not a date: {text!r}; write it like 2026-12-01", field=option)]
+        ) from exc

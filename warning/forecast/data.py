@@ -42,6 +42,7 @@ class StoreDoc:
     id: int
     number: str
     office: str
+    title: str
     kind: str
     publication_date: dt.date
     application_date: dt.date | None
@@ -84,6 +85,7 @@ def load_documents(
         Document.id,
         Document.number,
         Document.office,
+        Document.title,
         Document.kind,
         Document.publication_date,
         Document.application_date,
@@ -110,6 +112,7 @@ def load_documents(
             id=r.id,
             number=r.number,
             office=r.office,
+            title=r.title or "",
             kind=r.kind,
             publication_date=r.publication_date,
             application_date=r.application_date,
