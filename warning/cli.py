@@ -62,6 +62,10 @@ LAZY_COMMANDS: dict[str, tuple[str, str]] = {
         "warning.forecast.cli:expiring",
         "List rights whose term ends or annual fee falls due in the next N months.",
     ),
+    "disputes": (
+        "warning.forecast.cli:disputes",
+        "Rank fields by the dispute-prone index, with each component shown.",
+    ),
     "digest": (
         "warning.digest.cli:digest",
         "Build, show, approve and send the weekly risk digest.",

@@ -12,7 +12,7 @@ from warning.app import App
 from warning.digest.weeks import IsoWeek
 from warning.errors import InputError, Problem
 from warning.forecast.expiring import run_expiring
-from warning.forecast.service import DEFAULT_HORIZON, run_forecasts
+from warning.forecast.service import DEFAULT_HORIZON, run_disputes, run_forecasts
 
 
 def _fmt(value: float, measure: str) -> str:
@@ -165,3 +165,36 @@ def parse_date(text: str, option: str) -> dt.date:
         raise InputError(
             [Problem(f"not a date: {text!r}; write it like 2026-12-01", field=option)]
         ) from exc
+
+
+@click.command()
+@click.option(
+    "--as-of", "as_of", default=None, metavar="YYYY-Www", help="Default: the last week with data."
+)
+@click.option("--sector", default=None, help="Only this sector (e.g. steel).")
+@click.option("--top", default=10, show_default=True, type=click.IntRange(1, 1000))
+@click.option("--json", "as_json", is_flag=True, help="Print every ranked field as JSON.")
+@click.pass_obj
+def disputes(app: App, as_of: str | None, sector: str | None, top: int, as_json: bool) -> None:
+    """Rank fields by the dispute-prone index and show every component behind it."""
+    week = parse_week(as_of, "--as-of") if as_of else None
+    result = run_disputes(app.store, app.settings, as_of=week, sector=sector)
+    if as_json:
+        click.echo(json.dumps(result, ensure_ascii=False, indent=2))
+        return
+    if result["as_of"] is None:
+        click.echo("no documents in the store yet")
+        return
+    fields = result["fields"]
+    click.echo(
+        f"dispute-prone fields {result['since']} .. {result['until']}: {len(fields)} fields with "
+        f"at least {result['min_documents']} documents"
+    )
+    for rank, f in enumerate(fields[:top], 1):
+        label = " / ".join(p for p in (f["sector"], f["subfield"], f["ipc"]) if p)
+        click.echo(f"{rank:>3}. {label}  index {f['index']:.3f}  ({f['documents']} documents)")
+        parts = [
+            f"{name} {c['value']:g} (score {c['score']:.2f} x {c['weight']:.2f})"
+            for name, c in f["components"].items()
+        ]
+        click.echo("       " + "; ".join(parts))

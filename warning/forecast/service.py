@@ -150,3 +150,30 @@ def run_forecasts(
         sector=sector,
         max_ets_series=settings.forecast_max_ets_series,
     )
+
+
+def run_disputes(
+    store: Store,
+    settings: Settings,
+    *,
+    as_of: IsoWeek | None = None,
+    sector: str | None = None,
+) -> dict[str, Any]:
+    """The dispute-prone field index as of a week, with the forecasts' emerging flags."""
+    from warning.forecast.dispute import dispute_index, emerging_fields
+
+    check_sector(sector)
+    week = as_of or latest_data_week(store, settings)
+    if week is None:
+        return {"as_of": None, "fields": []}
+    with store.session() as session:
+        docs = load_documents(session, until=week.sunday, with_events=True)
+    if sector:
+        docs = [d for d in docs if sector in d.sectors]
+    forecasts = forecast_documents(
+        docs, week, sector=sector, max_ets_series=settings.forecast_max_ets_series
+    )
+    result = dispute_index(docs, week, tuple(settings.local_regions), emerging_fields(forecasts))
+    if sector:
+        result["fields"] = [f for f in result["fields"] if f["sector"] == sector]
+    return result
