@@ -17,6 +17,7 @@ import datetime as dt
 from functools import cache
 from pathlib import Path
 
+from crawlers.parsers.common import split_multi
 from warning.ipc import normalize_ipc_list
 from warning.records import DocumentRecord, split_number
 from warning.store.engine import Store
@@ -52,7 +53,7 @@ def record_of(row: dict[str, str], day: dt.date, copy: int = 0) -> DocumentRecor
         number=number,
         kind=kind,
         title=row["title"],
-        applicants=[row["applicant"]],
+        applicants=split_multi(row["applicant"]),
         addresses=[row["address"]],
         ipc=normalize_ipc_list(row["ipc"]),
         publication_date=day,

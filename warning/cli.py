@@ -66,6 +66,10 @@ LAZY_COMMANDS: dict[str, tuple[str, str]] = {
         "warning.forecast.cli:disputes",
         "Rank fields by the dispute-prone index, with each component shown.",
     ),
+    "indicators": (
+        "warning.indicators.cli:indicators",
+        "The strategy's indicators: applications, grants, applicant types, targets.",
+    ),
     "digest": (
         "warning.digest.cli:digest",
         "Build, show, approve and send the weekly risk digest.",
