@@ -10,6 +10,11 @@ Minimum history (:data:`MIN_HISTORY_WEEKS`): fewer observed weeks and the series
 "history too short" — nothing is extrapolated. Every candidate is scored on the same origins:
 ETS and the GLM need 20 weeks at the earliest origin, so they compete from 32 observed weeks on.
 
+Intervals: when the chosen model's own 80 % (95 %) intervals covered fewer than 80 % (95 %) of
+the back-test's actual values, they are stretched about the mean by the factor that would have
+covered them (the 80th / 95th percentile of error over half-width; at least
+:data:`MIN_CALIBRATION_POINTS` back-test points, at most :data:`MAX_WIDEN`). The reason says so.
+
 Flag: the chosen model is fitted on the history without its last :data:`RECENT_WEEKS` weeks and
 forecasts those weeks. The series is **emerging** when at least :data:`FLAG_MIN_WEEKS` of them
 lie above the upper 95 % bound, **fading** when as many lie below the lower one; a count series
@@ -36,6 +41,9 @@ FLAG_MIN_VOLUME = 5
 BACKTEST_OFFSETS = (12, 8, 4)
 ETS_MIN_MEAN = 3.0
 DEFAULT_MAX_ETS_SERIES = 300
+#: interval calibration needs this many back-test points, and stretches by at most MAX_WIDEN
+MIN_CALIBRATION_POINTS = 8
+MAX_WIDEN = 3.0
 
 
 @dataclass(frozen=True)
@@ -74,35 +82,76 @@ def origins_of(n: int) -> list[int]:
     return [n - offset for offset in BACKTEST_OFFSETS if n - offset >= floor]
 
 
+@dataclass(frozen=True)
+class Backtest:
+    mae: float
+    #: per back-test point: the error over the interval's half-width on its side (80 %, 95 %)
+    z80: tuple[float, ...]
+    z95: tuple[float, ...]
+
+    def widen(self, nominal: float) -> float:
+        """The factor that gives the intervals their nominal coverage on the back-test (>= 1)."""
+        z = self.z80 if nominal == 0.80 else self.z95
+        if len(z) < MIN_CALIBRATION_POINTS:
+            return 1.0
+        return float(min(MAX_WIDEN, max(1.0, np.quantile(z, nominal))))
+
+
+def _z(actual: np.ndarray, mean: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> list[float]:
+    half = np.where(actual >= mean, hi - mean, mean - lo)
+    err = np.abs(actual - mean)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        z = np.where(half > 0, err / np.where(half > 0, half, 1), np.where(err > 0, MAX_WIDEN, 0.0))
+    return [float(v) for v in z]
+
+
 def backtest(
     spec: ModelSpec, y: np.ndarray, horizon: int, counts: bool, origins: list[int]
-) -> float | None:
-    """Mean absolute error over the rolling origins (None when there is none)."""
+) -> Backtest | None:
+    """Errors over the rolling origins (None when there is none)."""
     errors: list[float] = []
+    z80: list[float] = []
+    z95: list[float] = []
     for origin in origins:
         h = min(horizon, len(y) - origin)
-        forecast = spec.fit(y[:origin], h, counts).clipped(bounds(counts))
-        errors.extend(np.abs(y[origin : origin + h] - forecast.mean).tolist())
-    return float(np.mean(errors)) if errors else None
+        f = spec.fit(y[:origin], h, counts).clipped(bounds(counts))
+        actual = y[origin : origin + h]
+        errors.extend(np.abs(actual - f.mean).tolist())
+        z80 += _z(actual, f.mean, f.lo80, f.hi80)
+        z95 += _z(actual, f.mean, f.lo95, f.hi95)
+    if not errors:
+        return None
+    return Backtest(float(np.mean(errors)), tuple(z80), tuple(z95))
 
 
 def choose(
     y: np.ndarray, horizon: int, counts: bool, allow_ets: bool = True
-) -> tuple[ModelSpec, dict[str, float]]:
+) -> tuple[ModelSpec, dict[str, Backtest]]:
     """The model with the lowest back-test MAE; every candidate is scored on the same origins."""
     origins = origins_of(len(y))
-    scores: dict[str, float] = {}
+    tests: dict[str, Backtest] = {}
     for spec in candidates(y, counts, allow_ets):
         if not origins or min(origins) < spec.min_history:
             continue
-        score = backtest(spec, y, horizon, counts, origins)
-        if score is not None:
-            scores[spec.name] = round(score, 4)
-    if not scores:
-        return model("mean"), scores
+        result = backtest(spec, y, horizon, counts, origins)
+        if result is not None:
+            tests[spec.name] = result
+    if not tests:
+        return model("mean"), tests
     order = [m.name for m in MODELS]
-    best = min(scores, key=lambda name: (scores[name], order.index(name)))
-    return model(best), scores
+    best = min(tests, key=lambda name: (round(tests[name].mae, 9), order.index(name)))
+    return model(best), tests
+
+
+def widened(f: Forecast, k80: float, k95: float) -> Forecast:
+    """Intervals stretched about the mean (the back-test said they were too narrow)."""
+    return Forecast(
+        f.mean,
+        f.mean - k80 * (f.mean - f.lo80),
+        f.mean + k80 * (f.hi80 - f.mean),
+        f.mean - k95 * (f.mean - f.lo95),
+        f.mean + k95 * (f.hi95 - f.mean),
+    )
 
 
 def flag_of(
@@ -157,16 +206,22 @@ def forecast_series(
             None,
             f"history too short: {len(y)} observed weeks, at least {MIN_HISTORY_WEEKS} needed",
         )
-    spec, scores = choose(y, horizon, counts, allow_ets)
-    forecast = spec.fit(y, horizon, counts).clipped(bounds(counts))
+    spec, tests = choose(y, horizon, counts, allow_ets)
+    scores = {name: round(t.mae, 4) for name, t in tests.items()}
+    forecast = spec.fit(y, horizon, counts)
+    chosen = tests.get(spec.name)
+    k80, k95 = (chosen.widen(0.80), chosen.widen(0.95)) if chosen else (1.0, 1.0)
+    forecast = widened(forecast, k80, max(k95, k80)).clipped(bounds(counts))
     fmt = "{:.1f}" if counts else "{:.3f}"
     flag, flag_reason = flag_of(spec, y, counts, fmt)
     tested = ", ".join(f"{name} {score:.3g}" for name, score in sorted(scores.items()))
     why = (
         f"{spec.name} chosen by rolling-origin back-test (MAE: {tested})"
         if scores
-        else (f"{spec.name}: too little history to back-test")
+        else f"{spec.name}: too little history to back-test"
     )
+    if k80 > 1 or k95 > 1:
+        why += f"; intervals widened x{k80:.2f} (80 %) and x{max(k95, k80):.2f} (95 %) to the back-test's coverage"
     ets_left_out = not allow_ets and counts and float(np.mean(y)) >= ETS_MIN_MEAN
     if ets_left_out:
         why += "; ETS not tried (per-run ETS cap reached)"
