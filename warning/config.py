@@ -118,7 +118,7 @@ class Settings(BaseSettings):
     # --- forecasts and indicators ------------------------------------------------------------
     #: at most this many series per forecast run get the ETS candidate (the largest first);
     #: an ETS fit costs about 0.1 s, the other candidates a millisecond or two
-    forecast_max_ets_series: int = Field(default=300, ge=0)
+    forecast_max_ets_series: int = Field(default=100, ge=0)
     #: the strategy's indicator targets (YAML); none: the packaged targets
     indicator_targets_file: Path | None = None
 

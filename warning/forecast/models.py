@@ -13,9 +13,13 @@ count model). Every model is deterministic: simulations use a fixed seed.
   in-sample seasonal differences, widening with the number of seasons ahead.
 - ``ets``: statsmodels ``ETSModel`` with additive errors and a damped additive trend
   (ETS(A,Ad,N)), intervals from its analytic prediction variance.
-- ``nb_glm``: a negative-binomial GLM (log link) with a linear trend fitted on the last 52 weeks
-  (statsmodels ``GLM``; the dispersion from the Poisson fit's Pearson residuals); intervals by
-  simulating the coefficients from their estimated covariance and then the counts.
+- ``nb_glm``: a log-linear count model with a linear trend fitted on the last 52 weeks
+  (statsmodels ``GLM``, one IRLS fit with the Pearson-scaled covariance, i.e. quasi-Poisson
+  coefficients) and negative-binomial counts with the dispersion from the Pearson residuals;
+  intervals by simulating the coefficients from their covariance and then the counts.
+- ETS is the one model with a numerical optimisation: :func:`estimate_ets` estimates the
+  parameters, :func:`forecast_ets` filters a series with given parameters and forecasts, so a
+  back-test can estimate once and re-filter at later origins.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ import math
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from scipy import stats
@@ -33,7 +38,7 @@ Z95 = float(stats.norm.ppf(0.975))
 SEASON = 52
 #: the GLM's trend is fitted on at most this many recent weeks (a local, not a lifetime, trend)
 GLM_WINDOW = 52
-_SIMULATIONS = 400
+_SIMULATIONS = 200
 
 
 @dataclass(frozen=True)
@@ -62,6 +67,9 @@ class ModelSpec:
     #: whether the model costs a numerical fit (capped per run, see ``select``)
     expensive: bool
     fit: Callable[[np.ndarray, int, bool], Forecast]
+    #: for expensive models: estimate parameters once, then forecast with them (back-tests)
+    estimate: Callable[[np.ndarray], Any] | None = None
+    forecast_with: Callable[[np.ndarray, int, bool, Any], Forecast] | None = None
 
 
 def _normal(mean: np.ndarray, sd: np.ndarray) -> Forecast:
@@ -112,18 +120,32 @@ def fit_seasonal_naive(y: np.ndarray, h: int, counts: bool) -> Forecast:
     return _normal(mean, sd * widen)
 
 
-def fit_ets(y: np.ndarray, h: int, counts: bool) -> Forecast:
+def _ets_model(y: np.ndarray) -> Any:
     import pandas as pd
     from statsmodels.tsa.exponential_smoothing.ets import ETSModel
 
-    series = pd.Series(np.asarray(y, dtype=float))
-    if float(series.std()) == 0.0:
+    return ETSModel(
+        pd.Series(np.asarray(y, dtype=float)), error="add", trend="add", damped_trend=True
+    )
+
+
+def estimate_ets(y: np.ndarray) -> Any:
+    """ETS(A,Ad,N) parameters by maximum likelihood (the one costly step), None if degenerate."""
+    if float(np.std(y)) == 0.0:
+        return None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return np.asarray(_ets_model(y).fit(disp=False, maxiter=200).params)
+
+
+def forecast_ets(y: np.ndarray, h: int, counts: bool, params: Any) -> Forecast:
+    """Filter ``y`` with given parameters and forecast (cheap: no optimisation)."""
+    if params is None:
         return fit_mean(y, h, counts)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        model = ETSModel(series, error="add", trend="add", damped_trend=True)
-        result = model.fit(disp=False, maxiter=200)
-        n = len(series)
+        result = _ets_model(y).smooth(params)
+        n = len(y)
         pred = result.get_prediction(start=n, end=n + h - 1)
         f80 = pred.summary_frame(alpha=0.20)
         f95 = pred.summary_frame(alpha=0.05)
@@ -139,6 +161,10 @@ def fit_ets(y: np.ndarray, h: int, counts: bool) -> Forecast:
     )
 
 
+def fit_ets(y: np.ndarray, h: int, counts: bool) -> Forecast:
+    return forecast_ets(y, h, counts, estimate_ets(y))
+
+
 def fit_nb_glm(y: np.ndarray, h: int, counts: bool) -> Forecast:
     import statsmodels.api as sm
 
@@ -150,10 +176,10 @@ def fit_nb_glm(y: np.ndarray, h: int, counts: bool) -> Forecast:
     x = sm.add_constant(t, has_constant="add")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        poisson = sm.GLM(window, x, family=sm.families.Poisson()).fit()
-        mu = poisson.mu
-        alpha = max(float(np.sum(((window - mu) ** 2 - mu) / mu**2) / max(n - 2, 1)), 1e-6)
-        result = sm.GLM(window, x, family=sm.families.NegativeBinomial(alpha=alpha)).fit()
+        # one IRLS fit: the log-linear mean, with the dispersion from its Pearson residuals
+        result = sm.GLM(window, x, family=sm.families.Poisson()).fit(scale="X2")
+    mu = np.asarray(result.mu, dtype=float)
+    alpha = max(float(np.sum(((window - mu) ** 2 - mu) / mu**2) / max(n - 2, 1)), 1e-6)
     beta = np.asarray(result.params, dtype=float)
     cov = np.asarray(result.cov_params(), dtype=float)
     tf = np.arange(1, h + 1, dtype=float) / SEASON
@@ -174,7 +200,15 @@ MODELS: tuple[ModelSpec, ...] = (
     ModelSpec("mean", 8, counts_only=False, expensive=False, fit=fit_mean),
     ModelSpec("seasonal_naive", 8, counts_only=False, expensive=False, fit=fit_seasonal_naive),
     ModelSpec("nb_glm", 20, counts_only=True, expensive=False, fit=fit_nb_glm),
-    ModelSpec("ets", 20, counts_only=False, expensive=True, fit=fit_ets),
+    ModelSpec(
+        "ets",
+        20,
+        counts_only=False,
+        expensive=True,
+        fit=fit_ets,
+        estimate=estimate_ets,
+        forecast_with=forecast_ets,
+    ),
 )
 MODEL_NAMES = tuple(m.name for m in MODELS)
 

@@ -21,14 +21,20 @@ lie above the upper 95 % bound, **fading** when as many lie below the lower one;
 needs at least :data:`FLAG_MIN_VOLUME` documents in the recent weeks to be flagged at all (a
 jump from 0 to 2 is noise, not a trend).
 
-Cost cap: ETS is the one candidate with a numerical fit (about 0.1 s per fit). It competes only
-for series averaging at least :data:`ETS_MIN_MEAN` per week, and at most ``max_ets_series``
-series per run (the largest first); the reason says when the cap left ETS out.
+Cost cap (see ``warning.forecast.service.ets_allowed``): ETS is the one candidate with a numerical fit (about 0.1 s per fit on an idle core).
+Its parameters are estimated twice per series — at the back-test's first origin (then re-used,
+with the states re-filtered, at the later origins) and on the whole history (re-used for the
+flag's forecast). It competes only
+for count series averaging at least :data:`ETS_MIN_MEAN` per week (and share series), with at
+least :data:`ETS_MIN_HISTORY` weeks, and for at most ``forecast_max_ets_series`` series per run:
+sectors first, then sub-fields, then IPC main groups, the largest first. The reason says when
+the cap left ETS out.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -40,7 +46,12 @@ FLAG_MIN_WEEKS = 2
 FLAG_MIN_VOLUME = 5
 BACKTEST_OFFSETS = (12, 8, 4)
 ETS_MIN_MEAN = 3.0
-DEFAULT_MAX_ETS_SERIES = 300
+#: the count model's trend needs at least one document a week on average (sparser series: mean
+#: or seasonal-naive; a trend through mostly-zero weeks is noise, and the IRLS fit is the cost)
+GLM_MIN_MEAN = 1.0
+#: ETS (min history 20) is scored at the back-test's first origin, 12 weeks back
+ETS_MIN_HISTORY = 32
+DEFAULT_MAX_ETS_SERIES = 100
 #: interval calibration needs this many back-test points, and stretches by at most MAX_WIDEN
 MIN_CALIBRATION_POINTS = 8
 MAX_WIDEN = 3.0
@@ -60,7 +71,7 @@ class Outcome:
 def candidates(y: np.ndarray, counts: bool, allow_ets: bool) -> list[ModelSpec]:
     result = []
     for spec in MODELS:
-        if spec.counts_only and not counts:
+        if spec.counts_only and not (counts and float(np.mean(y)) >= GLM_MIN_MEAN):
             continue
         if spec.expensive and not (allow_ets and float(np.mean(y)) >= _ets_min_mean(counts)):
             continue
@@ -112,9 +123,17 @@ def backtest(
     errors: list[float] = []
     z80: list[float] = []
     z95: list[float] = []
-    for origin in origins:
+    params: Any = None
+    for i, origin in enumerate(origins):
         h = min(horizon, len(y) - origin)
-        f = spec.fit(y[:origin], h, counts).clipped(bounds(counts))
+        if spec.estimate is not None and spec.forecast_with is not None:
+            # costly models: parameters estimated once, at the first origin, then re-filtered
+            if i == 0:
+                params = spec.estimate(y[:origin])
+            f = spec.forecast_with(y[:origin], h, counts, params)
+        else:
+            f = spec.fit(y[:origin], h, counts)
+        f = f.clipped(bounds(counts))
         actual = y[origin : origin + h]
         errors.extend(np.abs(actual - f.mean).tolist())
         z80 += _z(actual, f.mean, f.lo80, f.hi80)
@@ -155,7 +174,7 @@ def widened(f: Forecast, k80: float, k95: float) -> Forecast:
 
 
 def flag_of(
-    spec: ModelSpec, y: np.ndarray, counts: bool, fmt: str = "{:.1f}"
+    spec: ModelSpec, y: np.ndarray, counts: bool, fmt: str = "{:.1f}", params: Any = None
 ) -> tuple[str | None, str]:
     """``("emerging" | "fading" | None, reason)`` from the recent weeks against a prior forecast."""
     n = len(y)
@@ -172,7 +191,11 @@ def flag_of(
             None,
             f"no flag: fewer than {FLAG_MIN_VOLUME} documents in the last {RECENT_WEEKS} weeks",
         )
-    prior = spec.fit(y[:-RECENT_WEEKS], RECENT_WEEKS, counts).clipped(bounds(counts))
+    if params is not None and spec.forecast_with is not None:
+        prior = spec.forecast_with(y[:-RECENT_WEEKS], RECENT_WEEKS, counts, params)
+    else:
+        prior = spec.fit(y[:-RECENT_WEEKS], RECENT_WEEKS, counts)
+    prior = prior.clipped(bounds(counts))
     above = int(np.sum(recent > prior.hi95))
     below = int(np.sum(recent < prior.lo95))
     shown = ", ".join(fmt.format(v) for v in recent)
@@ -208,12 +231,16 @@ def forecast_series(
         )
     spec, tests = choose(y, horizon, counts, allow_ets)
     scores = {name: round(t.mae, 4) for name, t in tests.items()}
-    forecast = spec.fit(y, horizon, counts)
+    params = spec.estimate(y) if spec.estimate is not None else None
+    if params is not None and spec.forecast_with is not None:
+        forecast = spec.forecast_with(y, horizon, counts, params)
+    else:
+        forecast = spec.fit(y, horizon, counts)
     chosen = tests.get(spec.name)
     k80, k95 = (chosen.widen(0.80), chosen.widen(0.95)) if chosen else (1.0, 1.0)
     forecast = widened(forecast, k80, max(k95, k80)).clipped(bounds(counts))
     fmt = "{:.1f}" if counts else "{:.3f}"
-    flag, flag_reason = flag_of(spec, y, counts, fmt)
+    flag, flag_reason = flag_of(spec, y, counts, fmt, params)
     tested = ", ".join(f"{name} {score:.3g}" for name, score in sorted(scores.items()))
     why = (
         f"{spec.name} chosen by rolling-origin back-test (MAE: {tested})"
@@ -222,7 +249,11 @@ def forecast_series(
     )
     if k80 > 1 or k95 > 1:
         why += f"; intervals widened x{k80:.2f} (80 %) and x{max(k95, k80):.2f} (95 %) to the back-test's coverage"
-    ets_left_out = not allow_ets and counts and float(np.mean(y)) >= ETS_MIN_MEAN
+    ets_left_out = (
+        not allow_ets
+        and len(y) >= ETS_MIN_HISTORY
+        and (not counts or float(np.mean(y)) >= ETS_MIN_MEAN)
+    )
     if ets_left_out:
         why += "; ETS not tried (per-run ETS cap reached)"
     return Outcome("ok", spec.name, forecast, scores, flag, f"{why}; {flag_reason}")

@@ -19,8 +19,8 @@ from warning.errors import InputError, Problem
 from warning.forecast.data import StoreDoc, load_documents
 from warning.forecast.select import (
     DEFAULT_MAX_ETS_SERIES,
+    ETS_MIN_HISTORY,
     ETS_MIN_MEAN,
-    MIN_HISTORY_WEEKS,
     Outcome,
     forecast_series,
 )
@@ -71,6 +71,24 @@ def series_json(series: Series, outcome: Outcome, as_of: IsoWeek) -> dict[str, A
     }
 
 
+def ets_allowed(all_series: list[Series], max_ets_series: int) -> set[int]:
+    """Indexes of the series that get the ETS candidate: sectors, then sub-fields, then IPC
+    groups; within a level the largest first (share series after the count series)."""
+    eligible = [
+        i
+        for i, s in enumerate(all_series)
+        if len(s.values) >= ETS_MIN_HISTORY
+        and (not s.is_count or float(np.mean(s.values)) >= ETS_MIN_MEAN)
+    ]
+    level = {"sector": 0, "subfield": 1, "ipc": 2}
+
+    def priority(i: int) -> tuple[int, int, float]:
+        s = all_series[i]
+        return (level[s.key.level], not s.is_count, -float(np.mean(s.values)))
+
+    return set(sorted(eligible, key=priority)[:max_ets_series])
+
+
 def forecast_documents(
     docs: list[StoreDoc],
     as_of: IsoWeek,
@@ -81,16 +99,7 @@ def forecast_documents(
 ) -> dict[str, Any]:
     """``{"as_of", "series": [...]}`` for every field with documents up to ``as_of``."""
     all_series = build_series(docs, as_of, sector=sector)
-    # the ETS cap goes to the largest count series (ties: the stable series order)
-    eligible = [
-        i
-        for i, s in enumerate(all_series)
-        if s.is_count and len(s.values) >= MIN_HISTORY_WEEKS and np.mean(s.values) >= ETS_MIN_MEAN
-    ]
-    eligible.sort(key=lambda i: -float(np.mean(all_series[i].values)))
-    allowed = set(eligible[:max_ets_series]) | {
-        i for i, s in enumerate(all_series) if not s.is_count
-    }
+    allowed = ets_allowed(all_series, max_ets_series)
     out = []
     for i, series in enumerate(all_series):
         outcome = forecast_series(
