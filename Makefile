@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.stamp-install
 
-.PHONY: demo test lint format typecheck bench install clean fonts
+.PHONY: demo test lint format typecheck bench install clean fonts browser
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -32,7 +32,13 @@ format: install
 typecheck: install
 	$(BIN)/mypy
 
-test: install lint typecheck
+# The console's browser tests drive Debian's Chromium through Playwright (`playwright install`
+# cannot download browsers here); CI runs as root on a clean machine, so install it if missing.
+browser:
+	@test -x /usr/bin/chromium || apt-get install -y chromium fonts-noto-cjk \
+		|| (apt-get update && apt-get install -y chromium fonts-noto-cjk)
+
+test: install browser lint typecheck
 	$(BIN)/python -m pytest -n 2 --dist loadgroup -q -p no:cacheprovider
 
 bench: install

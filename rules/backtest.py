@@ -224,3 +224,66 @@ def diff(
             )
         )
     return out
+
+
+@dataclass
+class StoredBacktest:
+    """A back-test of candidate rule versions over stored documents, against the active ones."""
+
+    first: dt.date
+    last: dt.date
+    documents: int
+    candidate: list[AnyMatch]
+    baseline: list[AnyMatch]
+    diffs: list[RuleDiff]
+
+
+def backtest_stored(
+    store: Any,
+    settings: Any,
+    candidate: list[CompiledRule],
+    first: dt.date,
+    last: dt.date,
+    now: dt.datetime,
+    subs: list[CompiledSubscription] | None = None,
+) -> StoredBacktest:
+    """Match documents published (or with legal events) in ``first..last`` with ``candidate``
+    and with the active versions of the same rules; `ipwarn rules test --since` and the
+    console's rule editor both call this. ``subs`` None: the stored subscriptions."""
+    from sqlalchemy import select
+
+    from rules.repository import active_rule_versions, compiled_subscriptions
+    from rules.stage import build_matcher
+    from rules.storedocs import load_match_docs
+    from warning.store.models import Document, LegalEvent
+
+    with store.session() as session:
+        if subs is None:
+            subs = compiled_subscriptions(session)
+        ids = set(
+            session.execute(
+                select(Document.id).where(
+                    Document.publication_date >= first, Document.publication_date <= last
+                )
+            ).scalars()
+        )
+        new_pubs = set(ids)
+        ids |= set(
+            session.execute(
+                select(LegalEvent.document_id).where(
+                    LegalEvent.event_date >= first, LegalEvent.event_date <= last
+                )
+            ).scalars()
+        )
+        docs = load_match_docs(
+            session, ids, new_publications=new_pubs, events_between=(first, last)
+        )
+        active = active_rule_versions(session)
+        baseline = [active[r.id] for r in candidate if r.id in active]
+        screen = build_matcher(session, candidate + baseline, subs, settings).screen
+    regions = list(getattr(settings, "local_regions", ["鞍山", "辽宁"]))
+    new = run_backtest(candidate, docs, subs, now, regions=regions, screen=screen)
+    old = run_backtest(baseline, docs, subs, now, regions=regions, screen=screen)
+    versions = {r.id: (active[r.id].spec.version if r.id in active else None) for r in candidate}
+    diffs = diff(new, old, versions, {r.id: r.spec.version for r in candidate})
+    return StoredBacktest(first, last, len(docs), list(new), list(old), diffs)

@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from rules.backtest import (
     AnyMatch,
     as_row,
-    diff,
+    backtest_stored,
     format_line,
     read_docs,
     run_backtest,
@@ -22,9 +22,7 @@ from rules.backtest import (
 from rules.engine import CompiledRule, CompiledSubscription
 from rules.loader import load_rules, load_rules_or_raise, load_subscription_file, rule_files
 from rules.repository import (
-    active_rule_versions,
     compiled_from_file,
-    compiled_subscriptions,
     import_subscriptions,
     set_status,
     sync_rules,
@@ -149,44 +147,16 @@ def _test_stored(
     now: dt.datetime,
     as_json: bool,
 ) -> None:
-    from rules.stage import build_matcher
-    from rules.storedocs import load_match_docs
-    from warning.store.models import Document, LegalEvent
-
     start = _parse_when(since, "--since")
     end = _parse_when(until, "--until") or now
     assert start is not None
     first, last = start.date(), end.date()
-    with app.store.session() as session:
-        if not have_subs:
-            subs = compiled_subscriptions(session)
-        ids = set(
-            session.execute(
-                select(Document.id).where(
-                    Document.publication_date >= first, Document.publication_date <= last
-                )
-            ).scalars()
-        )
-        new_pubs = set(ids)
-        ids |= set(
-            session.execute(
-                select(LegalEvent.document_id).where(
-                    LegalEvent.event_date >= first, LegalEvent.event_date <= last
-                )
-            ).scalars()
-        )
-        docs = load_match_docs(
-            session, ids, new_publications=new_pubs, events_between=(first, last)
-        )
-        active = active_rule_versions(session)
-        baseline = [active[r.id] for r in candidate if r.id in active]
-        screen = build_matcher(session, candidate + baseline, subs, app.settings).screen
-    regions = _regions(app)
-    new = run_backtest(candidate, docs, subs, end, regions=regions, screen=screen)
-    old = run_backtest(baseline, docs, subs, end, regions=regions, screen=screen)
+    result = backtest_stored(
+        app.store, app.settings, candidate, first, last, end, subs if have_subs else None
+    )
+    new, diffs = result.candidate, result.diffs
     _print(new, as_json)
-    versions = {r.id: (active[r.id].spec.version if r.id in active else None) for r in candidate}
-    for d in diff(new, old, versions, {r.id: r.spec.version for r in candidate}):
+    for d in diffs:
         base = f"v{d.baseline_version}" if d.baseline_version else "no active version"
         if as_json:
             click.echo(
@@ -211,7 +181,7 @@ def _test_stored(
         for enterprise, subject in d.lost:
             click.echo(f"  - {subject} {enterprise or '-'}", err=True)
     click.echo(
-        f"{len(new)} would-be alert(s) from {len(docs)} stored document(s) {first}..{last}",
+        f"{len(new)} would-be alert(s) from {result.documents} stored document(s) {first}..{last}",
         err=True,
     )
 

@@ -78,24 +78,35 @@ def load_rules(paths: list[Path]) -> tuple[list[LoadedRule], list[Problem]]:
         except InputError as exc:
             problems.extend(exc.problems)
             continue
-        for doc in docs:
-            for data, base in _rule_nodes(doc):
-                line = doc.line_of(base)
-                if not isinstance(data, dict):
-                    problems.append(
-                        Problem(
-                            "a rule must be a mapping (id, version, title, ...)",
-                            file=doc.file,
-                            line=line,
-                        )
+        _collect(docs, str(file), loaded, problems)
+    _check_versions(loaded, problems)
+    return loaded, problems
+
+
+def _collect(
+    docs: list[Located], file: str, loaded: list[LoadedRule], problems: list[Problem]
+) -> None:
+    for doc in docs:
+        for data, base in _rule_nodes(doc):
+            line = doc.line_of(base)
+            if not isinstance(data, dict):
+                problems.append(
+                    Problem(
+                        "a rule must be a mapping (id, version, title, ...)",
+                        file=doc.file,
+                        line=line,
                     )
-                    continue
-                try:
-                    spec = RuleSpec.model_validate(data)
-                except ValidationError as exc:
-                    problems.extend(problems_from(exc, doc, RuleSpec, base))
-                    continue
-                loaded.append(LoadedRule(spec=spec, file=str(file), line=line))
+                )
+                continue
+            try:
+                spec = RuleSpec.model_validate(data)
+            except ValidationError as exc:
+                problems.extend(problems_from(exc, doc, RuleSpec, base))
+                continue
+            loaded.append(LoadedRule(spec=spec, file=file, line=line))
+
+
+def _check_versions(loaded: list[LoadedRule], problems: list[Problem]) -> None:
     seen: dict[tuple[str, int], LoadedRule] = {}
     for rule in loaded:
         key = (rule.spec.id, rule.spec.version)
@@ -112,6 +123,20 @@ def load_rules(paths: list[Path]) -> tuple[list[LoadedRule], list[Problem]]:
             )
         seen.setdefault(key, rule)
     problems.sort(key=lambda p: (p.file or "", p.line or 0))
+
+
+def load_rules_text(text: str, name: str) -> tuple[list[LoadedRule], list[Problem]]:
+    """Like :func:`load_rules` for YAML typed in the console; problems name ``name``."""
+    loaded: list[LoadedRule] = []
+    problems: list[Problem] = []
+    try:
+        docs = load_located(Path(name), text)
+    except InputError as exc:
+        return [], list(exc.problems)
+    _collect(docs, name, loaded, problems)
+    if not loaded and not problems:
+        problems.append(Problem("no rule in the text", file=name, line=1))
+    _check_versions(loaded, problems)
     return loaded, problems
 
 

@@ -132,16 +132,7 @@ def compiled_subscriptions(session: Session) -> list[CompiledSubscription]:
     ).all()
     out = []
     for sub, enterprise in rows:
-        spec = SubscriptionSpec(
-            name=sub.name,
-            scope=Scope.model_validate(sub.scope),
-            frequency=sub.frequency,
-            quiet_hours=f"{sub.quiet_start}-{sub.quiet_end}"
-            if sub.quiet_start and sub.quiet_end
-            else None,
-            daily_cap=sub.daily_cap,
-            active=sub.active,
-        )
+        spec = spec_of(sub)
         out.append(
             CompiledSubscription.build(
                 enterprise.id, enterprise.name, enterprise.recipients, spec, sub.id
@@ -168,6 +159,32 @@ class ImportReport:
     subscriptions_deactivated: int = 0
 
 
+def subscription_values(spec: SubscriptionSpec) -> dict[str, Any]:
+    """The stored columns of a validated subscription (file import and console edits)."""
+    return {
+        "scope": spec.scope.model_dump(mode="json", exclude_defaults=True),
+        "frequency": spec.frequency,
+        "quiet_start": spec.quiet_start,
+        "quiet_end": spec.quiet_end,
+        "daily_cap": spec.daily_cap,
+        "active": spec.active,
+    }
+
+
+def spec_of(sub: Subscription) -> SubscriptionSpec:
+    """A stored subscription as the spec it was validated from."""
+    return SubscriptionSpec(
+        name=sub.name,
+        scope=Scope.model_validate(sub.scope),
+        frequency=sub.frequency,
+        quiet_hours=f"{sub.quiet_start}-{sub.quiet_end}"
+        if sub.quiet_start and sub.quiet_end
+        else None,
+        daily_cap=sub.daily_cap,
+        active=sub.active,
+    )
+
+
 def import_subscriptions(
     session: Session, parsed: SubscriptionFile, now: dt.datetime
 ) -> ImportReport:
@@ -192,14 +209,7 @@ def import_subscriptions(
             ).scalars()
         }
         for spec in ent.subscriptions:
-            values = {
-                "scope": spec.scope.model_dump(mode="json", exclude_defaults=True),
-                "frequency": spec.frequency,
-                "quiet_start": spec.quiet_start,
-                "quiet_end": spec.quiet_end,
-                "daily_cap": spec.daily_cap,
-                "active": spec.active,
-            }
+            values = subscription_values(spec)
             sub = existing.pop(spec.name, None)
             if sub is None:
                 session.add(

@@ -90,4 +90,4 @@ def test_postgres_database_must_be_upgraded_explicitly(settings, empty_store):
             env={"IPWARN_DATABASE_URL": empty_store.url, "PATH": "/usr/bin"},
         )
         assert up.returncode == 0, up.stderr
-        assert "empty -> 0001" in up.stdout
+        assert f"empty -> {migrate.head_revision(empty_store.engine)}" in up.stdout

@@ -74,6 +74,11 @@ LAZY_COMMANDS: dict[str, tuple[str, str]] = {
         "warning.digest.cli:digest",
         "Build, show, approve and send the weekly risk digest.",
     ),
+    "web": ("warning.web.cli:web", "Serve the web console and JSON API (uvicorn)."),
+    "users": (
+        "warning.web.cli:users",
+        "Add, list, disable console users; reset passwords; issue and revoke API tokens.",
+    ),
 }
 
 

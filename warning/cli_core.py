@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from typing import Any
 
@@ -148,16 +149,10 @@ def serve(ctx: click.Context, poll_seconds: float) -> None:
     serve_forever(app.settings, app.store, config_path, poll_seconds=poll_seconds)
 
 
-@click.command()
-@click.option("--json", "as_json", is_flag=True)
-@click.option("--limit", default=15, show_default=True, help="How many recent job runs to show.")
-@pass_app
-def status(app: App, as_json: bool, limit: int) -> None:
-    """Show sources, recent job runs, stale sources and the outbox."""
+def status_data(app: App, now: dt.datetime, limit: int = 20) -> dict[str, Any]:
+    """Sources and their freshness, recent job runs, outbox counts (`ipwarn status`, console)."""
     from warning import health
 
-    ensure_schema(app)
-    now = utcnow()
     with app.store.session() as session:
         report = health.check(session, app.settings, now)
         stale = {name for name, _ in report.stale_sources}
@@ -205,6 +200,21 @@ def status(app: App, as_json: bool, limit: int) -> None:
         "oldest_due_seconds": oldest_age,
         "problems": report.problems,
     }
+    return data
+
+
+@click.command()
+@click.option("--json", "as_json", is_flag=True)
+@click.option("--limit", default=15, show_default=True, help="How many recent job runs to show.")
+@pass_app
+def status(app: App, as_json: bool, limit: int) -> None:
+    """Show sources, recent job runs, stale sources and the outbox."""
+    ensure_schema(app)
+    data = status_data(app, utcnow(), limit)
+    sources = data["sources"]
+    runs = data["jobs"]
+    outbox = data["outbox"]
+    oldest_age = data["oldest_due_seconds"]
     if as_json:
         click.echo(json.dumps(data, ensure_ascii=False, indent=2))
         return
@@ -227,7 +237,7 @@ def status(app: App, as_json: bool, limit: int) -> None:
         + (" ".join(f"{k}={v}" for k, v in sorted(outbox.items())) or "empty")
         + (f"  oldest due: {oldest_age / 60:.1f} min" if oldest_age is not None else "")
     )
-    for problem in report.problems:
+    for problem in data["problems"]:
         click.echo(f"PROBLEM: {problem}")
 
 

@@ -127,6 +127,17 @@ class Settings(BaseSettings):
     model_dir: Path | None = None
     rules_dir: Path | None = None
 
+    # --- web console (`ipwarn web`) -----------------------------------------------------------
+    #: a console session unused for this long ends (the user logs in again)
+    web_session_idle_minutes: float = Field(default=30.0, gt=0)
+    #: a console session ends this long after login, however active
+    web_session_absolute_hours: float = Field(default=12.0, gt=0)
+    #: failed logins per account within ``web_login_window_minutes`` before logins are refused
+    web_login_max_failures: int = Field(default=5, ge=1)
+    #: failed logins per client address within the window before that address is refused
+    web_login_max_failures_per_address: int = Field(default=20, ge=1)
+    web_login_window_minutes: float = Field(default=15.0, gt=0)
+
     # --- scheduler --------------------------------------------------------------------------
     pipeline_interval_minutes: float = Field(default=10.0, gt=0)
     deliver_interval_seconds: float = Field(default=60.0, gt=0)

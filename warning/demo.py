@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import sys
 from collections import Counter
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from sqlalchemy import func, select
 
 from warning.app import App
 from warning.cli_core import ensure_schema, print_summary
+from warning.errors import InputError
 from warning.logging import configure_logging
 from warning.pipeline import STAGES, StageContext, run_stage
 from warning.store.models import Alert, Document, OutboxMessage, utcnow
@@ -30,6 +32,8 @@ group_window_minutes = 0
 bureau_recipients = ["bureau@ip.anshan.example.cn"]
 reviewer_recipients = ["reviewer@ip.anshan.example.cn"]
 operator_recipients = ["ops@ip.anshan.example.cn"]
+# mute and feedback links in the demo mails lead to `ipwarn web` on this machine
+public_base_url = "http://127.0.0.1:8000"
 
 [sources.inbox]
 base_url = "{inbox_url}"
@@ -82,6 +86,8 @@ def demo(data_dir: Path) -> None:
     """Run the whole pipeline once on bundled samples and print where alerts and digest went."""
     config_path = write_demo_config(data_dir.resolve())
     os.environ["IPWARN_CONFIG"] = str(config_path)  # crawl subprocesses read the same config
+    secrets_dir = write_demo_secret(data_dir.resolve())
+    os.environ["IPWARN_SECRETS_DIR"] = str(secrets_dir)  # signs the mute/feedback links
     app = App(config_path)
     configure_logging(app.settings.log_level, app.settings.log_format)
     ensure_schema(app)
@@ -113,3 +119,59 @@ def demo(data_dir: Path) -> None:
     click.echo(f"alert mails (.eml): {app.settings.outbox_dir.resolve()}")
     click.echo(f"weekly digest:      {app.settings.digest_dir.resolve()}")
     click.echo(f"database:           {app.settings.effective_database_url}")
+    print_console_accounts(app, config_path, secrets_dir)
+
+
+def write_demo_secret(data_dir: Path) -> Path:
+    """``<data_dir>/secrets/ipwarn_link_secret``, made once: the console must verify what mails signed."""
+    import secrets
+
+    directory = data_dir / "secrets"
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / "ipwarn_link_secret"
+    if not path.is_file():
+        path.write_text(secrets.token_urlsafe(32), encoding="utf-8")
+        path.chmod(0o600)
+    return directory
+
+
+def print_console_accounts(app: App, config_path: Path, secrets_dir: Path) -> None:
+    """One console user per role and per demo enterprise, with fresh passwords printed once."""
+    from warning.store.models import Enterprise
+    from warning.web.users import add_user, get_user, reset_password
+
+    wanted: list[tuple[str, str, str | None]] = [
+        ("admin@ip.anshan.example.cn", "admin", None),
+        ("bureau@ip.anshan.example.cn", "bureau", None),
+        ("expert@ip.anshan.example.cn", "expert", None),
+    ]
+    now = utcnow()
+    with app.store.session() as session:
+        for ent in session.scalars(select(Enterprise).order_by(Enterprise.id)):
+            wanted.append((f"{ent.id}@demo.ipwarn.example.cn", "enterprise", ent.id))
+        rows = []
+        for email, role, enterprise in wanted:
+            try:
+                get_user(session, email)
+                password = reset_password(session, email, None, actor="demo", now=now)
+            except InputError:
+                password = add_user(
+                    session,
+                    email=email,
+                    role=role,
+                    enterprise_id=enterprise,
+                    password=None,
+                    actor="demo",
+                    now=now,
+                ).generated_password
+            rows.append((email, role, enterprise, password))
+    click.echo("\nconsole accounts (passwords are new at every `make demo`):")
+    for email, role, enterprise, password in rows:
+        click.echo(
+            f"  {role:<10} {email:<40} {password}" + (f"  ({enterprise})" if enterprise else "")
+        )
+    click.echo(
+        "start the console (then open http://127.0.0.1:8000/):\n"
+        f"  IPWARN_SECRETS_DIR={secrets_dir} {Path(sys.argv[0]).resolve().parent / 'ipwarn'} "
+        f"--config {config_path} web"
+    )

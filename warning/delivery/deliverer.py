@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session
 
 from warning.config import Settings
 from warning.delivery import policy
-from warning.delivery.links import mute_url
+from warning.delivery.links import feedback_urls, mute_url
 from warning.delivery.message import (
     AlertView,
     AttachmentMissing,
@@ -275,11 +275,11 @@ def load_views(
             .where(Alert.id.in_(alert_ids))
         ).all()
         for alert, rule, document, event in rows:
-            views[alert.id] = _view(alert, rule, document, event, settings, known_sectors, now)
+            views[alert.id] = alert_view(alert, rule, document, event, settings, known_sectors, now)
     return views
 
 
-def _view(
+def alert_view(
     alert: Alert,
     rule: Rule,
     document: Document | None,
@@ -323,6 +323,13 @@ def _view(
             settings.public_base_url,
             settings.link_secret.get_secret_value() if settings.link_secret else None,
             rule_id=alert.rule_id,
+            enterprise_id=alert.enterprise_id,
+            now=now,
+        ),
+        feedback_urls=feedback_urls(
+            settings.public_base_url,
+            settings.link_secret.get_secret_value() if settings.link_secret else None,
+            alert_id=alert.id,
             enterprise_id=alert.enterprise_id,
             now=now,
         ),

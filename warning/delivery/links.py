@@ -3,9 +3,9 @@
 A mute link stops one rule's alerts for one enterprise. Anyone who sees the URL could follow
 it, so it must not be forgeable for another enterprise or rule, nor usable for ever: the link
 carries an HMAC-SHA256 token over (enterprise, rule, action, expiry) keyed with the
-``link_secret`` setting. The web page that receives the link (it is not part of ipwarn) calls
-:func:`verify_link_token` (or :func:`verify_link_query` with the parsed query string) before it
-acts. Without a secret no link is made at all: the mail says to contact the bureau instead.
+``link_secret`` setting. The console (`ipwarn web`, ``/mute`` and ``/feedback``) calls
+:func:`verify_link_query` before it acts. Feedback links use the same scheme, with the alert as
+the signed subject and ``feedback:<verdict>`` as the action. Without a secret no link is made at all: the mail says to contact the bureau instead.
 """
 
 from __future__ import annotations
@@ -151,3 +151,45 @@ def mute_url(
         ),
     }
     return base.rstrip("/") + "/mute?" + urlencode(query)
+
+
+#: feedback verdicts a mail link may carry (action ``feedback:<verdict>``)
+FEEDBACK_VERDICTS = ("useful", "not_relevant", "known")
+
+
+def feedback_subject(alert_id: int) -> str:
+    """The signed "rule" field of a feedback link: the alert it is about."""
+    return f"alert:{alert_id}"
+
+
+def feedback_urls(
+    base: str | None,
+    secret: str | bytes | None,
+    *,
+    alert_id: int,
+    enterprise_id: str | None,
+    now: dt.datetime,
+) -> dict[str, str]:
+    """``{verdict: BASE/feedback?...}`` for one alert, signed like the mute links; {} without
+    a base URL, a secret or an enterprise (same reasons as :func:`mute_url`)."""
+    if not base or not secret or not enterprise_id:
+        return {}
+    expires = link_expiry(now)
+    out = {}
+    for verdict in FEEDBACK_VERDICTS:
+        action = f"feedback:{verdict}"
+        query = {
+            "enterprise": enterprise_id,
+            "rule": feedback_subject(alert_id),
+            "action": action,
+            "expires": str(expires),
+            "token": link_token(
+                secret,
+                enterprise=enterprise_id,
+                rule=feedback_subject(alert_id),
+                action=action,
+                expires=expires,
+            ),
+        }
+        out[verdict] = base.rstrip("/") + "/feedback?" + urlencode(query)
+    return out

@@ -178,6 +178,8 @@ class AlertView:
     rows: list[tuple[str, str]] = field(default_factory=list)
     record_url: str | None = None
     mute_url: str | None = None
+    #: signed one-click feedback links {verdict: url} (empty without public_base_url/link_secret)
+    feedback_urls: dict[str, str] = field(default_factory=dict)
     #: the stored document the alert is about (alerts on one document share a card)
     document_id: int | None = None
 
@@ -457,6 +459,8 @@ def build_alert_email(
     mute_links = [a.mute_url for a in ordered if a.mute_url]
     if mute_links and len(set(mute_links)) == 1:
         msg["List-Unsubscribe"] = f"<{mute_links[0]}>"
+        # RFC 8058 one-click: the console's /mute answers this POST without a page
+        msg["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     msg["X-Ipwarn-Alerts"] = ",".join(str(a.alert_id) for a in ordered)
     return msg
 

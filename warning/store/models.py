@@ -415,3 +415,122 @@ class AppState(Base):
     key: Mapped[str] = mapped_column(String(120), primary_key=True)
     value: Mapped[dict[str, Any]] = mapped_column(default=dict)
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+# --- web console: accounts, sessions, API tokens, audit, feedback -----------------------------
+
+
+class User(Base):
+    """A console account with exactly one role; an ``enterprise`` user is bound to one tenant."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    #: stored lower-cased: the login name
+    email: Mapped[str] = mapped_column(String(320), unique=True)
+    #: admin | bureau | expert | enterprise
+    role: Mapped[str] = mapped_column(String(16))
+    enterprise_id: Mapped[str | None] = mapped_column(
+        ForeignKey("enterprises.id", ondelete="CASCADE"), index=True
+    )
+    #: argon2id hash (argon2-cffi's encoded form, parameters included)
+    password_hash: Mapped[str] = mapped_column(Text)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    last_login_at: Mapped[dt.datetime | None] = mapped_column()
+
+
+class WebSession(Base):
+    """A server-side login session; the cookie holds a random id, the row its SHA-256."""
+
+    __tablename__ = "web_sessions"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    #: the synchronizer token every state-changing form of this session must carry
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    last_seen_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    #: absolute end, whatever the activity
+    expires_at: Mapped[dt.datetime] = mapped_column(index=True)
+    address: Mapped[str] = mapped_column(String(64), default="")
+
+
+class ApiToken(Base):
+    """A Bearer token for ``/api/v1``; only its SHA-256 is stored, shown once when made."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(120), default="")
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    #: the first characters, so a user can tell tokens apart in a listing
+    prefix: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    last_used_at: Mapped[dt.datetime | None] = mapped_column()
+    revoked_at: Mapped[dt.datetime | None] = mapped_column()
+
+
+class AuditEntry(Base):
+    """Who changed what and when (console, API, CLI user commands and signed mail links)."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[dt.datetime] = mapped_column(default=utcnow, index=True)
+    #: e-mail of the user, "link:<enterprise>" for a signed mail link, "cli:<login>" for commands
+    actor: Mapped[str] = mapped_column(String(320))
+    #: e.g. subscription.update, silence.add, feedback.set, rule.activate, digest.approve
+    action: Mapped[str] = mapped_column(String(60), index=True)
+    target: Mapped[str] = mapped_column(String(300), default="")
+    enterprise_id: Mapped[str | None] = mapped_column(String(80), index=True)
+    detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    address: Mapped[str] = mapped_column(String(64), default="")
+
+
+class LoginAttempt(Base):
+    """Failed logins, counted per account and per address over a window (throttling)."""
+
+    __tablename__ = "login_attempts"
+    __table_args__ = (
+        Index("ix_login_attempts_email_at", "email", "at"),
+        Index("ix_login_attempts_address_at", "address", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(320))
+    address: Mapped[str] = mapped_column(String(64))
+    at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class AlertFeedback(Base):
+    """An enterprise's verdict on one alert (the latest one counts; the audit log keeps all)."""
+
+    __tablename__ = "alert_feedback"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    alert_id: Mapped[int] = mapped_column(ForeignKey("alerts.id", ondelete="CASCADE"), unique=True)
+    #: useful | not_relevant | known
+    verdict: Mapped[str] = mapped_column(String(16), index=True)
+    comment: Mapped[str] = mapped_column(Text, default="")
+    #: page | link | api
+    via: Mapped[str] = mapped_column(String(8))
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class AlertRead(Base):
+    """An alert a console user has opened (the inbox's unread filter)."""
+
+    __tablename__ = "alert_reads"
+
+    alert_id: Mapped[int] = mapped_column(
+        ForeignKey("alerts.id", ondelete="CASCADE"), primary_key=True
+    )
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    read_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
