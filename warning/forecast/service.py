@@ -96,9 +96,12 @@ def forecast_documents(
     horizon: int = DEFAULT_HORIZON,
     sector: str | None = None,
     max_ets_series: int = DEFAULT_MAX_ETS_SERIES,
+    include_ipc: bool = True,
 ) -> dict[str, Any]:
     """``{"as_of", "series": [...]}`` for every field with documents up to ``as_of``."""
     all_series = build_series(docs, as_of, sector=sector)
+    if not include_ipc:
+        all_series = [s for s in all_series if s.key.ipc is None]
     allowed = ets_allowed(all_series, max_ets_series)
     out = []
     for i, series in enumerate(all_series):
@@ -143,6 +146,7 @@ def run_forecasts(
     as_of: IsoWeek | None = None,
     sector: str | None = None,
     horizon: int = DEFAULT_HORIZON,
+    include_ipc: bool = True,
 ) -> dict[str, Any]:
     """Read the store up to ``as_of`` (default: the last week with data) and forecast."""
     check_sector(sector)
@@ -158,6 +162,7 @@ def run_forecasts(
         horizon=horizon,
         sector=sector,
         max_ets_series=settings.forecast_max_ets_series,
+        include_ipc=include_ipc,
     )
 
 
