@@ -199,8 +199,12 @@ def evaluate(
         "fields": [{"field": f.label, "weekly_volume": f.volume} for f in fields],
         "replications": replications,
         "ets": allow_ets,
+        # headline: the series without an unforeseeable break (steady and trend)
         "accuracy": {
-            m: _summary(_merge(t for (k, _), t in tallies.items() if k == m)) for m in MEASURES
+            m: _summary(
+                _merge(t for (k, sc), t in tallies.items() if k == m and sc in ("steady", "trend"))
+            )
+            for m in MEASURES
         },
         "accuracy_by_scenario": {f"{m}/{s}": _summary(t) for (m, s), t in tallies.items()},
         "models_chosen": dict(sorted(models.items())),
