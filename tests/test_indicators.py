@@ -11,6 +11,7 @@ import pytest
 from crawlers.parsers.common import split_multi
 from tests.forecast_support import ingest, record_of, sample_rows
 from tests.rules_support import run_cli, use_store, write
+from tests.test_digest import _pdf_text
 from warning.indicators.applicant_types import applicant_type
 from warning.store.engine import Store
 
@@ -143,6 +144,24 @@ def test_indicators_count_documents_of_the_region_by_publication_year(
 
     code, text, _ = run_cli(["indicators", "--year", "2026", "--region", "辽宁"], capsys)
     assert code == 0 and "enterprise share" in text and "target" in text
+
+    # the quarterly report: HTML with charts and a PDF, the same bytes when built again
+    files = []
+    for n in (1, 2):
+        out = tmp_path / f"report{n}"
+        code, _, err = run_cli(
+            ["indicators", "--quarter", "2026Q2", "--region", "辽宁", "--report", str(out)], capsys
+        )
+        assert code == 0, err
+        files.append(sorted(out.iterdir()))
+    html, pdf = files[0]
+    assert [p.read_bytes() for p in files[0]] == [p.read_bytes() for p in files[1]]
+    page = html.read_text(encoding="utf-8")
+    assert "2026-04-01 至 2026-06-30" in page and 'alt="每月公开/授权量"' in page
+    assert "企业专利申请量占全市申请量" in page
+    assert "知识产权统计指标" in _pdf_text(pdf)
+    code, _, err = run_cli(["indicators", "--quarter", "2026Q5"], capsys)
+    assert code == 2 and "--quarter" in err
 
 
 def test_bad_periods_and_targets_are_named(sqlite_store: Store, tmp_path, monkeypatch, capsys):

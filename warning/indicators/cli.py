@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from pathlib import Path
 from typing import Any
 
 import click
@@ -16,6 +17,7 @@ from warning.forecast.cli import parse_date
 from warning.forecast.data import load_documents
 from warning.indicators.applicant_types import TYPE_ZH
 from warning.indicators.compute import compute_indicators, previous_period
+from warning.indicators.report import quarter_bounds, render_report
 from warning.indicators.targets import load_targets
 from warning.store.engine import Store
 from warning.store.models import Document
@@ -77,6 +79,14 @@ def _pct(value: float | None) -> str:
 @click.option(
     "--region", default=None, help="City or province (default: the first of local_regions)."
 )
+@click.option("--quarter", default=None, metavar="YYYYQn", help="A calendar quarter, e.g. 2026Q3.")
+@click.option(
+    "--report",
+    "report_dir",
+    default=None,
+    type=click.Path(file_okay=False),
+    help="Also write the report (HTML with charts, and PDF) into this directory.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the indicators as JSON.")
 @click.pass_obj
 def indicators(
@@ -85,17 +95,32 @@ def indicators(
     since: str | None,
     until: str | None,
     region: str | None,
+    quarter: str | None,
+    report_dir: str | None,
     as_json: bool,
 ) -> None:
     """Applications and grants, applicant types, growth against the strategy's targets."""
+    start = parse_date(since, "--since") if since else None
+    end = parse_date(until, "--until") if until else None
+    if quarter:
+        if year or start or end:
+            raise InputError(
+                [
+                    Problem(
+                        "give --quarter alone (not with --year/--since/--until)", field="--quarter"
+                    )
+                ]
+            )
+        start, end = quarter_bounds(quarter)
     result = run_indicators(
-        app.store,
-        app.settings,
-        region=region,
-        year=year,
-        since=parse_date(since, "--since") if since else None,
-        until=parse_date(until, "--until") if until else None,
+        app.store, app.settings, region=region, year=year, since=start, until=end
     )
+    if report_dir:
+        label = (
+            quarter.upper().replace("-", "") if quarter else f"{result['since']}_{result['until']}"
+        )
+        html_path, pdf_path = render_report(result, Path(report_dir), label)
+        click.echo(f"report: {html_path}\n        {pdf_path}", err=as_json)
     if as_json:
         click.echo(json.dumps(result, ensure_ascii=False, indent=2))
         return
