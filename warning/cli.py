@@ -65,6 +65,22 @@ LAZY_COMMANDS: dict[str, tuple[str, str]] = {
         "warning.delivery.cli:silence",
         "Mute a rule, an enterprise or a document family until a date.",
     ),
+    "forecast": (
+        "warning.forecast.cli:forecast",
+        "Forecast weekly publications, grants and foreign share 12 weeks ahead, with flags.",
+    ),
+    "expiring": (
+        "warning.forecast.cli:expiring",
+        "List rights whose term ends or annual fee falls due in the next N months.",
+    ),
+    "disputes": (
+        "warning.forecast.cli:disputes",
+        "Rank fields by the dispute-prone index, with each component shown.",
+    ),
+    "indicators": (
+        "warning.indicators.cli:indicators",
+        "The strategy's indicators: applications, grants, applicant types, targets.",
+    ),
     "digest": (
         "warning.digest.cli:digest",
         "Build, show, approve and send the weekly risk digest.",

@@ -164,6 +164,13 @@ class Settings(BaseSettings):
     digest_thresholds_file: Path | None = None
     local_regions: list[str] = Field(default_factory=lambda: ["鞍山", "辽宁"])
 
+    # --- forecasts and indicators ------------------------------------------------------------
+    #: at most this many series per forecast run get the ETS candidate (the largest first);
+    #: an ETS fit costs about 0.1 s, the other candidates a millisecond or two
+    forecast_max_ets_series: int = Field(default=100, ge=0)
+    #: the strategy's indicator targets (YAML); none: the packaged targets
+    indicator_targets_file: Path | None = None
+
     # --- classifier and rules ---------------------------------------------------------------
     #: directory of classifier artifacts; none: the artifact shipped in the package
     model_dir: Path | None = None

@@ -193,6 +193,52 @@ def legal_chart(content: dict[str, Any]) -> bytes | None:
         return _png(fig)
 
 
+def forecast_chart(content: dict[str, Any]) -> bytes | None:
+    """Per key sector: weekly publications, the 12-week forecast and its 80 % / 95 % bands."""
+    outlook = content.get("outlook") or {}
+    sectors = [s for s in outlook.get("sectors", []) if s["status"] == "ok" and s["forecast"]]
+    if not sectors:
+        return None
+    with matplotlib.rc_context(_rc()):
+        fig = Figure(figsize=(7.2, 1.9 * len(sectors) + 0.6))
+        axes = fig.subplots(len(sectors), 1, squeeze=False)[:, 0]
+        for ax, sector in zip(axes, sectors, strict=True):
+            hist = sector["history"]
+            fc = sector["forecast"]
+            xh = list(range(len(hist)))
+            xf = list(range(len(hist), len(hist) + len(fc)))
+            ax.fill_between(
+                xf, [f["lo95"] for f in fc], [f["hi95"] for f in fc], color="#c6dbef", label="95%"
+            )
+            ax.fill_between(
+                xf, [f["lo80"] for f in fc], [f["hi80"] for f in fc], color="#6baed6", label="80%"
+            )
+            ax.plot(xh, [h["value"] for h in hist], color="#08306b", linewidth=1.4, label="实际")
+            ax.plot(
+                xf,
+                [f["mean"] for f in fc],
+                color="#d94801",
+                linewidth=1.4,
+                linestyle="--",
+                label="预测",
+            )
+            flag = {"emerging": "（新兴↑）", "fading": "（减弱↓）"}.get(sector["flag"] or "", "")
+            ax.set_title(
+                f"{SHORT_ZH.get(sector['id'], sector['name_zh'])}：{sector['model']}{flag}",
+                fontsize=9,
+                loc="left",
+            )
+            ticks = [*xh, *xf][:: max(1, (len(xh) + len(xf)) // 8)]
+            labels = [*(h["week"] for h in hist), *(f["week"] for f in fc)]
+            ax.set_xticks(ticks, [labels[i].split("-")[1] for i in ticks])
+            ax.set_ylim(bottom=0)
+            ax.grid(axis="y", alpha=0.3)
+        axes[0].legend(ncol=4, fontsize=7, loc="upper left", frameon=False)
+        fig.suptitle(f"重点领域每周公开量与未来12周预测（截至 {outlook['as_of']}）", fontsize=10)
+        fig.tight_layout()
+        return _png(fig)
+
+
 def render_charts(content: dict[str, Any]) -> dict[str, bytes]:
     """Chart name -> PNG bytes, only for charts with data."""
     if not content["has_data"]:
@@ -201,5 +247,6 @@ def render_charts(content: dict[str, Any]) -> dict[str, bytes]:
         "filings": filings_chart(content),
         "foreign": foreign_chart(content),
         "legal": legal_chart(content),
+        "forecast": forecast_chart(content),
     }
     return {name: png for name, png in charts.items() if png is not None}

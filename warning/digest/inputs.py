@@ -29,6 +29,7 @@ from warning.applicants import (
 from warning.digest.legal import digest_category
 from warning.digest.thresholds import HISTORY_WEEKS
 from warning.digest.weeks import IsoWeek
+from warning.ipc import matches_prefix
 from warning.store.models import (
     Alert,
     Applicant,
@@ -322,8 +323,27 @@ def _sectors_by_document(
     session: Session, raw_docs: Sequence[Any]
 ) -> dict[int, tuple[tuple[str, ...], str]]:
     """Sector ids per document from its newest classifier version; IPC prefixes when untagged."""
+    return {i: (t.sectors, t.basis) for i, t in tags_by_document(session, raw_docs).items()}
+
+
+@dataclass(frozen=True)
+class DocTags:
+    sectors: tuple[str, ...]
+    #: qualified sub-field ids (``steel.silicon_steel``)
+    subfields: tuple[str, ...]
+    #: "tags" when the classifier tagged it, "ipc" when they come from IPC prefixes
+    basis: str
+
+
+def tags_by_document(session: Session, raw_docs: Sequence[Any]) -> dict[int, DocTags]:
+    """Sectors and sub-fields per document (rows with ``id`` and ``ipc``).
+
+    The newest classifier version's assigned tags; a document without any tag falls back to the
+    taxonomy's IPC prefixes (sub-fields too, where the taxonomy gives them IPC prefixes).
+    """
     taxonomy = load_taxonomy()
     valid = set(taxonomy.sector_ids)
+    qualified = {sf.qualified for sf in taxonomy.subfields}
     tags: dict[int, dict[str, list[Any]]] = defaultdict(lambda: defaultdict(list))
     ids = [row.id for row in raw_docs]
     for chunk in _chunks(ids):
@@ -332,22 +352,43 @@ def _sectors_by_document(
                 DocumentTag.document_id,
                 DocumentTag.model_version,
                 DocumentTag.sector,
+                DocumentTag.subfield,
                 DocumentTag.assigned,
                 DocumentTag.created_at,
             ).where(DocumentTag.document_id.in_(chunk))
         )
         for row in rows:
             tags[row.document_id][row.model_version].append(row)
-    result: dict[int, tuple[tuple[str, ...], str]] = {}
+    result: dict[int, DocTags] = {}
     for row in raw_docs:
         versions = tags.get(row.id)
         if versions:
             newest = max(versions, key=lambda v: (max(t.created_at for t in versions[v]), v))
-            chosen = {t.sector for t in versions[newest] if t.assigned and t.sector in valid}
-            result[row.id] = (tuple(sorted(chosen)), "tags")
+            assigned = [t for t in versions[newest] if t.assigned and t.sector in valid]
+            result[row.id] = DocTags(
+                tuple(sorted({t.sector for t in assigned})),
+                tuple(
+                    sorted(
+                        {
+                            f"{t.sector}.{t.subfield}"
+                            for t in assigned
+                            if t.subfield and f"{t.sector}.{t.subfield}" in qualified
+                        }
+                    )
+                ),
+                "tags",
+            )
         else:
-            hits = taxonomy.sectors_for_ipc(list(row.ipc or []))
-            result[row.id] = (tuple(sorted(s for s in hits if s in valid)), "ipc")
+            symbols = list(row.ipc or [])
+            hits = taxonomy.sectors_for_ipc(symbols)
+            subfields = {
+                sf.qualified
+                for sf in taxonomy.subfields
+                if sf.ipc and sf.sector in hits and any(matches_prefix(s, sf.ipc) for s in symbols)
+            }
+            result[row.id] = DocTags(
+                tuple(sorted(s for s in hits if s in valid)), tuple(sorted(subfields)), "ipc"
+            )
     return result
 
 

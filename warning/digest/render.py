@@ -113,7 +113,7 @@ def render_html(
     template = _environment().get_template("digest.html.j2")
     encoded = {
         name: base64.b64encode(charts[name]).decode("ascii") if name in charts else None
-        for name in ("filings", "foreign", "legal")
+        for name in ("filings", "foreign", "legal", "forecast")
     }
     return template.render(
         c=content,
@@ -151,6 +151,13 @@ def render_text(content: dict[str, Any]) -> str:
         no_baseline = fmt_no_baseline(content, s)
         if no_baseline:
             lines.append(f"    {no_baseline}")
+    outlook = content.get("outlook")
+    if outlook:
+        lines.append("")
+        lines.append(
+            f"趋势预测：{outlook['flagged_total']} 个领域序列出现新兴/减弱信号；未来 "
+            f"{outlook['expiries']['months']} 个月重点领域 {outlook['expiries']['total']} 件专利期限届满。"
+        )
     lines += ["", "详见附件 PDF 或 HTML 版本。"]
     return "\n".join(lines) + "\n"
 
@@ -235,7 +242,8 @@ def render_pdf(
         for a in s["notable"]:
             line(f"  [{a['level_zh']}] {a['number'] or ''} {a['title']} — {a['why']}", 8)
         pdf.ln(2)
-    for name in ("filings", "foreign", "legal"):
+    _outlook_pdf(pdf, content.get("outlook"), line)
+    for name in ("filings", "foreign", "legal", "forecast"):
         if name in charts:
             if pdf.get_y() > pdf.h - 95:
                 pdf.add_page()
@@ -248,6 +256,33 @@ def render_pdf(
             line(f"[{a['level_zh']}] {a['number'] or '—'} {a['title']}", 9)
             line(f"    {a['rule_title']}：{a['why']}", 8, colour=70)
     pdf.output(str(path))
+
+
+def _outlook_pdf(pdf: FPDF, outlook: dict[str, Any] | None, line: Any) -> None:
+    """The outlook in the PDF: flags, next quarter's expiries, the dispute-prone top ten."""
+    if not outlook:
+        return
+    pdf.ln(2)
+    line(f"趋势预测与法律状态预测（截至 {outlook['as_of']}）", 12, 7)
+    for s in outlook["sectors"]:
+        line(f"  {s['name_zh']}：{s['model'] or '—'}，{s['reason']}", 8)
+    if outlook["flagged"]:
+        line("新兴/减弱信号：", 9)
+        for f in outlook["flagged"]:
+            flag = "新兴" if f["flag"] == "emerging" else "减弱"
+            line(f"  [{flag}] {f['label']} {f['measure']}：{f['reason']}", 8)
+    exp = outlook["expiries"]
+    line(f"未来 {exp['months']} 个月期限届满：{exp['total']} 件", 9)
+    for e in exp["items"][:10]:
+        line(f"  {e['number']} {e['right_zh']} {e['title']}（届满 {e['date']}）", 8)
+    line(outlook["lapse_model"]["reason"], 8, colour=90)
+    if outlook["disputes"]:
+        line("易发纠纷领域前十：", 9)
+        for i, f in enumerate(outlook["disputes"], 1):
+            parts = "，".join(
+                f"{c['label_zh']} {c['value']:g}" for c in f["components"].values() if c["score"]
+            )
+            line(f"  {i}. {f['label']} 指数 {f['index']:.3f}（{parts or '各分项均为 0'}）", 8)
 
 
 def _sector_heading(pdf: FPDF, sector: dict[str, Any]) -> None:

@@ -9,6 +9,7 @@ pointing at missing files.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import os
 import tempfile
 from dataclasses import dataclass
@@ -23,6 +24,7 @@ from warning.config import Settings
 from warning.digest.charts import render_charts
 from warning.digest.indicators import compute_content
 from warning.digest.inputs import load_inputs
+from warning.digest.outlook import fingerprint, outlook_section
 from warning.digest.render import render_html, render_pdf, render_text, subject_of
 from warning.digest.thresholds import load_thresholds
 from warning.digest.weeks import IsoWeek
@@ -80,8 +82,11 @@ def build_digest(
             local_regions=settings.local_regions,
             thresholds_fingerprint=thresholds.fingerprint,
         )
-    input_hash = inputs.input_hash
     content = compute_content(inputs, thresholds)
+    content["outlook"] = outlook_section(store, settings, week)
+    input_hash = hashlib.sha256(
+        (inputs.input_hash + fingerprint(content["outlook"])).encode("ascii")
+    ).hexdigest()
     charts = render_charts(content)
     out_dir = settings.digest_dir / str(week)
     out_dir.mkdir(parents=True, exist_ok=True)

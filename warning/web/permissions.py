@@ -29,6 +29,9 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "rules.read": frozenset({"expert", "bureau", "admin"}),
     "rules.edit": frozenset({"expert", "admin"}),
     "audit.read": frozenset({"admin"}),
+    #: forecasts, the dispute index and the indicators are aggregate statistics: every role
+    "forecasts.read": frozenset(ROLES),
+    "indicators.read": frozenset(ROLES),
     "users.manage": frozenset({"admin", "bureau"}),
     #: full-text search and on-demand screening of the (public) stored documents
     "search.use": frozenset(ROLES),

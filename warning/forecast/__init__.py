@@ -1,0 +1,1 @@
+"""Forecasts: weekly trend forecasts, legal-status forecasts, the dispute-prone field index."""

@@ -1,0 +1,1 @@
+"""The strategy's statistical indicators: applications, grants, applicant types, targets."""
