@@ -10,7 +10,6 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import io
-import re
 from pathlib import Path
 from typing import Any
 
@@ -18,12 +17,11 @@ from fpdf import FPDF
 from fpdf.enums import XPos, YPos
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
-from warning.digest.fonts import cjk_font_path
 from warning.digest.legal import CATEGORY_ZH
 from warning.digest.thresholds import LEVEL_COLOUR, LEVEL_ZH
+from warning.pdf import cjk_pdf, pdf_line
 
 #: control characters (crawled text may carry them) are drawn as spaces in the PDF
-_CONTROL = re.compile(r"[\x00-\x09\x0b-\x1f\x7f-\x9f]")
 
 
 def fmt_pct(value: float | None) -> str:
@@ -178,20 +176,11 @@ def render_pdf(
     path: Path,
 ) -> None:
     """An A4 PDF of the digest: levels and drivers, key figures, charts, lists."""
-    pdf = _DigestPdf(format="A4")
-    pdf.set_creation_date(built_at)
-    pdf.set_title(subject_of(content))
-    pdf.set_author("ipwarn")
-    pdf.add_font("cjk", fname=str(cjk_font_path()))
-    pdf.set_auto_page_break(True, margin=15)
-    pdf.add_page()
+    pdf = cjk_pdf(subject_of(content), built_at, _DigestPdf)
     width = pdf.epw
 
     def line(text: str, size: float = 10, height: float = 5.5, colour: int = 0) -> None:
-        pdf.set_font("cjk", size=size)
-        pdf.set_text_color(colour)
-        text = _CONTROL.sub(" ", text)
-        pdf.multi_cell(width, height, text, align="L", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        pdf_line(pdf, text, size, height, colour)
 
     line(f"知识产权风险周报 · {content['week']}", size=18, height=9)
     line(

@@ -20,16 +20,14 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-from fpdf import FPDF
-from fpdf.enums import XPos, YPos
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 from matplotlib.figure import Figure
 
 from warning.digest.charts import _png, _rc
-from warning.digest.fonts import cjk_font_path
 from warning.digest.render import fmt_pct
 from warning.errors import InputError, Problem
 from warning.indicators.applicant_types import TYPE_ZH, TYPES
+from warning.pdf import cjk_pdf, pdf_line
 
 _QUARTER = re.compile(r"^(\d{4})-?Q([1-4])$", re.IGNORECASE)
 CLASS_ZH = {"A": "发明公开", "B": "发明授权", "U": "实用新型", "S": "外观设计"}
@@ -119,18 +117,14 @@ def render_report(data: dict[str, Any], out_dir: Path, label: str) -> tuple[Path
 def _pdf(
     data: dict[str, Any], label: str, digest: str, charts: dict[str, bytes | None], path: Path
 ) -> None:
-    pdf = FPDF(format="A4")
     until = dt.date.fromisoformat(data["until"])
-    pdf.set_creation_date(dt.datetime.combine(until, dt.time(0), tzinfo=dt.UTC))
-    pdf.set_title(f"知识产权统计指标 {data['region']} {label}")
-    pdf.set_author("ipwarn")
-    pdf.add_font("cjk", fname=str(cjk_font_path()))
-    pdf.set_auto_page_break(True, margin=15)
-    pdf.add_page()
+    pdf = cjk_pdf(
+        f"知识产权统计指标 {data['region']} {label}",
+        dt.datetime.combine(until, dt.time(0), tzinfo=dt.UTC),
+    )
 
     def line(text: str, size: float = 10, height: float = 5.5) -> None:
-        pdf.set_font("cjk", size=size)
-        pdf.multi_cell(pdf.epw, height, text, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        pdf_line(pdf, text, size, height)
 
     docs = data["documents"]
     line(f"知识产权统计指标 · {data['region']} · {label}", 16, 8)

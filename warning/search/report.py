@@ -6,28 +6,19 @@ groups. Crawled text is escaped in the HTML (autoescape) and drawn as plain text
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Any
 
-from fpdf import FPDF
-from fpdf.enums import XPos, YPos
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
-from warning.digest.fonts import cjk_font_path
 from warning.errors import InputError, Problem
 from warning.legal_status import STATUS_ZH
+from warning.pdf import cjk_pdf, pdf_line
 from warning.search.screen import ScreenHit, ScreenResult
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 REVIEW_ZH = "有效或审查中 — 需重点审查"
 FREE_ZH = "失效、期限届满或被宣告无效 — 可自由实施"
 DISCLAIMER = "本报告为基于文本相似度的检索筛查结果，不构成法律意见或侵权判定。"
-
-
-def plain(text: str) -> str:
-    """Crawled text for a terminal or a PDF: control characters (escape sequences) removed."""
-    return _CONTROL.sub(" ", text)
 
 
 def _context(result: ScreenResult) -> dict[str, Any]:
@@ -66,19 +57,10 @@ def _status(hit: ScreenHit) -> str:
 
 
 def render_pdf(result: ScreenResult, path: Path) -> None:
-    pdf = FPDF(format="A4")
-    pdf.set_creation_date(result.screened_at)
-    pdf.set_title("专利检索筛查报告")
-    pdf.set_author("ipwarn")
-    pdf.add_font("cjk", fname=str(cjk_font_path()))
-    pdf.set_auto_page_break(True, margin=15)
-    pdf.add_page()
-    width = pdf.epw
+    pdf = cjk_pdf("专利检索筛查报告", result.screened_at)
 
     def line(text: str, size: float = 10, height: float = 5.5, colour: int = 0) -> None:
-        pdf.set_font("cjk", size=size)
-        pdf.set_text_color(colour)
-        pdf.multi_cell(width, height, plain(text), align="L", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        pdf_line(pdf, text, size, height, colour)
 
     ctx = _context(result)["r"]
     line("专利检索筛查报告", 18, 9)
