@@ -13,6 +13,7 @@ from __future__ import annotations
 import gzip
 import re
 import threading
+from collections.abc import Iterable
 from typing import Any
 
 from models.data import DATA_DIR
@@ -37,20 +38,25 @@ def domain_terms() -> list[str]:
     return sorted(terms)
 
 
+def build_tokenizer(extra_terms: Iterable[str] = ()) -> Any:
+    """A new jieba tokenizer with the domain dictionary (and ``extra_terms``) loaded."""
+    import jieba
+
+    jieba.setLogLevel(60)
+    tok = jieba.Tokenizer()
+    tok.initialize()
+    for term in [*domain_terms(), *extra_terms]:
+        tok.add_word(term, freq=tok.suggest_freq(term, tune=False) or 20)
+    return tok
+
+
 def tokenizer() -> Any:
     """The process-wide jieba tokenizer with the domain dictionary (built on first use)."""
     global _tokenizer
     if _tokenizer is None:
         with _lock:
             if _tokenizer is None:
-                import jieba
-
-                jieba.setLogLevel(60)
-                tok = jieba.Tokenizer()
-                tok.initialize()
-                for term in domain_terms():
-                    tok.add_word(term, freq=tok.suggest_freq(term, tune=False) or 20)
-                _tokenizer = tok
+                _tokenizer = build_tokenizer()
     return _tokenizer
 
 

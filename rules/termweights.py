@@ -73,16 +73,9 @@ def _segmenter() -> Any:
     if _tokenizer is None:
         with _lock:
             if _tokenizer is None:
-                import jieba
+                from models.segment import build_tokenizer
 
-                from models.segment import domain_terms
-
-                jieba.setLogLevel(60)
-                tok = jieba.Tokenizer()
-                tok.initialize()
-                for term in [*domain_terms(), *domain_dictionary()[0]]:
-                    tok.add_word(term, freq=tok.suggest_freq(term, tune=False) or 20)
-                _tokenizer = tok
+                _tokenizer = build_tokenizer(domain_dictionary()[0])
     return _tokenizer
 
 
