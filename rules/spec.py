@@ -279,6 +279,20 @@ class AggregateSpec(_Strict):
     ratio: float = Field(default=3.0, gt=0)
 
 
+class DeadlineSpec(_Strict):
+    """A legal-status deadline of rights in force (``warning.forecast.legal``), per subscriber.
+
+    ``expiry``: a right in the subscriber's scope whose term ends in the next ``months`` (an
+    opportunity: free to use from the day after); ``fee_anniversary``: an annual fee of one of
+    the subscriber's own patents falls due in the next ``months`` (a reminder).
+    """
+
+    event: Literal["expiry", "fee_anniversary"]
+    months: int = Field(default=3, ge=1, le=24)
+    #: only the subscriber's own patents (always true for fee anniversaries)
+    own_patents_only: bool = False
+
+
 class RuleSpec(_Strict):
     """One version of an expert rule as written in a rule file."""
 
@@ -290,9 +304,10 @@ class RuleSpec(_Strict):
     status: RuleStatus = "draft"
     #: risk (a threat), opportunity (e.g. a lapsed patent free to use) or info
     category: Literal["risk", "opportunity", "info"] = "risk"
-    kind: Literal["document", "aggregate"] = "document"
+    kind: Literal["document", "aggregate", "deadline"] = "document"
     when: Conditions = Field(default_factory=Conditions)
     aggregate: AggregateSpec | None = None
+    deadline: DeadlineSpec | None = None
     #: "subscribers": every subscription whose scope covers the match; "none": bureau only;
     #: or a list of enterprise ids
     notify: Literal["subscribers", "none"] | list[str] = "subscribers"
@@ -312,8 +327,23 @@ class RuleSpec(_Strict):
             raise ValueError(
                 "an aggregate rule needs an 'aggregate' section (metric, window_weeks, ...)"
             )
-        if self.kind == "document" and self.aggregate is not None:
+        if self.kind != "aggregate" and self.aggregate is not None:
             raise ValueError("'aggregate' is only allowed with kind: aggregate")
+        if self.kind == "deadline":
+            if self.deadline is None:
+                raise ValueError(
+                    "a deadline rule needs a 'deadline' section (event: expiry | fee_anniversary)"
+                )
+            if self.when.given():
+                raise ValueError(
+                    "a deadline rule takes its scope from the subscriptions, not 'when'"
+                )
+            if self.notify != "subscribers":
+                raise ValueError(
+                    "a deadline rule is per subscriber, so notify must be 'subscribers'"
+                )
+        elif self.deadline is not None:
+            raise ValueError("'deadline' is only allowed with kind: deadline")
         if self.kind == "document" and not self.when.given():
             raise ValueError("'when' has no condition; a rule must say what it matches")
         per_subscriber = [

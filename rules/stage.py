@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 
 from models.registry import active_version
 from rules.aggregate import AggregateMatch, evaluate_aggregates, lookback_days
+from rules.deadlines import DeadlineMatch, evaluate_deadlines
 from rules.engine import CompiledRule, CompiledSubscription, Match, Matcher
 from rules.loader import load_rules, packaged_library
 from rules.repository import compiled_rules, compiled_subscriptions, sync_rules
@@ -47,11 +48,12 @@ from warning.store.upsert import dialect_insert, insert_ignore_returning_id
 log = get_logger(__name__)
 
 AGGREGATE_KEY = "rules.aggregate_last_day"
+DEADLINE_KEY = "rules.deadline_last_day"
 BATCH = 500
 #: stored documents used as screening background (besides the packaged titles)
 BACKGROUND_SAMPLE = 2000
 
-AnyMatch = Match | AggregateMatch
+AnyMatch = Match | AggregateMatch | DeadlineMatch
 
 
 def rules_dir(settings: Settings) -> Path:
@@ -167,6 +169,7 @@ def run_match_stage(ctx: StageContext) -> StageResult:
                 )
 
     _add(counts, _run_aggregates(ctx, rules, subs))
+    _add(counts, _run_deadlines(ctx, rules, subs))
     notes = [str(p) for p in problems] + report.notes
     if pending.waiting_documents or pending.waiting_events:
         notes.append(
@@ -286,6 +289,31 @@ def _run_aggregates(
     return {"aggregate_" + k: v for k, v in counts.items() if v}
 
 
+def _run_deadlines(
+    ctx: StageContext, rules: list[CompiledRule], subs: list[CompiledSubscription]
+) -> dict[str, int]:
+    """Deadline rules run once per local day; each deadline is alerted once (its dedupe key)."""
+    from warning.forecast.data import load_documents
+
+    wanted = [r for r in rules if r.spec.kind == "deadline"]
+    if not wanted or not subs:
+        return {}
+    today = ctx.now.astimezone(ctx.settings.tz).date()
+    with ctx.store.session() as session:
+        state = session.get(AppState, DEADLINE_KEY)
+        if state is not None and state.value.get("day") == today.isoformat() and not ctx.force:
+            return {}
+        docs = load_documents(session, until=today, with_events=True)
+        fired = evaluate_deadlines(wanted, docs, today, subs)
+        counts = store_matches(session, fired, ctx.now, ctx.settings)
+        value = {"day": today.isoformat()}
+        if state is None:
+            session.add(AppState(key=DEADLINE_KEY, value=value, updated_at=ctx.now))
+        else:
+            state.value, state.updated_at = value, ctx.now
+    return {"deadline_" + k: v for k, v in counts.items() if v}
+
+
 def _due(
     session: Session, match: AnyMatch, now: dt.datetime, settings: Settings
 ) -> tuple[dt.datetime, str]:
@@ -307,6 +335,8 @@ def _due(
 def _sector(match: AnyMatch) -> str | None:
     if isinstance(match, AggregateMatch):
         return match.group.get("sector")
+    if isinstance(match, DeadlineMatch):
+        return match.doc.sectors[0] if match.doc.sectors else None
     matched = match.explanation.get("matched_conditions", {}).get("sectors")
     if matched:
         return str(next(iter(matched)))

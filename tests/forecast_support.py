@@ -61,6 +61,21 @@ def record_of(row: dict[str, str], day: dt.date, copy: int = 0) -> DocumentRecor
     )
 
 
+def granted_record(row: dict[str, str], kind: str, filed: dt.date, events=(), *, published=None):
+    """A real record turned into a grant of ``kind`` filed on ``filed`` (number re-suffixed)."""
+    record = record_of(row, published or dt.date(2019, 7, 12))
+    number = record.number[:-1] + kind
+    return record.model_copy(
+        update={
+            "number": number,
+            "kind": kind,
+            "application_date": filed,
+            "application_number": number[2:-1],
+            "legal_events": list(events),
+        }
+    )
+
+
 def redated(
     rows: list[dict[str, str]], counts: list[int], first_monday: dt.date, *, start: int = 0
 ) -> list[DocumentRecord]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 
-from tests.forecast_support import ingest, record_of, sector_rows
+from tests.forecast_support import granted_record, ingest, sector_rows
 from tests.rules_support import run_cli, use_store
 from warning.forecast.legal import add_years, expiry_date
 from warning.records import LegalEventRecord
@@ -24,38 +24,24 @@ def test_statutory_terms():
     assert add_years(dt.date(2016, 2, 29), 10) == dt.date(2026, 2, 28)
 
 
-def _granted(row: dict, kind: str, filed: dt.date, events=()):
-    record = record_of(row, dt.date(2019, 7, 12))
-    number = record.number[:-1] + kind
-    return record.model_copy(
-        update={
-            "number": number,
-            "kind": kind,
-            "application_date": filed,
-            "application_number": number[2:-1],
-            "legal_events": list(events),
-        }
-    )
-
-
 def test_expiring_lists_terms_and_fee_anniversaries_in_scope(
     store: Store, tmp_path, monkeypatch, capsys
 ):
     rows = sector_rows("equipment")
     records = [
         # utility model filed 2016-12-20: term ends 2026-12-19 (inside 3 months)
-        _granted(rows[0], "U", dt.date(2016, 12, 20)),
+        granted_record(rows[0], "U", dt.date(2016, 12, 20)),
         # invention filed 2015-01-15: 12th anniversary 2027-01-15 opens protection year 13
-        _granted(rows[1], "B", dt.date(2015, 1, 15)),
+        granted_record(rows[1], "B", dt.date(2015, 1, 15)),
         # lapsed for non-payment in 2025: not in force, never listed
-        _granted(
+        granted_record(
             rows[2],
             "U",
             dt.date(2017, 1, 10),
             [LegalEventRecord(code="CF01", date=dt.date(2025, 3, 1))],
         ),
         # invention filed in March: its anniversary is outside the window
-        _granted(rows[3], "B", dt.date(2018, 3, 20)),
+        granted_record(rows[3], "B", dt.date(2018, 3, 20)),
     ]
     ingest(store, records)
     with store.session() as session:

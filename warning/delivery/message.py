@@ -46,6 +46,8 @@ KNOWN_KEYS: tuple[tuple[tuple[str, ...], str], ...] = (
     (("competitors",), "竞争对手"),
     (("scope",), "订阅范围命中"),
     (("legal_event",), "法律状态"),
+    (("reason",), "原因"),
+    (("deadline",), "期限"),
     (("applicants",), "申请人"),
     (("ipc",), "IPC 分类"),
     (("sectors",), "行业置信度"),

@@ -154,8 +154,17 @@ def expiring(
             if i["event"] == "expiry"
             else f"year {i['fee_year']} fee due {i['date']} (grace until {i['grace_until']})"
         )
-        click.echo(f"  {i['number']:<16} {i['right_zh']}  {what}{own}  {i['title']}")
-    click.echo(result["lapse_model"]["reason"])
+        lapse = i.get("lapse_probability_12m")
+        risk = f"  lapse 12m {lapse:.1%}" if lapse is not None else ""
+        click.echo(f"  {i['number']:<16} {i['right_zh']}  {what}{risk}{own}  {i['title']}")
+    model = result["lapse_model"]
+    click.echo(model["reason"])
+    calibration = model.get("calibration") or {}
+    for d in calibration.get("deciles") or []:
+        click.echo(
+            f"  risk decile {d['decile']:>2}: {d['rights']:>5} rights, predicted "
+            f"{d['predicted']:.1%}, observed {d['observed']:.1%}"
+        )
 
 
 def parse_date(text: str, option: str) -> dt.date:

@@ -8,6 +8,7 @@ prefixes (keywords are not used here: they need the full text); its own patents
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -16,7 +17,8 @@ from sqlalchemy import select
 from warning.config import Settings
 from warning.errors import InputError, Problem
 from warning.forecast.data import StoreDoc, load_documents
-from warning.forecast.legal import add_months, deadlines, lapse_model_status
+from warning.forecast.lapse import lapse_estimates, load_claims
+from warning.forecast.legal import add_months, deadlines
 from warning.forecast.service import check_sector
 from warning.store.engine import Store
 from warning.store.models import Enterprise, Subscription, utcnow
@@ -96,17 +98,29 @@ def enterprise_scope(store: Store, enterprise_id: str) -> Scope:
 
 
 def expiring_documents(
-    docs: list[StoreDoc], as_of: dt.date, months: int, scope: Scope
+    docs: list[StoreDoc],
+    as_of: dt.date,
+    months: int,
+    scope: Scope,
+    claims: Mapping[int, int] | None = None,
 ) -> dict[str, Any]:
+    """The deadlines in scope; each item carries its right's 12-month lapse probability (or null).
+
+    The lapse model is fitted on every document of the store, not only the scope's: the hazard
+    of non-payment is a property of the register, and a scope alone rarely holds enough events.
+    """
     covered = [d for d in docs if scope.covers(d)]
     items = deadlines(covered, as_of, months, own=scope.own)
+    status, probabilities = lapse_estimates(docs, as_of, claims)
     return {
         "as_of": as_of.isoformat(),
         "until": add_months(as_of, months).isoformat(),
         "months": months,
         "scope": scope.to_json(),
-        "items": [d.to_json() for d in items],
-        "lapse_model": lapse_model_status(docs, as_of),
+        "items": [
+            {**d.to_json(), "lapse_probability_12m": probabilities.get(d.doc.number)} for d in items
+        ],
+        "lapse_model": status,
     }
 
 
@@ -135,4 +149,5 @@ def run_expiring(
         scope = Scope("all sectors", everything=True)
     with store.read_session() as session:
         docs = load_documents(session, until=day, with_events=True)
-    return expiring_documents(docs, day, months, scope)
+        claims = load_claims(session, docs)
+    return expiring_documents(docs, day, months, scope, claims)

@@ -13,9 +13,9 @@ A right is **in force** at ``as_of`` when its document is a grant (B/C, U/Y, S),
 not ended, and the store holds no termination, expiry or full-invalidation event for it dated
 on or before ``as_of``. One entry per application (the grant document).
 
-Lapse probability: a survival model fitted on the store's own non-payment terminations needs at
-least :data:`MIN_LAPSE_EVENTS` of them; with fewer the estimate is reported as not available
-(:func:`lapse_model_status`), never guessed.
+Lapse probability: a survival model fitted on the store's own non-payment terminations
+(:mod:`warning.forecast.lapse`) needs at least :data:`MIN_LAPSE_EVENTS` of them; with fewer the
+estimate is reported as not available (:func:`lapse_model_status`), never guessed.
 """
 
 from __future__ import annotations
@@ -153,30 +153,7 @@ def deadlines(
 
 
 def lapse_model_status(docs: list[StoreDoc], as_of: dt.date) -> dict[str, Any]:
-    """Whether a lapse-probability model can be fitted on the store's own events."""
-    events = sum(
-        1
-        for doc in docs
-        for e in doc.events
-        if e.event_date <= as_of and e.code.upper() in NON_PAYMENT_CODES
-    )
-    if events < MIN_LAPSE_EVENTS:
-        return {
-            "available": False,
-            "events": events,
-            "min_events": MIN_LAPSE_EVENTS,
-            "reason": (
-                f"lapse probability not available: the store holds {events} terminations for "
-                f"non-payment up to {as_of.isoformat()}, at least {MIN_LAPSE_EVENTS} are needed "
-                "to fit and back-test a survival model"
-            ),
-        }
-    return {
-        "available": False,
-        "events": events,
-        "min_events": MIN_LAPSE_EVENTS,
-        "reason": (
-            f"the store holds {events} non-payment terminations, enough to fit a survival model, "
-            "but the model is not built yet (see docs/forecasts.md)"
-        ),
-    }
+    """Whether a lapse-probability model is fitted on the store's own events, with its back-test."""
+    from warning.forecast.lapse import lapse_estimates
+
+    return lapse_estimates(docs, as_of)[0]

@@ -1,0 +1,120 @@
+"""Deadline alert kinds: "expiring in my scope" and "own patents' fee anniversaries".
+
+Documents: real records of the 2019 gazette sample (``tests/forecast_support``) turned into
+grants with chosen filing dates (numbers re-suffixed), so their terms and fee anniversaries fall
+inside or outside the shipped rules' windows (``rules/library/deadlines.yaml``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+
+from sqlalchemy import select
+
+from rules.loader import load_subscription_file
+from rules.repository import import_subscriptions
+from rules.stage import run_match_stage
+from tests.conftest import settings_for
+from tests.forecast_support import granted_record, ingest, sector_rows
+from tests.rules_support import LIBRARY, write
+from warning.delivery.message import explanation_rows
+from warning.pipeline import StageContext
+from warning.store.models import Alert, OutboxMessage
+
+NOW = dt.datetime(2026, 12, 1, 2, 0, tzinfo=dt.UTC)  # 10:00 in Asia/Shanghai
+DEADLINE_RULES = ("expiring-in-scope", "own-patent-fee-anniversary")
+
+
+def _subscriptions(path, own: str):
+    return write(
+        path,
+        f"""\
+enterprises:
+  - id: anshan-equipment
+    name: 鞍山某装备有限公司
+    recipients: [ip@equipment.example.cn]
+    subscriptions:
+      - name: equipment
+        scope:
+          sectors: [equipment]
+          own_patents: [{own}]
+  - id: liaoning-optics
+    name: 辽宁某光电有限公司
+    recipients: [ip@optics.example.cn]
+    subscriptions:
+      - name: optics
+        scope:
+          sectors: [optoelectronics]
+""",
+    )
+
+
+def _deadline_alerts(store):
+    with store.read_session() as session:
+        return session.scalars(
+            select(Alert).where(Alert.rule_id.in_(DEADLINE_RULES)).order_by(Alert.id)
+        ).all()
+
+
+def test_deadline_alerts_flow_to_the_outbox_once_with_an_explanation(store, settings, tmp_path):
+    rows = sector_rows("equipment")
+    expiring = granted_record(rows[0], "U", dt.date(2016, 12, 20))  # term ends 2026-12-19
+    later = granted_record(rows[1], "U", dt.date(2017, 6, 20))  # ends 2027-06-19: outside
+    own = granted_record(rows[2], "B", dt.date(2015, 1, 15))  # fee due 2027-01-15 (year 13)
+    other_fee = granted_record(rows[3], "B", dt.date(2014, 1, 10))  # not own: no fee alert
+    ingest(store, [expiring, later, own, other_fee])
+    rules_dir = tmp_path / "rules"
+    rules_dir.mkdir()
+    shutil.copy(LIBRARY / "deadlines.yaml", rules_dir / "deadlines.yaml")
+    cfg = settings_for(store, settings).model_copy(update={"rules_dir": rules_dir})
+    with store.session() as session:
+        import_subscriptions(
+            session, load_subscription_file(_subscriptions(tmp_path / "subs.yaml", own.number)), NOW
+        )
+
+    result = run_match_stage(StageContext(settings=cfg, store=store, now=NOW))
+    assert result.status == "ok", result.note
+    alerts = _deadline_alerts(store)
+    got = {(a.rule_id, a.enterprise_id, a.explanation["number"]) for a in alerts}
+    assert got == {
+        ("expiring-in-scope", "anshan-equipment", expiring.number),
+        ("own-patent-fee-anniversary", "anshan-equipment", own.number),
+    }
+    expiry = next(a for a in alerts if a.rule_id == "expiring-in-scope")
+    assert expiry.status == "queued" and expiry.sector == "equipment"
+    assert expiry.explanation["deadline"]["date"] == "2026-12-19"
+    assert expiry.explanation["rule"]["category"] == "opportunity"
+    assert expiry.explanation["scope"] == {"sectors": ["equipment"]}
+    assert (
+        "2026-12-19" in expiry.explanation["reason"] and "自由实施" in expiry.explanation["reason"]
+    )
+    fee = next(a for a in alerts if a.rule_id == "own-patent-fee-anniversary")
+    assert fee.explanation["deadline"] == {
+        "event": "fee_anniversary",
+        "date": "2027-01-15",
+        "expiry": "2035-01-14",
+        "fee_year": 13,
+        "grace_until": "2027-07-15",
+        "own": True,
+    }
+    assert fee.explanation["scope"]["own_patents"] == [own.number]
+    card = dict(explanation_rows(fee.explanation, {}))  # what the mail card shows
+    assert "2027-01-15" in card["期限"] and "第 13 年年费" in card["原因"]
+    with store.read_session() as session:
+        outbox = session.scalars(select(OutboxMessage)).all()
+    assert {(m.alert_id, m.recipient) for m in outbox} == {
+        (a.id, "ip@equipment.example.cn") for a in alerts
+    }
+
+    # idempotent: the same day again (forced) and the next day add nothing
+    for later_now, force in (
+        (NOW + dt.timedelta(hours=1), True),
+        (NOW + dt.timedelta(days=1), False),
+    ):
+        again = run_match_stage(StageContext(settings=cfg, store=store, now=later_now, force=force))
+        assert again.status == "ok", again.note
+        assert again.counts.get("deadline_alerts", 0) == 0
+    assert len(_deadline_alerts(store)) == len(alerts)
+    with store.read_session() as session:
+        assert len(session.scalars(select(OutboxMessage)).all()) == len(outbox)
