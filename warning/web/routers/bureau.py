@@ -44,7 +44,7 @@ async def dashboard(request: Request, principal: Principal = need("dashboard.rea
     now = now_of(request)
     status = status_data(request.app.state.ipwarn, now, limit=15)
     week_ago = now - dt.timedelta(days=7)
-    with store_of(request).session() as session:
+    with store_of(request).read_session() as session:
         counts = session.execute(
             select(Alert.sector, Alert.severity, func.count())
             .where(Alert.created_at >= week_ago)
@@ -67,7 +67,7 @@ async def dashboard(request: Request, principal: Principal = need("dashboard.rea
 
 
 def _enterprises_data(request: Request, created: dict[str, Any] | None = None) -> dict[str, Any]:
-    with store_of(request).session() as session:
+    with store_of(request).read_session() as session:
         subs = dict(
             session.execute(
                 select(Subscription.enterprise_id, func.count()).group_by(
@@ -215,7 +215,7 @@ async def user_active(
 
 @router.get("/digests")
 async def digests(request: Request, principal: Principal = need("digests.read")) -> Response:
-    with store_of(request).session() as session:
+    with store_of(request).read_session() as session:
         rows = [
             {
                 **digest_out(d),
@@ -232,7 +232,7 @@ async def digests(request: Request, principal: Principal = need("digests.read"))
 
 
 def _digest(request: Request, digest_id: int) -> Digest:
-    with store_of(request).session() as session:
+    with store_of(request).read_session() as session:
         row = session.get(Digest, digest_id)
     if row is None:
         raise AccessDenied(404, "未找到该周报 (no such digest)")
@@ -333,7 +333,7 @@ async def audit_log(
     principal: Principal = need("audit.read"),
 ) -> Response:
     per_page = 100
-    with store_of(request).session() as session:
+    with store_of(request).read_session() as session:
         stmt = select(AuditEntry).order_by(AuditEntry.id.desc())
         if action:
             stmt = stmt.where(AuditEntry.action == action)
