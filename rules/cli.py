@@ -298,6 +298,23 @@ def unsubscribe_cmd(app: App, enterprise_id: str, subscription: str | None) -> N
     )
 
 
+@subscriptions.command("resubscribe")
+@click.argument("enterprise_id", metavar="ENTERPRISE")
+@click.option("--subscription", default=None, help="Only this subscription (default: all).")
+@click.pass_obj
+def resubscribe_cmd(app: App, enterprise_id: str, subscription: str | None) -> None:
+    """Reactivate an enterprise's deactivated subscriptions (all, or one)."""
+    from rules.repository import resubscribe
+
+    with app.store.session() as session:
+        report = resubscribe(session, enterprise_id, utcnow(), subscription)
+    blank = f"; left off (no scope yet): {', '.join(report.blank)}" if report.blank else ""
+    click.echo(
+        f"{enterprise_id}: reactivated {', '.join(report.reactivated) or 'nothing (already active)'}"
+        + blank
+    )
+
+
 @subscriptions.command("remove")
 @click.argument("enterprise_id", metavar="ENTERPRISE")
 @click.pass_obj

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from rules.engine import CompiledRule, CompiledSubscription
 from rules.loader import LoadedRule
 from rules.spec import (
+    SCOPE_KEYS,
     STORED,
     RuleSpec,
     Scope,
@@ -274,27 +275,39 @@ def _enterprise(session: Session, enterprise_id: str) -> Enterprise:
     return row
 
 
+def _subscriptions(
+    session: Session, enterprise_id: str, subscription: str | None
+) -> list[Subscription]:
+    """An enterprise's subscriptions (or the one named), or an error naming what is missing."""
+    _enterprise(session, enterprise_id)
+    subs = list(
+        session.scalars(
+            select(Subscription)
+            .where(Subscription.enterprise_id == enterprise_id)
+            .order_by(Subscription.id)
+        )
+    )
+    if subscription is None:
+        return subs
+    names = [s.name for s in subs]
+    if subscription not in names:
+        raise InputError(
+            [
+                Problem(
+                    f"enterprise {enterprise_id!r} has no subscription {subscription!r}"
+                    + (did_you_mean(subscription, names) or f" (it has: {', '.join(names)})"),
+                    field="--subscription",
+                )
+            ]
+        )
+    return [s for s in subs if s.name == subscription]
+
+
 def unsubscribe(
     session: Session, enterprise_id: str, now: dt.datetime, subscription: str | None = None
 ) -> Unsubscribed:
     """Deactivate one or every subscription of an enterprise and cancel its queued mail."""
-    _enterprise(session, enterprise_id)
-    subs = list(
-        session.scalars(select(Subscription).where(Subscription.enterprise_id == enterprise_id))
-    )
-    if subscription is not None:
-        names = [s.name for s in subs]
-        if subscription not in names:
-            raise InputError(
-                [
-                    Problem(
-                        f"enterprise {enterprise_id!r} has no subscription {subscription!r}"
-                        + (did_you_mean(subscription, names) or f" (it has: {', '.join(names)})"),
-                        field="--subscription",
-                    )
-                ]
-            )
-        subs = [s for s in subs if s.name == subscription]
+    subs = _subscriptions(session, enterprise_id, subscription)
     report = Unsubscribed(enterprise_id)
     for sub in subs:
         if sub.active:
@@ -302,6 +315,42 @@ def unsubscribe(
             report.deactivated.append(sub.name)
     session.flush()
     report.queued_cancelled = cancel_unwanted(session)
+    return report
+
+
+def watches(scope: dict[str, Any] | None) -> bool:
+    """True when a scope names anything to watch (a blank console subscription does not)."""
+    return any((scope or {}).get(key) for key in SCOPE_KEYS)
+
+
+@dataclass
+class Resubscribed:
+    enterprise_id: str
+    reactivated: list[str] = field(default_factory=list)
+    #: inactive subscriptions left off because their scope watches nothing yet
+    blank: list[str] = field(default_factory=list)
+
+
+def resubscribe(
+    session: Session, enterprise_id: str, now: dt.datetime, subscription: str | None = None
+) -> Resubscribed:
+    """Reactivate what :func:`unsubscribe` deactivated (all, or one subscription).
+
+    A subscription whose scope watches nothing (created blank in the console) stays off: it
+    goes live with its first scope. Mail cancelled at deactivation is not revived; alerts
+    raised from now on are delivered again.
+    """
+    subs = _subscriptions(session, enterprise_id, subscription)
+    report = Resubscribed(enterprise_id)
+    for sub in subs:
+        if sub.active:
+            continue
+        if not watches(sub.scope):
+            report.blank.append(sub.name)
+            continue
+        sub.active, sub.updated_at = True, now
+        report.reactivated.append(sub.name)
+    session.flush()
     return report
 
 

@@ -138,6 +138,7 @@ def test_authorisation_matrix(store, settings):
                 "version": 1,
                 "change": "test",
                 "email": ROLES_USERS["other"],
+                "enterprise_id": "ent-a" if variant == "own" else "ent-b",
             }
             for role, client in clients.items():
                 values["silence_id"] = _silence(web, "ent-a" if variant == "own" else "ent-b")

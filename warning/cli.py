@@ -43,7 +43,7 @@ LAZY_COMMANDS: dict[str, tuple[str, str]] = {
     "rules": ("rules.cli:rules", "Check, back-test, activate and retire expert warning rules."),
     "subscriptions": (
         "rules.cli:subscriptions",
-        "Import, list, unsubscribe and remove enterprise subscriptions.",
+        "Import, list, unsubscribe, resubscribe and remove enterprise subscriptions.",
     ),
     "alerts": (
         "rules.alerts_cli:alerts",

@@ -277,8 +277,12 @@ def alert_detail(
     }
 
 
+def is_read(session: Session, alert_id: int, user_id: int) -> bool:
+    return session.get(AlertRead, (alert_id, user_id)) is not None
+
+
 def mark_read(session: Session, alert_id: int, user_id: int, now: dt.datetime) -> None:
-    if session.get(AlertRead, (alert_id, user_id)) is None:
+    if not is_read(session, alert_id, user_id):
         session.add(AlertRead(alert_id=alert_id, user_id=user_id, read_at=now))
 
 

@@ -9,15 +9,17 @@ processes and restarts.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import secrets
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import Executable, delete, func, select, update
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from warning.config import Settings
-from warning.store.engine import Store
+from warning.store.engine import Store, is_locked
 from warning.store.models import ApiToken, AuditEntry, LoginAttempt, User, WebSession
 from warning.web.passwords import (
     hash_password,
@@ -31,6 +33,8 @@ from warning.web.permissions import Principal
 #: a session's last_seen_at is written at most this often (fewer writes per page view)
 TOUCH_EVERY = dt.timedelta(seconds=60)
 TOKEN_PREFIX = "ipw_"
+
+log = logging.getLogger(__name__)
 
 
 class LoginRefused(Exception):
@@ -171,27 +175,67 @@ def _open_session(
 def session_principal(
     store: Store, settings: Settings, cookie_value: str, now: dt.datetime
 ) -> Principal | None:
-    """The user of a live session, or None (unknown, idle too long, expired, user disabled)."""
+    """The user of a live session, or None (unknown, idle too long, expired, user disabled).
+
+    The lookup is a read (never waits for a pipeline holding the SQLite write lock); the
+    only writes are a dead session's removal and ``last_seen_at``, at most every
+    :data:`TOUCH_EVERY`, each a one-row statement of its own (:func:`touch`).
+    """
     if not cookie_value:
         return None
     key = token_hash(cookie_value)
     idle = dt.timedelta(minutes=settings.web_session_idle_minutes)
-    with store.session() as session:
+    with store.read_session() as session:
         row = session.get(WebSession, key)
         if row is None:
             return None
         user = session.get(User, row.user_id)
-        if (
+        dead = (
             user is None
             or not user.active
             or now >= row.expires_at
             or now - row.last_seen_at >= idle
-        ):
-            session.delete(row)
-            return None
-        if now - row.last_seen_at >= TOUCH_EVERY:
-            row.last_seen_at = now
-        return _principal(user, "session", row.csrf_token)
+        )
+        stale = now - row.last_seen_at >= TOUCH_EVERY
+        principal = None if dead or user is None else _principal(user, "session", row.csrf_token)
+    if dead:
+        touch(store, delete(WebSession).where(WebSession.id == key))
+    elif stale:
+        touch(
+            store,
+            update(WebSession)
+            .where(WebSession.id == key, WebSession.last_seen_at <= now - TOUCH_EVERY)
+            .values(last_seen_at=now),
+        )
+    return principal
+
+
+def touch(store: Store, statement: Executable) -> bool:
+    """Run a one-row bookkeeping write without waiting for SQLite's write lock.
+
+    While a pipeline holds the lock the write is skipped (False): a page must not wait for
+    ``last_seen_at`` or for removing a dead session (already refused); a later request tries
+    again.
+    """
+    with store.engine.connect() as conn:
+        cursor = None
+        if store.is_sqlite:
+            cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+            busy = cursor.execute("PRAGMA busy_timeout").fetchone()[0]
+            cursor.execute("PRAGMA busy_timeout=0")
+        try:
+            with conn.begin():  # deferred on SQLite: the UPDATE asks for the lock once
+                conn.execute(statement)
+            return True
+        except OperationalError as exc:
+            if not is_locked(exc):
+                raise
+            log.debug("session touch skipped: the database is locked by another writer")
+            return False
+        finally:
+            if cursor is not None:
+                cursor.execute(f"PRAGMA busy_timeout={int(busy)}")
+                cursor.close()
 
 
 def logout(store: Store, cookie_value: str) -> None:
@@ -201,19 +245,26 @@ def logout(store: Store, cookie_value: str) -> None:
 
 
 def token_principal(store: Store, raw_token: str, now: dt.datetime) -> Principal | None:
-    """The user of an unrevoked API token of an active account, or None."""
+    """The user of an unrevoked API token of an active account, or None.
+
+    Read like a session (:func:`session_principal`); ``last_used_at`` is written at most
+    every :data:`TOUCH_EVERY`, in a one-row statement of its own.
+    """
     if not raw_token:
         return None
-    with store.session() as session:
+    with store.read_session() as session:
         row = session.scalar(select(ApiToken).where(ApiToken.token_hash == token_hash(raw_token)))
         if row is None or row.revoked_at is not None:
             return None
         user = session.get(User, row.user_id)
         if user is None or not user.active:
             return None
-        if row.last_used_at is None or now - row.last_used_at >= TOUCH_EVERY:
-            row.last_used_at = now
-        return _principal(user, "token")
+        token_id = row.id
+        stale = row.last_used_at is None or now - row.last_used_at >= TOUCH_EVERY
+        principal = _principal(user, "token")
+    if stale:
+        touch(store, update(ApiToken).where(ApiToken.id == token_id).values(last_used_at=now))
+    return principal
 
 
 def create_token(session: Session, user: User, name: str, now: dt.datetime) -> tuple[ApiToken, str]:

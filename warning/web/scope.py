@@ -14,8 +14,8 @@ from typing import Any
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
-from rules.repository import spec_of, subscription_values
-from rules.spec import SCOPE_KEYS, EnterpriseSpec
+from rules.repository import spec_of, subscription_values, watches
+from rules.spec import EnterpriseSpec
 from warning.errors import InputError, Problem
 from warning.store.models import Enterprise, Subscription
 from warning.web.auth import audit
@@ -84,7 +84,7 @@ def update_subscription(
                 "quiet_hours": changes.get("quiet_hours", current["quiet_hours"]) or None,
                 "daily_cap": changes.get("daily_cap", current["daily_cap"]) or None,
                 # a subscription created blank (console) goes live with its first scope
-                "active": sub.active or not _watches(current["scope"]),
+                "active": sub.active or not watches(current["scope"]),
             }
         ],
     }
@@ -114,10 +114,6 @@ def update_subscription(
         address=address,
         now=now,
     )
-
-
-def _watches(scope: dict[str, Any]) -> bool:
-    return any(scope.get(key) for key in SCOPE_KEYS)
 
 
 def split_lines(text: str, *, commas: bool = True) -> list[str]:

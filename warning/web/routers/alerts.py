@@ -13,6 +13,7 @@ from warning.web.alerts import (
     HIDDEN_STATUSES,
     SEVERITIES,
     alert_detail,
+    is_read,
     list_alerts,
     mark_read,
     parse_filters,
@@ -31,7 +32,7 @@ FILTER_KEYS = ("severity", "sector", "rule", "since", "until", "unread", "enterp
 
 def visible_alert(request: Request, principal: Principal, alert_id: int, permission: str) -> Alert:
     """The alert if the caller may see it, else 404 (another tenant's alert is not disclosed)."""
-    with store_of(request).session() as session:
+    with store_of(request).read_session() as session:
         alert = session.get(Alert, alert_id)
     if alert is None:
         raise AccessDenied(404, "未找到该预警 (no such alert)")
@@ -64,7 +65,7 @@ async def inbox(
         enterprise=enterprise,
     )
     settings = settings_of(request)
-    with store_of(request).session() as session:
+    with store_of(request).read_session() as session:
         rows, total = list_alerts(
             session,
             tenant=tenant_filter(principal),
@@ -97,9 +98,13 @@ async def detail(
 ) -> Response:
     alert = visible_alert(request, principal, alert_id, "alerts.read")
     now = now_of(request)
-    with store_of(request).session() as session:
+    store = store_of(request)
+    with store.read_session() as session:
         data = alert_detail(session, alert, settings_of(request), now)
-        mark_read(session, alert.id, principal.user_id, now)
+        unread = not is_read(session, alert.id, principal.user_id)
+    if unread:  # the only write of this page, once per user and alert
+        with store.session() as session:
+            mark_read(session, alert.id, principal.user_id, now)
     data["can_feedback"] = principal.can("alerts.feedback")
     data["saved"] = request.query_params.get("saved") == "1"
     return render(request, "alerts/detail.html", data)

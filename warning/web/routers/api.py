@@ -239,7 +239,7 @@ def api_alerts(
         until=until.isoformat() if until else None,
         unread="1" if unread else None,
     )
-    with store_of(request).session() as session:
+    with store_of(request).read_session() as session:
         rows, total = list_alerts(
             session,
             tenant=tenant_filter(principal),
@@ -258,7 +258,7 @@ def api_alert(
 ) -> dict[str, Any]:
     """One alert with its explanation (the why-card rows of the mail), document and events."""
     alert = visible_alert(request, principal, alert_id, "alerts.read")
-    with store_of(request).session() as session:
+    with store_of(request).read_session() as session:
         return alert_detail(session, alert, settings_of(request), now_of(request))
 
 
@@ -294,7 +294,7 @@ def api_subscriptions(
 ) -> list[dict[str, Any]]:
     """Subscriptions the caller may see (an enterprise: its own)."""
     tenant = tenant_filter(principal)
-    with store_of(request).session() as session:
+    with store_of(request).read_session() as session:
         stmt = select(Subscription, Enterprise).join(Enterprise).order_by(Subscription.id)
         if tenant is not None:
             stmt = stmt.where(Subscription.enterprise_id == tenant)
@@ -323,7 +323,7 @@ def api_subscription_put(
 
 def rule_rows(request: Request) -> list[dict[str, Any]]:
     """Every stored rule version with its feedback precision (the API and the rules page)."""
-    with store_of(request).session() as session:
+    with store_of(request).read_session() as session:
         precision = precision_by_rule(session)
         rows = session.scalars(select(Rule).order_by(Rule.rule_id, Rule.version)).all()
         empty = {"useful": 0, "not_relevant": 0, "known": 0, "precision": None}
@@ -367,7 +367,7 @@ def api_digests(
     request: Request, principal: Principal = need("digests.read")
 ) -> list[dict[str, Any]]:
     """Recent weekly digests, newest first."""
-    with store_of(request).session() as session:
+    with store_of(request).read_session() as session:
         return [digest_out(d) for d in list_digests(session, 100)]
 
 
@@ -375,7 +375,7 @@ def approve(request: Request, principal: Principal, digest_id: int) -> dict[str,
     """Approve a draft as the caller (refused when not a draft); audited."""
     authorize(principal, "digests.approve")
     store = store_of(request)
-    with store.session() as session:
+    with store.read_session() as session:
         if session.get(Digest, digest_id) is None:
             raise AccessDenied(404, "未找到该周报 (no such digest)")
     row = approve_digest(store, digest_id, principal.email, now=now_of(request))

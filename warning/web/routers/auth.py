@@ -80,7 +80,7 @@ async def logout_submit(request: Request, _: Principal = need("console.use")) ->
 async def home(request: Request, principal: Principal = need("console.use")) -> Response:
     name = None
     if principal.enterprise_id:
-        with store_of(request).session() as session:
+        with store_of(request).read_session() as session:
             ent = session.get(Enterprise, principal.enterprise_id)
             name = ent.name if ent else None
     data = {

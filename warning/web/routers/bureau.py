@@ -11,6 +11,7 @@ from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 from sqlalchemy import func, select
 
+from rules.repository import resubscribe, unsubscribe, watches
 from rules.spec import EnterpriseSpec
 from warning.cli_core import status_data
 from warning.digest.render import fmt_value
@@ -44,7 +45,7 @@ async def dashboard(request: Request, principal: Principal = need("dashboard.rea
     now = now_of(request)
     status = status_data(request.app.state.ipwarn, now, limit=15)
     week_ago = now - dt.timedelta(days=7)
-    with store_of(request).session() as session:
+    with store_of(request).read_session() as session:
         counts = session.execute(
             select(Alert.sector, Alert.severity, func.count())
             .where(Alert.created_at >= week_ago)
@@ -66,21 +67,31 @@ async def dashboard(request: Request, principal: Principal = need("dashboard.rea
 # --- enterprises and users --------------------------------------------------------------------
 
 
-def _enterprises_data(request: Request, created: dict[str, Any] | None = None) -> dict[str, Any]:
-    with store_of(request).session() as session:
-        subs = dict(
-            session.execute(
-                select(Subscription.enterprise_id, func.count()).group_by(
-                    Subscription.enterprise_id
-                )
-            ).all()
-        )
+def _state(subs: list[Subscription]) -> str:
+    """``active`` (some subscription live), ``blank`` (none yet watches anything: it goes live
+    with its first scope) or ``inactive`` (deactivated, or removed: nothing left to send)."""
+    if any(s.active for s in subs):
+        return "active"
+    if subs and not any(watches(s.scope) for s in subs):
+        return "blank"
+    return "inactive"
+
+
+def _enterprises_data(
+    request: Request, created: dict[str, Any] | None = None, changed: str | None = None
+) -> dict[str, Any]:
+    with store_of(request).read_session() as session:
+        subs: dict[str, list[Subscription]] = {}
+        for sub in session.scalars(select(Subscription).order_by(Subscription.id)):
+            subs.setdefault(sub.enterprise_id, []).append(sub)
         enterprises = [
             {
                 "id": e.id,
                 "name": e.name,
                 "recipients": list(e.recipients),
-                "subscriptions": subs.get(e.id, 0),
+                "subscriptions": len(subs.get(e.id, [])),
+                "active_subscriptions": sum(s.active for s in subs.get(e.id, [])),
+                "state": _state(subs.get(e.id, [])),
             }
             for e in session.scalars(select(Enterprise).order_by(Enterprise.id))
         ]
@@ -94,7 +105,13 @@ def _enterprises_data(request: Request, created: dict[str, Any] | None = None) -
             }
             for u in list_users(session)
         ]
-    return {"enterprises": enterprises, "users": users, "roles": list(ROLES), "created": created}
+    return {
+        "enterprises": enterprises,
+        "users": users,
+        "roles": list(ROLES),
+        "created": created,
+        "changed": changed,
+    }
 
 
 @router.get("/enterprises")
@@ -164,6 +181,53 @@ async def enterprise_add(
     return RedirectResponse("/enterprises", status_code=303)
 
 
+@router.post("/enterprises/{enterprise_id}/active")
+async def enterprise_active(
+    request: Request,
+    enterprise_id: str,
+    active: Annotated[str, Form(max_length=5)],
+    principal: Principal = need("enterprises.manage"),
+) -> Response:
+    """Deactivate (``active=0``) or reactivate (``1``) an enterprise's alerts.
+
+    The service of `ipwarn subscriptions unsubscribe|resubscribe`: deactivating also cancels
+    its queued mail. Its users keep their accounts (the users table disables them).
+    """
+    if active not in ("0", "1"):
+        raise InputError([Problem(f"0 or 1, not {active!r}", field="active")])
+    now = now_of(request)
+    with store_of(request).session() as session:
+        if session.get(Enterprise, enterprise_id) is None:
+            raise AccessDenied(404, "未找到该企业 (no such enterprise)")
+        detail: dict[str, Any]
+        if active == "0":
+            off = unsubscribe(session, enterprise_id, now)
+            action = "enterprise.deactivate"
+            detail = {"deactivated": off.deactivated, "queued_cancelled": off.queued_cancelled}
+            changed = (
+                f"已停用 {enterprise_id}：{len(off.deactivated)} 个订阅停用，"
+                f"取消 {off.queued_cancelled} 封待发邮件"
+            )
+        else:
+            on = resubscribe(session, enterprise_id, now)
+            action = "enterprise.reactivate"
+            detail = {"reactivated": on.reactivated, "blank": on.blank}
+            changed = f"已重新启用 {enterprise_id}：{len(on.reactivated)} 个订阅恢复预警" + (
+                f"；{len(on.blank)} 个尚无订阅范围，保存范围后生效" if on.blank else ""
+            )
+        audit(
+            session,
+            actor=principal.email,
+            action=action,
+            target=enterprise_id,
+            enterprise_id=enterprise_id,
+            detail=detail,
+            address=client_address(request),
+            now=now,
+        )
+    return render(request, "bureau/enterprises.html", _enterprises_data(request, changed=changed))
+
+
 @router.post("/users")
 async def user_add(
     request: Request,
@@ -215,7 +279,7 @@ async def user_active(
 
 @router.get("/digests")
 async def digests(request: Request, principal: Principal = need("digests.read")) -> Response:
-    with store_of(request).session() as session:
+    with store_of(request).read_session() as session:
         rows = [
             {
                 **digest_out(d),
@@ -232,7 +296,7 @@ async def digests(request: Request, principal: Principal = need("digests.read"))
 
 
 def _digest(request: Request, digest_id: int) -> Digest:
-    with store_of(request).session() as session:
+    with store_of(request).read_session() as session:
         row = session.get(Digest, digest_id)
     if row is None:
         raise AccessDenied(404, "未找到该周报 (no such digest)")
@@ -333,7 +397,7 @@ async def audit_log(
     principal: Principal = need("audit.read"),
 ) -> Response:
     per_page = 100
-    with store_of(request).session() as session:
+    with store_of(request).read_session() as session:
         stmt = select(AuditEntry).order_by(AuditEntry.id.desc())
         if action:
             stmt = stmt.where(AuditEntry.action == action)

@@ -95,7 +95,7 @@ def _mute(request: Request, claims: LinkClaims) -> dict[str, object]:
 
 
 def _rule_title(request: Request, rule_id: str) -> str:
-    with store_of(request).session() as session:
+    with store_of(request).read_session() as session:
         title = session.scalar(
             select(Rule.title).where(Rule.rule_id == rule_id).order_by(Rule.version.desc())
         )
@@ -136,7 +136,7 @@ def _feedback_alert(request: Request, claims: LinkClaims) -> tuple[Alert, str]:
     verdict = claims.action.removeprefix("feedback:")
     if not claims.action.startswith("feedback:") or verdict not in FEEDBACK_VERDICTS:
         raise AccessDenied(403, "链接用途不符 (not a feedback link)")
-    with store_of(request).session() as session:
+    with store_of(request).read_session() as session:
         alert_id = claims.rule.removeprefix("alert:")
         alert = session.get(Alert, int(alert_id)) if alert_id.isdigit() else None
     if alert is None or feedback_subject(alert.id) != claims.rule:
@@ -149,7 +149,7 @@ def _feedback_alert(request: Request, claims: LinkClaims) -> tuple[Alert, str]:
 def _feedback_data(
     request: Request, alert: Alert, verdict: str, query: dict[str, str]
 ) -> dict[str, object]:
-    with store_of(request).session() as session:
+    with store_of(request).read_session() as session:
         ent = session.get(Enterprise, alert.enterprise_id) if alert.enterprise_id else None
     exp = alert.explanation if isinstance(alert.explanation, dict) else {}
     return {

@@ -53,7 +53,7 @@ def _file_rules(request: Request) -> dict[str, str]:
 def _weekly(request: Request, rule_id: str | None, now: dt.datetime) -> dict[str, dict[str, int]]:
     """{rule_id: {ISO week: alerts}} over the last WEEKS weeks."""
     start = now - dt.timedelta(weeks=WEEKS)
-    with store_of(request).session() as session:
+    with store_of(request).read_session() as session:
         stmt = select(Alert.rule_id, Alert.created_at).where(Alert.created_at >= start)
         if rule_id:
             stmt = stmt.where(Alert.rule_id == rule_id)
@@ -133,7 +133,7 @@ def _template_for(request: Request, rule_id: str | None) -> str:
             "id: my-new-rule\nversion: 1\ntitle: 新规则\nseverity: medium\nstatus: draft\n"
             'when:\n  keywords: "取向硅钢 AND 高磁感"\n  sectors: [steel]\nnotify: subscribers\n'
         )
-    with store_of(request).session() as session:
+    with store_of(request).read_session() as session:
         row = session.scalar(
             select(Rule).where(Rule.rule_id == rule_id).order_by(Rule.version.desc())
         )
@@ -282,7 +282,7 @@ async def rule_page(
     request: Request, rule_id: str, principal: Principal = need("rules.read")
 ) -> Response:
     now = now_of(request)
-    with store_of(request).session() as session:
+    with store_of(request).read_session() as session:
         rows = session.scalars(
             select(Rule).where(Rule.rule_id == rule_id).order_by(Rule.version.desc())
         ).all()

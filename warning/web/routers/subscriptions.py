@@ -30,7 +30,7 @@ FREQUENCIES = [("immediate", "即时"), ("daily", "每日汇总"), ("weekly", "�
 def load_subscription(
     request: Request, principal: Principal, sub_id: int, permission: str
 ) -> tuple[Subscription, Enterprise]:
-    with store_of(request).session() as session:
+    with store_of(request).read_session() as session:
         sub = session.get(Subscription, sub_id)
         ent = session.get(Enterprise, sub.enterprise_id) if sub else None
     if sub is None or ent is None:
@@ -69,7 +69,7 @@ async def subscriptions(
     request: Request, principal: Principal = need("subscriptions.read")
 ) -> Response:
     tenant = tenant_filter(principal)
-    with store_of(request).session() as session:
+    with store_of(request).read_session() as session:
         stmt = (
             select(Subscription, Enterprise)
             .join(Enterprise)
@@ -153,7 +153,7 @@ async def subscription_save(
 def _silence_rows(request: Request, principal: Principal) -> list[dict[str, object]]:
     tenant = tenant_filter(principal)
     now = now_of(request)
-    with store_of(request).session() as session:
+    with store_of(request).read_session() as session:
         stmt = select(Silence).where(Silence.until > now).order_by(Silence.until)
         if tenant is not None:
             stmt = stmt.where(Silence.enterprise_id == tenant)
@@ -173,7 +173,7 @@ def _silence_rows(request: Request, principal: Principal) -> list[dict[str, obje
 
 @router.get("/silences")
 async def silences(request: Request, principal: Principal = need("silences.edit")) -> Response:
-    with store_of(request).session() as session:
+    with store_of(request).read_session() as session:
         rules = [
             {"rule_id": r, "title": t}
             for r, t in session.execute(
