@@ -31,6 +31,7 @@ import gzip
 import json
 import random
 import re
+import threading
 import zlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -270,6 +271,85 @@ class _Vector:
         return dot / (self.norm * other.norm)
 
 
+class _Background:
+    """What calibration needs of the background documents, built once and grown as needed:
+    their term weights, their vectors and the sampled members of each field. None of it depends
+    on a profile, so every screen over the same background (every on-demand screening of a
+    process) shares one. The calibration matrices' vocabulary stays a screen's own: its column
+    order fixes the order of the sums, so a screen's null scores are exactly those it had when
+    it built everything itself."""
+
+    def __init__(self, stored: Sequence[tuple[str, Sequence[str]]]) -> None:
+        self.weights = TermWeights.build(text for text, _ in stored)
+        self.documents = list(packaged_background()) + [(t, tuple(i)) for t, i in stored]
+        self._vectors: dict[int, _Vector] = {}
+        self._field_members: dict[tuple[Field, int], tuple[list[int], list[int], float]] = {}
+        self._by_prefix: dict[str, list[int]] | None = None
+        #: sample size -> the shared random sample outside every field
+        self._everyone: dict[int, list[int]] = {}
+        #: screens of the web console run in threads: sampling a field is serialised
+        self._lock = threading.RLock()
+
+    @classmethod
+    def of(cls, stored: Sequence[tuple[str, Sequence[str]]]) -> _Background:
+        """The process's packaged background when nothing is stored, else a new one."""
+        return _packaged_state() if not stored else cls(stored)
+
+    def vector(self, index: int) -> _Vector:
+        vector = self._vectors.get(index)
+        if vector is None:
+            vector = _Vector.of(_background_terms(self.documents[index][0]), self.weights)
+            self._vectors[index] = vector
+        return vector
+
+    def _prefix_index(self) -> dict[str, list[int]]:
+        """Every prefix of every background IPC symbol -> background indices (built once)."""
+        if self._by_prefix is None:
+            index: dict[str, set[int]] = {}
+            for i, (_, ipc) in enumerate(self.documents):
+                for sym in ipc:
+                    for end in range(1, len(sym) + 1):
+                        index.setdefault(sym[:end], set()).add(i)
+            self._by_prefix = {k: sorted(v) for k, v in index.items()}
+        return self._by_prefix
+
+    def members(self, f: Field, sample: int) -> tuple[list[int], list[int], float]:
+        """Sampled background indices in and outside the field, and the field's share."""
+        key = (f, sample)
+        cached = self._field_members.get(key)
+        if cached is not None:
+            return cached
+        with self._lock:
+            if f.stated:
+                by_prefix = self._prefix_index()
+                members: set[int] = set()
+                for prefix in f.ipc_prefixes:
+                    members.update(by_prefix.get(prefix, ()))
+            else:
+                members = set(range(len(self.documents)))
+            inside = sorted(members)
+            rng = random.Random(_seed(sorted(f.sectors), sorted(f.subfields), f.ipc, f.own_ipc))
+            # outside the field: one shared random sample (tokenised once for every field)
+            everyone = self._everyone.get(sample)
+            if everyone is None:
+                everyone = self._everyone[sample] = random.Random(0).sample(
+                    range(len(self.documents)), min(2 * sample, len(self.documents))
+                )
+            outside = [i for i in everyone if i not in members][:sample]
+            cached = (
+                rng.sample(inside, min(sample, len(inside))),
+                outside,
+                len(inside) / max(1, len(self.documents)),
+            )
+            self._field_members[key] = cached
+        return cached
+
+
+@cache
+def _packaged_state() -> _Background:
+    return _Background(())
+
+
 class SimilarityScreen:
     """Profiles fitted against a real background; :meth:`screen` finds the hits of documents."""
 
@@ -290,19 +370,17 @@ class SimilarityScreen:
     ) -> None:
         """``stored``: (text, IPC) of stored documents, added to the packaged background."""
         self.profiles = [p for p in profiles if p.text.strip()]
-        self.weights = TermWeights.build(text for text, _ in stored)
-        background = list(packaged_background()) + [(t, tuple(i)) for t, i in stored]
+        #: the background's state (weights, vectors, samples), shared by every screen of the
+        #: process over the packaged background alone (on-demand screening builds one per query)
+        self._shared = _Background.of(stored)
+        self.weights = self._shared.weights
         #: documents per week in the store (0: unknown) and the volume calibrated for
         self.store_weekly_volume = weekly_volume or 0
         self.weekly_volume = max(self.store_weekly_volume, REFERENCE_WEEKLY_VOLUME)
         self.false_alerts_per_week = false_alerts_per_week
         self.outside_factor = outside_factor
         self.floor = floor
-        self._background = background
-        self._bg_vectors: dict[int, _Vector] = {}
-        self._field_members: dict[Field, tuple[list[int], list[int], float]] = {}
-        self._by_prefix: dict[str, list[int]] | None = None
-        self._everyone: list[int] | None = None
+        self._background = self._shared.documents
         self._vocab: dict[str, int] = {}
         self.head_boost = head_boost
         self.vectors = [self._profile_vector(p.text, max_terms) for p in self.profiles]
@@ -331,52 +409,14 @@ class SimilarityScreen:
     # -- calibration ------------------------------------------------------------------------
 
     def _bg(self, index: int) -> _Vector:
-        vector = self._bg_vectors.get(index)
-        if vector is None:
-            vector = _Vector.of(_background_terms(self._background[index][0]), self.weights)
-            self._bg_vectors[index] = vector
-        return vector
-
-    def _prefix_index(self) -> dict[str, list[int]]:
-        """Every prefix of every background IPC symbol -> background indices (built once)."""
-        if self._by_prefix is None:
-            index: dict[str, set[int]] = {}
-            for i, (_, ipc) in enumerate(self._background):
-                for sym in ipc:
-                    for end in range(1, len(sym) + 1):
-                        index.setdefault(sym[:end], set()).add(i)
-            self._by_prefix = {k: sorted(v) for k, v in index.items()}
-        return self._by_prefix
+        return self._shared.vector(index)
 
     def _members(self, f: Field, sample: int) -> tuple[list[int], list[int], float]:
         """Sampled background indices in and outside the field, and the field's share."""
-        cached = self._field_members.get(f)
-        if cached is None:
-            if f.stated:
-                by_prefix = self._prefix_index()
-                members: set[int] = set()
-                for prefix in f.ipc_prefixes:
-                    members.update(by_prefix.get(prefix, ()))
-            else:
-                members = set(range(len(self._background)))
-            inside = sorted(members)
-            rng = random.Random(_seed(sorted(f.sectors), sorted(f.subfields), f.ipc, f.own_ipc))
-            # outside the field: one shared random sample (tokenised once for every field)
-            if self._everyone is None:
-                self._everyone = random.Random(0).sample(
-                    range(len(self._background)), min(2 * sample, len(self._background))
-                )
-            outside = [i for i in self._everyone if i not in members][:sample]
-            cached = (
-                rng.sample(inside, min(sample, len(inside))),
-                outside,
-                len(inside) / max(1, len(self._background)),
-            )
-            self._field_members[f] = cached
-        return cached
+        return self._shared.members(f, sample)
 
     def _matrix(self, vectors: Sequence[_Vector]) -> sparse.csr_matrix:
-        """Unit-length rows over a shared vocabulary (grown as needed)."""
+        """Unit-length rows over this screen's vocabulary (grown as needed)."""
         rows: list[int] = []
         cols: list[int] = []
         data: list[float] = []

@@ -6,6 +6,7 @@ import datetime as dt
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from collections.abc import Set as AbstractSet
+from functools import lru_cache
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -19,13 +20,21 @@ CHUNK = 500
 
 def ipc_tags(ipc: Sequence[str]) -> tuple[dict[str, float], dict[str, float]]:
     """Sectors and sub-fields implied by IPC alone (used when a document has no classifier tags)."""
+    sectors, subfields = _ipc_tags(tuple(ipc))
+    return dict.fromkeys(sectors, 1.0), dict.fromkeys(subfields, 1.0)
+
+
+@lru_cache(maxsize=50_000)
+def _ipc_tags(ipc: tuple[str, ...]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The packaged taxonomy's tags of an IPC list (many documents share one; a screening
+    or a matcher batch asks for hundreds)."""
     taxonomy = load_taxonomy()
-    sectors = {s: 1.0 for s in taxonomy.sectors_for_ipc(list(ipc))}
-    subfields = {
-        sf.qualified: 1.0
+    sectors = tuple(taxonomy.sectors_for_ipc(list(ipc)))
+    subfields = tuple(
+        sf.qualified
         for sf in taxonomy.subfields
         if sf.ipc and any(sym.startswith(p) for sym in ipc for p in sf.ipc)
-    }
+    )
     return sectors, subfields
 
 

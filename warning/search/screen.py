@@ -25,6 +25,7 @@ from rules.docview import MatchDoc
 from warning.errors import InputError, Problem
 from warning.records import split_number
 from warning.search.index import term_frequencies
+from warning.search.memo import memoised
 from warning.search.querybuild import any_of
 from warning.search.service import Hit, SearchFilters, build_hits, ensure_searchable, rank
 from warning.search.statuses import load_statuses
@@ -56,7 +57,7 @@ class ScreenHit:
         }
 
 
-@dataclass
+@dataclass(frozen=True)
 class Coverage:
     documents: int
     #: (source, documents, first publication date, last publication date)
@@ -204,7 +205,8 @@ def screen(
     result = ScreenResult(query=text, subject=subject)
     with store.read_session() as session:
         ensure_searchable(session)
-        result.coverage = coverage(session)
+        # a scan of every document: kept until the documents change
+        result.coverage = memoised(store, session, "coverage", coverage)
         tokens = query_words(text)
         if not tokens:
             raise InputError(

