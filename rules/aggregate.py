@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from rules.docview import MatchDoc
-from rules.engine import CompiledRule, CompiledSubscription, applicant_key
+from rules.engine import CompiledRule, CompiledSubscription, applicant_key, dedupe_key
 
 
 @dataclass
@@ -51,9 +51,7 @@ class AggregateMatch:
 
     @property
     def dedupe_key(self) -> str:
-        spec = self.rule.spec
-        rule = spec.id if spec.status != "test" else f"test:{spec.id}@{spec.version}"
-        return f"{rule}|{self.enterprise_id or '-'}|{self.subject}"[:300]
+        return dedupe_key(self.rule, self.enterprise_id, self.subject)
 
     @property
     def as_of(self) -> dt.date:

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from rules.engine import CompiledRule, CompiledSubscription
+from rules.engine import CompiledRule, CompiledSubscription, dedupe_key
 from warning.forecast.data import StoreDoc
 from warning.forecast.expiring import Scope
 from warning.forecast.legal import Deadline, deadlines
@@ -46,9 +46,7 @@ class DeadlineMatch:
 
     @property
     def dedupe_key(self) -> str:
-        spec = self.rule.spec
-        rule = spec.id if spec.status != "test" else f"test:{spec.id}@{spec.version}"
-        return f"{rule}|{self.enterprise_id}|{self.subject}"[:300]
+        return dedupe_key(self.rule, self.enterprise_id, self.subject)
 
     @property
     def as_of(self) -> dt.date:

@@ -278,6 +278,13 @@ class SharedBase:
         return self._value
 
 
+def dedupe_key(rule: CompiledRule, enterprise_id: str | None, subject: str) -> str:
+    """Same rule (any version), same enterprise, same subject: one alert. Test versions apart."""
+    spec = rule.spec
+    name = rule.id if spec.status != "test" else f"test:{rule.id}@{spec.version}"
+    return f"{name}|{enterprise_id or '-'}|{subject}"[:300]
+
+
 @dataclass(slots=True)
 class Match:
     """One would-be alert: a rule, a subject (document or legal event) and a recipient."""
@@ -320,13 +327,7 @@ class Match:
 
     @property
     def dedupe_key(self) -> str:
-        """Same rule (any version), same enterprise, same subject: one alert. Test versions apart."""
-        rule = (
-            self.rule.id
-            if self.rule.spec.status != "test"
-            else f"test:{self.rule.id}@{self.rule.spec.version}"
-        )
-        return f"{rule}|{self.enterprise_id or '-'}|{self.subject}"[:300]
+        return dedupe_key(self.rule, self.enterprise_id, self.subject)
 
     @property
     def as_of(self) -> dt.date | None:
