@@ -42,7 +42,8 @@ def subscription_data(sub: Subscription, enterprise: Enterprise) -> dict[str, An
     }
 
 
-def _problems(exc: ValidationError) -> list[Problem]:
+def validation_problems(exc: ValidationError) -> list[Problem]:
+    """An enterprise/subscription form's pydantic errors as problems named like its fields."""
     out = []
     for err in exc.errors():
         loc = [
@@ -91,7 +92,7 @@ def update_subscription(
     try:
         spec = EnterpriseSpec.model_validate(proposed)
     except ValidationError as exc:
-        raise InputError(_problems(exc), hint="Nothing was changed.") from exc
+        raise InputError(validation_problems(exc), hint="Nothing was changed.") from exc
     values = subscription_values(spec.subscriptions[0])
     before = {k: getattr(sub, k) for k in values}
     for key, value in values.items():

@@ -24,7 +24,7 @@ from warning.web.deps import client_address, need, now_of, render, settings_of, 
 from warning.web.permissions import ROLES, AccessDenied, Principal
 from warning.web.routers import NavItem
 from warning.web.routers.api import approve, digest_out
-from warning.web.scope import split_lines
+from warning.web.scope import split_lines, validation_problems
 from warning.web.users import add_user, list_users, set_active
 
 router = APIRouter(include_in_schema=False)
@@ -139,11 +139,7 @@ async def enterprise_add(
     try:
         spec = EnterpriseSpec.model_validate(values)
     except ValidationError as exc:
-        problems = [
-            Problem(str(e["msg"]).removeprefix("Value error, "), field=".".join(map(str, e["loc"])))
-            for e in exc.errors()
-        ]
-        raise InputError(problems, hint="Nothing was created.") from exc
+        raise InputError(validation_problems(exc), hint="Nothing was created.") from exc
     now = now_of(request)
     with store_of(request).session() as session:
         if session.get(Enterprise, spec.id) is not None:
