@@ -103,7 +103,8 @@ def ingest_document(session: Session, record: DocumentRecord) -> IngestResult:
             )
         ).scalar_one()
         doc_id = doc.id
-        if doc.content_hash == values["content_hash"] and not doc.is_stub:
+        was_stub = doc.is_stub
+        if doc.content_hash == values["content_hash"] and not was_stub:
             result.unchanged = 1
         else:
             for key, value in values.items():
@@ -116,7 +117,12 @@ def ingest_document(session: Session, record: DocumentRecord) -> IngestResult:
             session.execute(delete(DocumentTag).where(DocumentTag.document_id == doc_id))
             session.flush()
             _link_applicants(session, doc_id, record)
-            result.updated = 1
+            # a stub getting its data is the document's first appearance, whichever file of a
+            # crawl (events or gazette) happened to be parsed first
+            if was_stub:
+                result.new = 1
+            else:
+                result.updated = 1
     for event in record.legal_events:
         result.new_events += ingest_legal_event(session, doc_id, event, source=record.source)
     result.document_ids.append(doc_id)
