@@ -120,6 +120,7 @@ def ingest_document(session: Session, record: DocumentRecord) -> IngestResult:
             # a stub getting its data is the document's first appearance, whichever file of a
             # crawl (events or gazette) happened to be parsed first
             if was_stub:
+                doc.first_seen_at = now
                 result.new = 1
             else:
                 result.updated = 1
