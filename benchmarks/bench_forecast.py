@@ -104,7 +104,9 @@ def main() -> None:
     statuses: dict[str, int] = {}
     models: dict[str, int] = {}
     for i, s in enumerate(chosen):
-        outcome = forecast_series(np.asarray(s.values), 12, s.is_count, allow_ets=i in allowed)
+        outcome = forecast_series(
+            np.asarray(s.values), 12, s.is_count, allow_ets=i in allowed, sizes=s.sizes
+        )
         statuses[outcome.status] = statuses.get(outcome.status, 0) + 1
         models[outcome.model or "-"] = models.get(outcome.model or "-", 0) + 1
     t_all = time.perf_counter() - t0

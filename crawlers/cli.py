@@ -98,7 +98,8 @@ def crawl(app: App, source: str, since: dt.date | None, full: bool) -> None:
     detail["seconds"] = round(time.perf_counter() - t0, 3)
     finish_job(app.store, job, outcome.status, detail, outcome.error)
     click.echo(outcome.summary())
-    if outcome.status != "ok":
+    # skipped (another process is crawling the source) is no failure: that run reports its own
+    if outcome.status not in ("ok", "skipped"):
         raise IpwarnError(
             f"crawl of {source} {outcome.status}: {outcome.error or 'see the crawl log'}"
         )

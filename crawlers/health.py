@@ -30,7 +30,7 @@ def stale_sources(
             continue
         row = session.execute(
             select(func.max(CrawlRun.last_item_at), func.min(CrawlRun.started_at)).where(
-                CrawlRun.source == name
+                CrawlRun.source == name, CrawlRun.status != "skipped"
             )
         ).one()
         last_item, first_run = _aware(row[0]), _aware(row[1])
@@ -52,13 +52,19 @@ def _aware(value: dt.datetime | None) -> dt.datetime | None:
 
 #: crawl-run statuses that count as a failed crawl
 FAILED_RUN_STATUSES = ("failed", "timeout")
+#: crawl-run statuses that are no crawl at all: still running, or skipped because another run
+#: held the source's lock (neither adds to a failure streak nor ends one)
+NOT_A_CRAWL_STATUSES = ("running", "skipped")
 
 
 def failure_streak(session: Session, source: str, limit: int = 100) -> tuple[int, CrawlRun | None]:
-    """How many of ``source``'s latest finished crawls failed in a row, and the latest of them."""
+    """How many of ``source``'s latest finished crawls failed in a row, and the latest of them.
+
+    Crawls skipped because another run held the source's lock are not crawls: they are left out.
+    """
     runs = session.scalars(
         select(CrawlRun)
-        .where(CrawlRun.source == source, CrawlRun.status != "running")
+        .where(CrawlRun.source == source, CrawlRun.status.not_in(NOT_A_CRAWL_STATUSES))
         .order_by(desc(CrawlRun.started_at), desc(CrawlRun.id))
         .limit(limit)
     ).all()

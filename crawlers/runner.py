@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from crawlers.child import STATS_PREFIX
+from crawlers.health import FAILED_RUN_STATUSES
 from crawlers.job import DATABASE_ENV, JOB_ENV, CrawlJob
 from warning.config import Settings
 from warning.errors import ConfigError, Problem
@@ -35,7 +36,8 @@ SHOWN_STATS = ("files", "not_modified", "failed_requests", "older_than_since")
 @dataclass
 class CrawlOutcome:
     source: str
-    #: ok | failed | timeout | skipped (another process was crawling the source)
+    #: ok | failed | timeout | skipped (held by another run: another process was crawling the
+    #: source); a skipped crawl is recorded but is no failure (no streak, no operator alert)
     status: str
     run_id: int
     counts: dict[str, int] = field(default_factory=dict)
@@ -84,14 +86,34 @@ def run_source(
     # one crawl of a source at a time: a second waits for the first, then finds files unchanged
     with named_lock(store, f"crawl:{name}", settings.stage_lock_wait_seconds) as held:
         if not held:
-            return CrawlOutcome(
-                name,
-                "skipped",
-                0,
-                error=f"another process is crawling {name} "
-                f"(waited {settings.stage_lock_wait_seconds:g} s)",
-            )
+            return _skipped(store, name, since, settings.stage_lock_wait_seconds)
         return _crawl(settings, store, job, since)
+
+
+def _skipped(store: Store, name: str, since: dt.date | None, waited: float) -> CrawlOutcome:
+    """Record a crawl that did not run because another process holds the source's lock.
+
+    It is recorded (so that `ipwarn status` can say so) as ``skipped``, which is neither a
+    success nor a failure: it neither adds to nor ends the source's failure streak, and no
+    operator is alerted (the run holding the lock reports its own outcome).
+    """
+    reason = f"held by another run: another process is crawling {name} (waited {waited:g} s)"
+    now = utcnow()
+    with store.session() as session:
+        run = CrawlRun(
+            source=name,
+            started_at=now,
+            finished_at=now,
+            status="skipped",
+            since=since,
+            owner=process_identity(),
+            error=reason,
+        )
+        session.add(run)
+        session.flush()
+        run_id = run.id
+    log.info("crawl.skipped", source=name, run_id=run_id, reason=reason)
+    return CrawlOutcome(name, "skipped", run_id, error=reason)
 
 
 def _crawl(settings: Settings, store: Store, job: CrawlJob, since: dt.date | None) -> CrawlOutcome:
@@ -128,7 +150,7 @@ def _crawl(settings: Settings, store: Store, job: CrawlJob, since: dt.date | Non
     counts["new_events"] = int(stats.get("ipwarn/new_events", 0))
     outcome = CrawlOutcome(name, status, job.run_id, counts, stats, error)
     log.info("crawl.done", source=name, status=status, **counts)
-    if status != "ok":
+    if status in FAILED_RUN_STATUSES:
         from warning.health import notify_failing_sources
 
         with store.session() as session:

@@ -13,11 +13,15 @@ COUNT_KEYS = ("new", "updated", "unchanged", "quarantined", "new_events")
 
 
 def run_crawl_stage(ctx: StageContext) -> StageResult:
-    """Each source runs as its own subprocess; one failing source does not stop the others."""
+    """Each source runs as its own subprocess; one failing source does not stop the others.
+
+    A source whose lock another process holds (it is being crawled right now) is counted in
+    ``skipped_sources``, not as a failure: the stage fails only for sources that failed.
+    """
     configured = ctx.settings.sources
     names = ctx.sources if ctx.sources is not None else sorted(configured)
     counts: dict[str, int | float] = dict.fromkeys(COUNT_KEYS, 0)
-    counts |= {"sources": 0, "failed_sources": 0}
+    counts |= {"sources": 0, "failed_sources": 0, "skipped_sources": 0}
     notes: list[str] = []
     for name in names:
         config = configured.get(name)
@@ -37,6 +41,10 @@ def run_crawl_stage(ctx: StageContext) -> StageResult:
             notes.append(f"{name}: {exc}")
             counts["failed_sources"] += 1
             continue
+        if outcome.status == "skipped":
+            counts["skipped_sources"] += 1
+            notes.append(f"{name}: skipped: {outcome.error}")
+            continue
         counts["sources"] += 1
         for key in COUNT_KEYS:
             counts[key] += outcome.counts.get(key, 0)
@@ -45,6 +53,8 @@ def run_crawl_stage(ctx: StageContext) -> StageResult:
             notes.append(f"{name}: {outcome.status}: {outcome.error}")
         elif outcome.error:
             notes.append(f"{name}: {outcome.error}")
+    if counts["skipped_sources"] and not counts["sources"] and not counts["failed_sources"]:
+        return StageResult(status="skipped", counts=counts, note="; ".join(notes))
     if not counts["sources"] and not counts["failed_sources"]:
         return StageResult(
             status="skipped", counts=counts, note="no crawl source configured with a base_url"

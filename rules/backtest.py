@@ -18,13 +18,14 @@ from typing import Any
 from pydantic import ValidationError
 
 from rules.aggregate import AggregateMatch, evaluate_aggregates, lookback_days
+from rules.deadlines import DeadlineMatch, deadlines_between
 from rules.docview import MatchDoc, doc_from_json, has_tags
 from rules.engine import CompiledRule, CompiledSubscription, Match, Matcher
 from rules.similarity import SimilarityScreen, profiles_for
 from rules.storedocs import ipc_tags
 from warning.errors import InputError, Problem
 
-AnyMatch = Match | AggregateMatch
+AnyMatch = Match | AggregateMatch | DeadlineMatch
 
 
 def read_docs(
@@ -237,6 +238,8 @@ class StoredBacktest:
     candidate: list[AnyMatch]
     baseline: list[AnyMatch]
     diffs: list[RuleDiff]
+    #: stored grants with a filing date the deadline rules judged (0: no deadline rule)
+    grants: int = 0
 
 
 def backtest_stored(
@@ -250,7 +253,9 @@ def backtest_stored(
 ) -> StoredBacktest:
     """Match documents published (or with legal events) in ``first..last`` with ``candidate``
     and with the active versions of the same rules; `ipwarn rules test --since` and the
-    console's rule editor both call this. ``subs`` None: the stored subscriptions."""
+    console's rule editor both call this. ``subs`` None: the stored subscriptions. Deadline
+    rules (``kind: deadline``) raise what the daily match would raise on each day of the
+    period (:func:`rules.deadlines.deadlines_between`, the live stage's own function)."""
     from sqlalchemy import select
 
     from rules.repository import active_rule_versions, compiled_subscriptions
@@ -293,9 +298,23 @@ def backtest_stored(
         active = active_rule_versions(session)
         baseline = [active[r.id] for r in candidate if r.id in active]
         screen = build_matcher(session, candidate + baseline, subs, settings).screen
+        rights: list[Any] = []
+        if subs and any(r.spec.kind == "deadline" for r in candidate + baseline):
+            from warning.forecast.data import load_documents
+
+            # what the daily match reads: the whole store up to the day, with its events
+            rights = load_documents(session, until=last, with_events=True)
     regions = list(getattr(settings, "local_regions", ["鞍山", "辽宁"]))
-    new = run_backtest(candidate, docs, subs, now, regions=regions, screen=screen)
-    old = run_backtest(baseline, docs, subs, now, regions=regions, screen=screen)
+    new: list[AnyMatch] = list(
+        run_backtest(candidate, docs, subs, now, regions=regions, screen=screen)
+    )
+    old: list[AnyMatch] = list(
+        run_backtest(baseline, docs, subs, now, regions=regions, screen=screen)
+    )
+    # deadline rules run once per local day in the live match: here on every day of the period
+    new += deadlines_between(candidate, rights, first, last, subs)
+    old += deadlines_between(baseline, rights, first, last, subs)
     versions = {r.id: (active[r.id].spec.version if r.id in active else None) for r in candidate}
     diffs = diff(new, old, versions, {r.id: r.spec.version for r in candidate})
-    return StoredBacktest(first, last, len(docs), list(new), list(old), diffs)
+    grants = sum(d.is_grant and d.application_date is not None for d in rights)
+    return StoredBacktest(first, last, len(docs), list(new), list(old), diffs, grants)

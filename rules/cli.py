@@ -19,6 +19,7 @@ from rules.backtest import (
     run_backtest,
     screen_for,
 )
+from rules.deadlines import DeadlineMatch
 from rules.engine import CompiledRule, CompiledSubscription
 from rules.loader import load_rules, load_rules_or_raise, load_subscription_file, rule_files
 from rules.repository import (
@@ -117,6 +118,13 @@ def test(
         )
         _print(matches, as_json)
         click.echo(f"{len(matches)} would-be alert(s) from {len(docs)} document(s)", err=True)
+        deadline_rules = sum(r.spec.kind == "deadline" for r in candidate)
+        if deadline_rules:
+            click.echo(
+                f"note: {deadline_rules} deadline rule(s) not tested: they read the store's "
+                "rights in force (filing dates, legal events); use --since/--until",
+                err=True,
+            )
         return
     _test_stored(app, candidate, since, until, subs_path is not None, subs, now, as_json)
 
@@ -180,8 +188,15 @@ def _test_stored(
             click.echo(f"  + {subject} {enterprise or '-'}", err=True)
         for enterprise, subject in d.lost:
             click.echo(f"  - {subject} {enterprise or '-'}", err=True)
+    deadline_alerts = sum(isinstance(m, DeadlineMatch) for m in new)
     click.echo(
-        f"{len(new)} would-be alert(s) from {result.documents} stored document(s) {first}..{last}",
+        f"{len(new)} would-be alert(s) from {result.documents} stored document(s) {first}..{last}"
+        + (
+            f", {deadline_alerts} of them deadline alert(s) of the rights in force among "
+            f"{result.grants} stored grant(s)"
+            if result.grants
+            else ""
+        ),
         err=True,
     )
 

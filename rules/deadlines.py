@@ -18,7 +18,7 @@ from typing import Any
 from rules.engine import CompiledRule, CompiledSubscription, dedupe_key
 from warning.forecast.data import StoreDoc
 from warning.forecast.expiring import Scope
-from warning.forecast.legal import Deadline, deadlines
+from warning.forecast.legal import Deadline, add_months, add_years, deadlines, expiry_date
 
 
 @dataclass
@@ -130,21 +130,71 @@ def evaluate_deadlines(
     subs: Sequence[CompiledSubscription],
 ) -> list[DeadlineMatch]:
     """Every deadline rule's deadlines in ``(today, today + months]`` for every subscription."""
+    return deadlines_between(rules, docs, today, today, subs)
+
+
+def deadlines_between(
+    rules: Sequence[CompiledRule],
+    docs: list[StoreDoc],
+    first: dt.date,
+    last: dt.date,
+    subs: Sequence[CompiledSubscription],
+) -> list[DeadlineMatch]:
+    """The deadline alerts the daily match raises on the local days ``first..last``.
+
+    The match stage runs this once per local day (``first == last``); `ipwarn rules test
+    --since/--until` on every day of the period at once. Each day sees the deadlines in
+    ``(day, day + months]`` of the rights in force on that day (a right published or ended
+    later is judged as it then stood). Deadlines are deduplicated by their store key, as the
+    store would: a deadline is raised on the first day it enters a rule's window. ``docs``: the
+    store's documents published up to ``last``, with their events.
+    """
+    wanted = [r for r in rules if r.spec.kind == "deadline" and r.spec.deadline is not None]
+    if not wanted or not subs:
+        return []
+    # only grants with a filing date can be rights in force: the others never yield a deadline
+    grants = [d for d in docs if d.is_grant and d.application_date is not None]
+    seen: set[str] = set()
     found: list[DeadlineMatch] = []
-    for rule in rules:
+    for rule in wanted:
         spec = rule.spec.deadline
-        if rule.spec.kind != "deadline" or spec is None:
-            continue
+        assert spec is not None
         own_only = spec.own_patents_only or spec.event == "fee_anniversary"
+        until = add_months(last, spec.months)
         for sub in subs:
             scope = subscription_scope(sub)
-            if own_only:
-                covered = [d for d in docs if d.number in scope.own]
-            else:
-                covered = [d for d in docs if scope.covers(d)]
-            if not covered:
-                continue
-            for item in deadlines(covered, today, spec.months, own=scope.own):
-                if item.event == spec.event:
-                    found.append(DeadlineMatch(rule, item, sub, today))
-    return found
+            covered = [
+                d
+                for d in grants
+                if (d.number in scope.own if own_only else scope.covers(d))
+                and _may_fall_due(d, spec.event, first, until)
+            ]
+            day = first
+            while covered and day <= last:
+                for item in deadlines(covered, day, spec.months, own=scope.own):
+                    if item.event != spec.event:
+                        continue
+                    match = DeadlineMatch(rule, item, sub, day)
+                    if match.dedupe_key not in seen:
+                        seen.add(match.dedupe_key)
+                        found.append(match)
+                day += dt.timedelta(days=1)
+    return sorted(found, key=lambda m: (m.today, m.deadline.date, m.doc.number, m.rule.id))
+
+
+def _may_fall_due(doc: StoreDoc, event: str, first: dt.date, until: dt.date) -> bool:
+    """Whether ``doc`` has an ``event`` date in ``(first, until]`` at all (a cheap pre-filter:
+    :func:`warning.forecast.legal.deadlines` decides, day by day, with the right's state)."""
+    assert doc.application_date is not None
+    expiry = expiry_date(doc.kind_class or "", doc.application_date)
+    if expiry is None or expiry <= first:
+        return False
+    if event == "expiry":
+        return expiry <= until
+    latest = min(until, expiry)
+    year = max(1, first.year - doc.application_date.year)
+    while (anniversary := add_years(doc.application_date, year)) <= latest:
+        if anniversary > first:
+            return True
+        year += 1
+    return False

@@ -14,6 +14,7 @@ from rules.loader import LoadedRule
 from rules.spec import (
     SCOPE_KEYS,
     STORED,
+    EnterpriseSpec,
     RuleSpec,
     Scope,
     SubscriptionFile,
@@ -247,6 +248,58 @@ def import_subscriptions(
     session.flush()
     report.queued_cancelled = cancel_unwanted(session)
     return report
+
+
+def add_subscription(
+    session: Session, enterprise_id: str, new: dict[str, Any], now: dt.datetime
+) -> tuple[Subscription, ImportReport]:
+    """Add one subscription to an existing enterprise through :func:`import_subscriptions`.
+
+    The enterprise is re-imported as the file import would see it (its name, recipients and
+    every stored subscription, plus ``new`` as its first subscription), so ``new`` is validated
+    by :class:`rules.spec.EnterpriseSpec` exactly as a YAML import (a pydantic
+    ``ValidationError`` names ``subscriptions.0.<field>``) and stored by the same code. A name
+    the enterprise already has is refused as the file loader refuses a repeated name.
+    Raises ``LookupError`` for an unknown enterprise.
+    """
+    enterprise = session.get(Enterprise, enterprise_id)
+    if enterprise is None:
+        raise LookupError(enterprise_id)
+    stored = list(
+        session.scalars(
+            select(Subscription)
+            .where(Subscription.enterprise_id == enterprise_id)
+            .order_by(Subscription.id)
+        )
+    )
+    name = new.get("name", "default")
+    if any(sub.name == name for sub in stored):
+        raise InputError(
+            [
+                Problem(
+                    f"subscription name {name!r} appears more than once in this enterprise "
+                    f"(it already has one of that name)",
+                    field="name",
+                )
+            ],
+            hint="Nothing was created.",
+        )
+    spec = EnterpriseSpec.model_validate(
+        {
+            "id": enterprise.id,
+            "name": enterprise.name,
+            "recipients": list(enterprise.recipients),
+            "subscriptions": [new, *(spec_of(sub) for sub in stored)],
+        }
+    )
+    report = import_subscriptions(session, SubscriptionFile(enterprises=[spec]), now)
+    added = session.scalars(
+        select(Subscription).where(
+            Subscription.enterprise_id == enterprise_id,
+            Subscription.name == spec.subscriptions[0].name,
+        )
+    ).one()
+    return added, report
 
 
 @dataclass

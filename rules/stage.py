@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 
 from models.registry import active_version
 from rules.aggregate import AggregateMatch, evaluate_aggregates, lookback_days
-from rules.deadlines import DeadlineMatch, evaluate_deadlines
+from rules.deadlines import DeadlineMatch, deadlines_between
 from rules.engine import CompiledRule, CompiledSubscription, Match, Matcher
 from rules.loader import load_rules, packaged_library
 from rules.repository import compiled_rules, compiled_subscriptions, sync_rules
@@ -304,7 +304,7 @@ def _run_deadlines(
         if state is not None and state.value.get("day") == today.isoformat() and not ctx.force:
             return {}
         docs = load_documents(session, until=today, with_events=True)
-        fired = evaluate_deadlines(wanted, docs, today, subs)
+        fired = deadlines_between(wanted, docs, today, today, subs)
         counts = store_matches(session, fired, ctx.now, ctx.settings)
         value = {"day": today.isoformat()}
         if state is None:

@@ -8,6 +8,7 @@ inside or outside the shipped rules' windows (``rules/library/deadlines.yaml``).
 from __future__ import annotations
 
 import datetime as dt
+import json
 import shutil
 
 from sqlalchemy import select
@@ -17,9 +18,10 @@ from rules.repository import import_subscriptions
 from rules.stage import run_match_stage
 from tests.conftest import settings_for
 from tests.forecast_support import granted_record, ingest, sector_rows
-from tests.rules_support import LIBRARY, write
+from tests.rules_support import LIBRARY, run_cli, use_store, write
 from warning.delivery.message import explanation_rows
 from warning.pipeline import StageContext
+from warning.records import LegalEventRecord
 from warning.store.models import Alert, OutboxMessage
 
 NOW = dt.datetime(2026, 12, 1, 2, 0, tzinfo=dt.UTC)  # 10:00 in Asia/Shanghai
@@ -118,3 +120,87 @@ def test_deadline_alerts_flow_to_the_outbox_once_with_an_explanation(store, sett
     assert len(_deadline_alerts(store)) == len(alerts)
     with store.read_session() as session:
         assert len(session.scalars(select(OutboxMessage)).all()) == len(outbox)
+
+
+def _would_be(out: str) -> set[tuple[str, str, str, str]]:
+    rows = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+    return {
+        (r["rule_id"], r["enterprise"], r["number"], r["explanation"]["deadline"]["date"])
+        for r in rows
+        if "rule_id" in r
+    }
+
+
+def _stored(store) -> set[tuple[str, str, str, str]]:
+    return {
+        (a.rule_id, a.enterprise_id, a.explanation["number"], a.explanation["deadline"]["date"])
+        for a in _deadline_alerts(store)
+    }
+
+
+def test_rules_test_shows_the_deadline_alerts_the_live_match_raises(
+    store, settings, tmp_path, monkeypatch, capsys
+):
+    """`ipwarn rules test --since/--until` on deadline rules: the alerts the daily match raises
+    over the period, the same ones (rule, enterprise, right, date) the live match stores."""
+    rows = sector_rows("equipment")
+    expiring = granted_record(rows[0], "U", dt.date(2016, 12, 20))  # term ends 2026-12-19
+    later = granted_record(rows[1], "U", dt.date(2017, 6, 20))  # ends 2027-06-19: in 2027-03
+    own = granted_record(rows[2], "B", dt.date(2015, 1, 15))  # fee due 2027-01-15 (year 13)
+    lapsed = granted_record(  # would expire 2027-01-04, but lapsed for an unpaid fee in 2026
+        rows[3], "U", dt.date(2017, 1, 5), [_lapse(dt.date(2026, 3, 1))]
+    )
+    ingest(store, [expiring, later, own, lapsed])
+    rules_dir = tmp_path / "rules"
+    rules_dir.mkdir()
+    shutil.copy(LIBRARY / "deadlines.yaml", rules_dir / "deadlines.yaml")
+    cfg = settings_for(store, settings).model_copy(update={"rules_dir": rules_dir})
+    with store.session() as session:
+        import_subscriptions(
+            session, load_subscription_file(_subscriptions(tmp_path / "subs.yaml", own.number)), NOW
+        )
+    use_store(monkeypatch, store, tmp_path)
+    rules_file = str(rules_dir / "deadlines.yaml")
+
+    code, out, err = run_cli(
+        ["rules", "test", rules_file, "--since", "2026-12-01", "--until", "2026-12-01", "--json"],
+        capsys,
+    )
+    assert code == 0, err
+    first_day = _would_be(out)
+    assert first_day == {
+        ("expiring-in-scope", "anshan-equipment", expiring.number, "2026-12-19"),
+        ("own-patent-fee-anniversary", "anshan-equipment", own.number, "2027-01-15"),
+    }
+    assert "2 of them deadline alert(s) of the rights in force among 4 stored grant(s)" in err
+    assert run_match_stage(StageContext(settings=cfg, store=store, now=NOW)).status == "ok"
+    assert _stored(store) == first_day  # the live match of that day stores the same alerts
+
+    # over a period: each day's window, as the daily match would see it
+    code, out, err = run_cli(
+        ["rules", "test", rules_file, "--since", "2026-12-01", "--until", "2027-03-20"], capsys
+    )
+    assert code == 0, err
+    assert f"expiring-in-scope\tv1\t{later.number}\tanshan-equipment\tlow" in out
+    assert "deadline=expiry" in out and lapsed.number not in out
+    assert "diff expiring-in-scope v1 vs v1: +0 -0" in err  # the stored active version agrees
+    code, out, _ = run_cli(
+        ["rules", "test", rules_file, "--since", "2026-12-01", "--until", "2027-03-20", "--json"],
+        capsys,
+    )
+    period = _would_be(out)
+    assert period == first_day | {
+        ("expiring-in-scope", "anshan-equipment", later.number, "2027-06-19")
+    }
+    later_day = dt.datetime(2027, 3, 20, 2, 0, tzinfo=dt.UTC)
+    assert run_match_stage(StageContext(settings=cfg, store=store, now=later_day)).status == "ok"
+    assert _stored(store) == period
+
+    # a file of parsed documents has no filing dates nor events to judge rights by: it says so
+    docs = write(tmp_path / "docs.jsonl", "")
+    code, _, err = run_cli(["rules", "test", rules_file, "--docs", str(docs)], capsys)
+    assert code == 0 and "2 deadline rule(s) not tested" in err and "--since" in err
+
+
+def _lapse(day: dt.date) -> LegalEventRecord:
+    return LegalEventRecord(code="CF01", date=day, description="未缴年费专利权终止")

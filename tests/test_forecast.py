@@ -52,6 +52,9 @@ def test_surge_is_flagged_emerging_and_as_of_sees_only_the_past(
     for f in pubs["forecast"]:
         assert 0 <= f["lo95"] <= f["lo80"] <= f["mean"] <= f["hi80"] <= f["hi95"]
     assert all(s["sector"] == "equipment" for s in result["series"])
+    share = _series(result, sector="equipment", measure="foreign_share")
+    assert share["status"] == "ok", share["reason"]  # its intervals: from its weeks' sizes
+    assert "binomial variance of a week of" in share["reason"], share["reason"]
 
     # as of the last steady week, the surge is not yet known: no flag, history ends there
     before = IsoWeek.of(FIRST_MONDAY).shift(len(STEADY) - 1)
@@ -113,3 +116,42 @@ def test_trend_prefers_a_trend_model_and_share_intervals_stay_in_0_1():
     out = forecast_series(share, 12, counts=False)
     assert out.forecast is not None and float(out.forecast.hi95.max()) <= 1.0
     assert "nb_glm" not in out.scores  # a count model is not tried on a share
+
+
+def _binomial_shares(rng: np.random.Generator, sizes: np.ndarray, share: float) -> np.ndarray:
+    return rng.binomial(sizes.astype(int), share) / sizes
+
+
+def test_share_intervals_follow_the_weeks_size():
+    """The same share history is less certain when each week holds fewer documents."""
+    rng = np.random.default_rng(5)
+    y = _binomial_shares(rng, np.full(30, 5000.0), 0.12)
+    width = {}
+    for size in (5000.0, 50.0):
+        out = forecast_series(y, 12, counts=False, allow_ets=False, sizes=np.full(30, size))
+        assert out.forecast is not None
+        assert f"binomial variance of a week of {int(size)} documents" in out.reason
+        width[size] = float(out.forecast.hi80[0] - out.forecast.lo80[0])
+    # 80 % interval: about 2 x 1.28 x sqrt(p (1 - p) / n) when the share moves only binomially
+    assert width[5000.0] == pytest.approx(2 * 1.2816 * (0.12 * 0.88 / 5000) ** 0.5, rel=0.3)
+    assert width[50.0] == pytest.approx(2 * 1.2816 * (0.12 * 0.88 / 50) ** 0.5, rel=0.3)
+
+
+def test_share_intervals_cover_their_nominal_share_of_later_weeks():
+    """Binomial shares of fields of steady and of growing size (300 -> 600 a week over 40 weeks):
+    the 80 % and 95 % intervals of the 12 weeks after week 28 hold within 5 points of 80 % and
+    95 % of the actual shares (the widening-only intervals held 86 % at 80 %)."""
+    rng = np.random.default_rng(11)
+    inside80 = inside95 = points = 0
+    for growth in (1.0, 2.0):
+        for _ in range(100):
+            sizes = rng.poisson(np.linspace(300, 300 * growth, 40)).astype(float)
+            y = _binomial_shares(rng, sizes, 0.12)
+            out = forecast_series(y[:28], 12, counts=False, allow_ets=False, sizes=sizes[:28])
+            f, actual = out.forecast, y[28:]
+            assert f is not None
+            inside80 += int(np.sum((actual >= f.lo80) & (actual <= f.hi80)))
+            inside95 += int(np.sum((actual >= f.lo95) & (actual <= f.hi95)))
+            points += len(actual)
+    assert 0.75 <= inside80 / points <= 0.85, inside80 / points
+    assert 0.90 <= inside95 / points <= 1.0, inside95 / points

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import html
+
 import pytest
 from sqlalchemy import func, select
 
@@ -144,3 +146,98 @@ def test_the_cli_reactivates_what_it_deactivated(web, store, settings, monkeypat
         ["subscriptions", "resubscribe", "ent-b", "--subscription", "nope"], capsys
     )
     assert code == 2 and "has no subscription 'nope'" in err
+
+
+def _add_subscription(client, enterprise: str, csrf: str | None = None, **fields):
+    return client.post(
+        f"/enterprises/{enterprise}/subscriptions",
+        data={"csrf_token": csrf if csrf is not None else csrf_of(client), **fields},
+        follow_redirects=False,
+    )
+
+
+def _subscriptions(store, enterprise: str) -> list[tuple[str, bool, dict]]:
+    with store.read_session() as session:
+        return [
+            (s.name, s.active, s.scope)
+            for s in session.scalars(
+                select(Subscription)
+                .where(Subscription.enterprise_id == enterprise)
+                .order_by(Subscription.id)
+            )
+        ]
+
+
+def test_bureau_adds_a_second_subscription_through_the_import_service(web, store):
+    """The import's validation and storage, the existing subscription untouched, the new one
+    on its own page (where the bureau and the enterprise edit it), audited."""
+    _seed(web)
+    before = _subscriptions(store, "ent-a")
+    assert before == [("default", True, {"sectors": ["steel"]})]
+    bureau = web.login(ROLES_USERS["bureau"])
+    assert "/enterprises/ent-a/subscriptions" in bureau.get("/enterprises").text  # the form
+
+    # validated as `ipwarn subscriptions import` validates: the same messages, nothing stored
+    for fields, field, message in (
+        ({"name": "法律状态", "keywords": "(取向硅钢"}, "scope.keywords", "at character"),
+        ({"name": "法律状态", "sectors": ["stel"]}, "scope.sectors", "unknown sector 'stel'"),
+        ({"name": "法律状态", "frequency": "hourly"}, "frequency", "'immediate', 'daily'"),
+        ({"name": ""}, "name", "at least 1 character"),
+        ({"name": "default", "ipc": "C21D"}, "name", "appears more than once"),
+    ):
+        response = _add_subscription(bureau, "ent-a", **fields)
+        assert response.status_code == 422, (fields, response.status_code)
+        text = html.unescape(response.text)
+        assert f"{field}: " in text and message in text, text[-1200:]
+    assert _subscriptions(store, "ent-a") == before
+
+    response = _add_subscription(
+        bureau, "ent-a", name="取向硅钢专题", keywords="取向硅钢 OR 无取向硅钢", ipc="C21D8/12"
+    )
+    assert response.status_code == 303
+    new_page = response.headers["location"]
+    assert new_page.startswith("/subscriptions/")
+    after = _subscriptions(store, "ent-a")
+    assert after[0] == before[0]  # the first subscription is untouched
+    assert after[1] == (
+        "取向硅钢专题",
+        True,
+        {"keywords": "取向硅钢 OR 无取向硅钢", "ipc": ["C21D8/12"]},
+    )
+    assert _queued(store, "ent-a") == 3  # the import cancelled nothing
+    assert "取向硅钢专题" in bureau.get(new_page).text
+    assert "<td>2/2</td>" in _row(bureau.get("/enterprises").text, "ent-a")
+    # the enterprise sees and edits its new subscription like its first one
+    own = web.login(ROLES_USERS["enterprise"])
+    assert own.get(new_page).status_code == 200 and "取向硅钢专题" in own.get("/subscriptions").text
+
+    # without a scope it waits, inactive, for one saved on its page (as a console enterprise)
+    response = _add_subscription(bureau, "ent-a", name="待定", frequency="weekly")
+    assert response.status_code == 303
+    assert _subscriptions(store, "ent-a")[2] == ("待定", False, {})
+
+    with store.read_session() as session:
+        rows = session.execute(
+            select(AuditEntry.actor, AuditEntry.action, AuditEntry.enterprise_id)
+            .where(AuditEntry.action == "subscription.add")
+            .order_by(AuditEntry.id)
+        ).all()
+    assert rows == [(ROLES_USERS["bureau"], "subscription.add", "ent-a")] * 2
+
+
+def test_only_the_bureau_and_admins_add_subscriptions(web, store):
+    _seed(web)
+    for role in ("enterprise", "expert"):
+        client = web.login(ROLES_USERS[role])
+        assert _add_subscription(client, "ent-a", name="x", sectors=["steel"]).status_code == 403
+    anonymous = web.client()
+    assert _add_subscription(anonymous, "ent-a", csrf="", name="x").status_code == 303  # login
+    bureau = web.login(ROLES_USERS["bureau"])
+    assert _add_subscription(bureau, "ent-a", csrf="forged", name="x").status_code == 403
+    assert _add_subscription(bureau, "no-such-ent", name="x").status_code == 404
+    assert _subscriptions(store, "ent-a") == [("default", True, {"sectors": ["steel"]})]
+    admin = web.login(ROLES_USERS["admin"])
+    assert (
+        _add_subscription(admin, "ent-b", name="admin-added", sectors=["steel"]).status_code == 303
+    )
+    assert [name for name, _, _ in _subscriptions(store, "ent-b")] == ["default", "admin-added"]

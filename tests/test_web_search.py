@@ -137,3 +137,47 @@ def test_screen_page_and_report_download(web) -> None:
     assert "专利检索筛查报告" in html.text and "&lt;img" in html.text
     forged = client.post("/screen/report", data={"text": "钢筋", "format": "pdf"})
     assert forged.status_code == 403
+
+
+@pytest.fixture
+def expert(web):
+    """An expert's client on the search pages' store, with its CSRF token."""
+    client = web.login("expert@ipo.example.cn")
+    return client, csrf_of(client, "/screen")
+
+
+#: one form model serves both screening routes: the same answers, naming the field
+SCREEN_BAD = [
+    ({"text": "钢筋", "limit": "0"}, "limit", "greater than or equal to 1"),
+    ({"text": "钢筋", "limit": "201"}, "limit", "less than or equal to 200"),
+    ({"text": "钢筋", "limit": "many"}, "limit", "valid integer"),
+    ({"text": "x" * 20_001}, "text", "at most 20000 characters"),
+    ({"patent": "CN" + "1" * 40}, "patent", "at most 40 characters"),
+    ({"text": "钢筋", "sector": "s" * 41}, "sector", "at most 40 characters"),
+    ({"text": "钢筋", "ipc": "C" * 21}, "ipc", "at most 20 characters"),
+    ({"text": "", "patent": ""}, "text", "give exactly one of text or patent"),
+    ({"text": "钢筋", "patent": "CN209888888U"}, "text", "give exactly one of text or patent"),
+]
+
+
+@pytest.mark.parametrize("path", ["/screen", "/screen/report"])
+def test_both_screen_routes_refuse_bad_input_naming_the_field(expert, path):
+    client, token = expert
+    for fields, name, message in SCREEN_BAD:
+        response = client.post(path, data=fields | {"csrf_token": token})
+        assert response.status_code == 422, (fields, response.text[-800:])
+        assert f"{name}: " in response.text and message in response.text, response.text[-800:]
+
+
+def test_the_report_refuses_an_unknown_format_and_the_page_keeps_the_fields(expert):
+    client, token = expert
+    response = client.post(
+        "/screen/report", data={"text": "钢筋", "format": "docx", "csrf_token": token}
+    )
+    assert response.status_code == 422 and "format" in response.text
+    page = client.post(
+        "/screen",
+        data={"text": "流化床炒锅", "sector": "", "ipc": "A47J", "limit": "5", "csrf_token": token},
+    )
+    assert page.status_code == 200
+    assert 'value="A47J"' in page.text and "流化床炒锅" in page.text  # the form keeps its input

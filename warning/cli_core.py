@@ -188,6 +188,8 @@ def status(app: App, as_json: bool, limit: int) -> None:
         click.echo(f"  {s['source']:<16} {s['state']:<9} cron={s['cron']!r} {when}{failures}")
         if s["state"] == "failed" and s["last_error"]:
             click.echo(f"      error: {s['last_error'][:200]}")
+        elif s["state"] == "skipped" and s["last_error"]:
+            click.echo(f"      skipped: {s['last_error'][:200]}")
     click.echo("recent jobs:" if data["jobs"] else "recent jobs: none yet")
     for r in data["jobs"]:
         err = f"  error: {r['error']}" if r["error"] else ""

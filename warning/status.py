@@ -1,6 +1,6 @@
 """What `ipwarn status` reports, as plain data (the text and the JSON views print the same).
 
-Sources (off / never run / ok / failed / stale), recent job runs (pipeline stages, scheduled
+Sources (off / never run / ok / failed / skipped (held by another run) / stale), recent job runs (pipeline stages, scheduled
 jobs and `ipwarn crawl` runs), digests waiting for approval, the untagged backlog, quarantined
 records per source, the outbox and the health problems. Times are in the configured zone.
 """
@@ -37,6 +37,8 @@ def source_rows(session: Session, settings: Settings, stale: set[str]) -> list[d
             state = "never run"
         elif last.status in FAILED_RUN_STATUSES:
             state = "failed"
+        elif last.status == "skipped":  # held by another run (its own row says how it went)
+            state = "skipped"
         elif name in stale:
             state = "stale"
         else:

@@ -149,7 +149,13 @@ def simulate(field: Field, scenario: str, rng: np.random.Generator) -> dict[str,
         grants[week] = field.grant[drawn].sum()
         if n >= SHARE_MIN_DOCUMENTS:
             share[week] = field.foreign[drawn].mean()
-    return {"publications": counts.astype(float), "grants": grants, "foreign_share": share}
+    return {
+        "publications": counts.astype(float),
+        "grants": grants,
+        "foreign_share": share,
+        # the documents each week's share is taken over (every drawn record's origin is known)
+        "foreign_share_sizes": np.where(np.isnan(share), np.nan, counts.astype(float)),
+    }
 
 
 def _observed(values: np.ndarray, end: int) -> np.ndarray:
@@ -190,10 +196,21 @@ def evaluate(
                 for measure in MEASURES:
                     values = data[measure]
                     counts = measure != "foreign_share"
+                    sizes = None if counts else data["foreign_share_sizes"]
                     if scenario != "foreign_surge":
-                        _accuracy(values, counts, allow_ets, tallies[measure, scenario], models)
+                        _accuracy(
+                            values, counts, allow_ets, tallies[measure, scenario], models, sizes
+                        )
                     _flags(
-                        scenario, measure, values, counts, allow_ets, detection, alarms, field.label
+                        scenario,
+                        measure,
+                        values,
+                        counts,
+                        allow_ets,
+                        detection,
+                        alarms,
+                        field.label,
+                        sizes,
                     )
     return {
         "fields": [{"field": f.label, "weekly_volume": f.volume} for f in fields],
@@ -214,8 +231,20 @@ def evaluate(
     }
 
 
+def _sizes(values: np.ndarray, sizes: np.ndarray | None, end: int) -> np.ndarray | None:
+    """The week sizes of :func:`_observed`'s weeks (shares only)."""
+    if sizes is None:
+        return None
+    return sizes[:end][~np.isnan(values[:end])]
+
+
 def _accuracy(
-    values: np.ndarray, counts: bool, allow_ets: bool, tally: Tally, models: dict[str, int]
+    values: np.ndarray,
+    counts: bool,
+    allow_ets: bool,
+    tally: Tally,
+    models: dict[str, int],
+    sizes: np.ndarray | None = None,
 ) -> None:
     for origin in ORIGINS:
         history = _observed(values, origin)
@@ -223,7 +252,9 @@ def _accuracy(
         keep = ~np.isnan(actual)
         if len(history) < 2 or not keep.any():
             continue
-        outcome = forecast_series(history, HORIZON, counts, allow_ets=allow_ets)
+        outcome = forecast_series(
+            history, HORIZON, counts, allow_ets=allow_ets, sizes=_sizes(values, sizes, origin)
+        )
         if outcome.forecast is None:
             continue
         models[outcome.model or ""] += 1
@@ -245,9 +276,16 @@ def _accuracy(
         tally.points += int(keep.sum())
 
 
-def _flag_at(values: np.ndarray, as_of: int, counts: bool, allow_ets: bool) -> str | None:
+def _flag_at(
+    values: np.ndarray,
+    as_of: int,
+    counts: bool,
+    allow_ets: bool,
+    sizes: np.ndarray | None = None,
+) -> str | None:
     history = _observed(values, as_of + 1)
-    return forecast_series(history, HORIZON, counts, allow_ets=allow_ets).flag
+    week_sizes = _sizes(values, sizes, as_of + 1)
+    return forecast_series(history, HORIZON, counts, allow_ets=allow_ets, sizes=week_sizes).flag
 
 
 def _flags(
@@ -259,11 +297,12 @@ def _flags(
     detection: dict[str, list[bool]],
     alarms: dict[str, list[bool]],
     label: str,
+    sizes: np.ndarray | None = None,
 ) -> None:
     if scenario == "steady":
         for as_of in FALSE_ALARM_AS_OF:
             alarms[f"steady/{measure}"].append(
-                _flag_at(values, as_of, counts, allow_ets) is not None
+                _flag_at(values, as_of, counts, allow_ets, sizes) is not None
             )
     elif scenario == "step" and measure == "publications":
         for weeks_after in (2, 4):
@@ -274,11 +313,11 @@ def _flags(
             _flag_at(values, STEP_WEEK - 1, counts, allow_ets) is not None
         )
     elif scenario == "foreign_surge" and measure == "foreign_share":
-        flag = _flag_at(values, SURGE_WEEK + 3, counts, allow_ets)
+        flag = _flag_at(values, SURGE_WEEK + 3, counts, allow_ets, sizes)
         detection["foreign_surge/foreign_share/4w"].append(flag == "emerging")
         detection[f"foreign_surge/foreign_share/4w/{label}"].append(flag == "emerging")
         alarms["foreign_surge/foreign_share/before"].append(
-            _flag_at(values, SURGE_WEEK - 1, counts, allow_ets) is not None
+            _flag_at(values, SURGE_WEEK - 1, counts, allow_ets, sizes) is not None
         )
 
 

@@ -72,7 +72,7 @@ class ModelSpec:
     forecast_with: Callable[[np.ndarray, int, bool, Any], Forecast] | None = None
 
 
-def _normal(mean: np.ndarray, sd: np.ndarray) -> Forecast:
+def normal_intervals(mean: np.ndarray, sd: np.ndarray) -> Forecast:
     return Forecast(mean, mean - Z80 * sd, mean + Z80 * sd, mean - Z95 * sd, mean + Z95 * sd)
 
 
@@ -99,7 +99,7 @@ def fit_mean(y: np.ndarray, h: int, counts: bool) -> Forecast:
     if counts:
         return _count_quantiles(mu, max(var, mu) * (1 + 1 / n), h)
     sd = math.sqrt(var * (1 + 1 / n))
-    return _normal(np.full(h, mu), np.full(h, sd))
+    return normal_intervals(np.full(h, mu), np.full(h, sd))
 
 
 def season_of(n: int) -> int:
@@ -117,7 +117,7 @@ def fit_seasonal_naive(y: np.ndarray, h: int, counts: bool) -> Forecast:
     if counts:
         sd = max(sd, math.sqrt(max(float(np.mean(y)), 1e-9)))  # at least Poisson noise
     widen = np.sqrt(steps // m + 1)
-    return _normal(mean, sd * widen)
+    return normal_intervals(mean, sd * widen)
 
 
 def _ets_model(y: np.ndarray) -> Any:

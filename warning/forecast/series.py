@@ -56,6 +56,8 @@ class Series:
     key: SeriesKey
     weeks: list[IsoWeek]
     values: list[float]
+    #: foreign share only: each week's number of documents of known country (the share's base)
+    sizes: list[float] | None = None
 
     @property
     def is_count(self) -> bool:
@@ -130,8 +132,11 @@ def build_series(
             for f, k in zip(tally.foreign, tally.known, strict=True)
             if k >= SHARE_MIN_DOCUMENTS
         ]
+        share_sizes = [float(k) for k in tally.known if k >= SHARE_MIN_DOCUMENTS]
         result.append(
-            Series(SeriesKey(sec, sub, group, "foreign_share"), share_weeks, share_values)
+            Series(
+                SeriesKey(sec, sub, group, "foreign_share"), share_weeks, share_values, share_sizes
+            )
         )
     return sorted(result, key=lambda s: sort_key(s.key))
 

@@ -106,7 +106,11 @@ def forecast_documents(
     out = []
     for i, series in enumerate(all_series):
         outcome = forecast_series(
-            np.asarray(series.values), horizon, series.is_count, allow_ets=i in allowed
+            np.asarray(series.values),
+            horizon,
+            series.is_count,
+            allow_ets=i in allowed,
+            sizes=series.sizes,
         )
         out.append(series_json(series, outcome, as_of))
     return {"as_of": str(as_of), "series": out}

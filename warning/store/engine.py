@@ -105,18 +105,21 @@ def _configure_sqlite(engine: Engine, busy_seconds: float, wait_seconds: float) 
                 # the busy timeout already waited; try again until the deadline
 
 
-def _writer(conn: Connection) -> Iterator[Connection]:
-    if conn.dialect.name == "sqlite":
-        conn = conn.execution_options(**{IMMEDIATE: True})
-    with conn.begin():
-        yield conn
+@contextmanager
+def writer_connection(engine: Engine) -> Iterator[Connection]:
+    """A connection whose transactions begin as writers: on SQLite ``BEGIN IMMEDIATE``, waiting
+    for the write lock up to ``lock_wait_seconds`` (the ``begin`` listener above reads the
+    option; PostgreSQL has no such listener and ignores it). The one way ipwarn opens a writing
+    transaction: :func:`writer_transaction` and :meth:`Store.session` both begin on it."""
+    with engine.connect() as conn:
+        yield conn.execution_options(**{IMMEDIATE: True})
 
 
 @contextmanager
 def writer_transaction(engine: Engine) -> Iterator[Connection]:
     """``engine.begin()`` that takes SQLite's write lock up front (``BEGIN IMMEDIATE``)."""
-    with engine.connect() as conn:
-        yield from _writer(conn)
+    with writer_connection(engine) as conn, conn.begin():
+        yield conn
 
 
 def is_transient(exc: BaseException) -> bool:
@@ -180,11 +183,12 @@ class Store:
         On SQLite it begins as a writer (``BEGIN IMMEDIATE``, waiting for the lock); use
         :meth:`read_session` for work that only reads.
         """
-        with self.engine.connect() as conn:
-            if self.is_sqlite:
-                conn = conn.execution_options(**{IMMEDIATE: True})
-            with Session(bind=conn, expire_on_commit=False) as session, session.begin():
-                yield session
+        with (
+            writer_connection(self.engine) as conn,
+            Session(bind=conn, expire_on_commit=False) as session,
+            session.begin(),
+        ):
+            yield session
 
     #: rows are read and then claimed: the same as :meth:`session` (the name says why)
     write_session = session

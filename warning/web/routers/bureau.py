@@ -11,19 +11,21 @@ from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 from sqlalchemy import func, select
 
-from rules.repository import resubscribe, unsubscribe, watches
+from rules.repository import add_subscription, resubscribe, unsubscribe, watches
 from rules.spec import EnterpriseSpec
 from warning.cli_core import status_data
 from warning.digest.render import fmt_value
 from warning.digest.service import list_digests, send_digest
 from warning.errors import InputError, Problem
 from warning.store.models import Alert, AuditEntry, Digest, Enterprise, Subscription, User
+from warning.taxonomy import load_taxonomy
 from warning.web.alerts import SEVERITIES, sector_choices
 from warning.web.auth import audit
 from warning.web.deps import client_address, need, now_of, render, settings_of, store_of
 from warning.web.permissions import ROLES, AccessDenied, Principal
 from warning.web.routers import NavItem
 from warning.web.routers.api import approve, digest_out
+from warning.web.routers.subscriptions import FREQUENCIES
 from warning.web.scope import split_lines, validation_problems
 from warning.web.users import add_user, list_users, set_active
 
@@ -109,6 +111,8 @@ def _enterprises_data(
         "enterprises": enterprises,
         "users": users,
         "roles": list(ROLES),
+        "sector_choices": [(k, v) for k, v in sector_choices() if k in load_taxonomy().sector_ids],
+        "frequencies": FREQUENCIES,
         "created": created,
         "changed": changed,
     }
@@ -222,6 +226,50 @@ async def enterprise_active(
             now=now,
         )
     return render(request, "bureau/enterprises.html", _enterprises_data(request, changed=changed))
+
+
+@router.post("/enterprises/{enterprise_id}/subscriptions")
+async def subscription_add(
+    request: Request,
+    enterprise_id: str,
+    # the import's own check says what is wrong with a missing or empty name
+    name: Annotated[str, Form(max_length=120)] = "",
+    frequency: Annotated[str, Form(max_length=20)] = "immediate",
+    sectors: Annotated[list[str], Form()] = [],  # noqa: B006 - FastAPI copies defaults
+    keywords: Annotated[str, Form(max_length=5000)] = "",
+    ipc: Annotated[str, Form(max_length=5000)] = "",
+    principal: Principal = need("enterprises.manage"),
+) -> Response:
+    """Add a subscription to an existing enterprise (bureau and admin only).
+
+    The service of `ipwarn subscriptions import` (``rules.repository.add_subscription``), with
+    its validation and messages. With sectors, keywords or IPC prefixes it is live at once;
+    without, it waits (inactive) for a scope saved on its own page, like a console enterprise's
+    first subscription. Answers with that page.
+    """
+    scope = {"sectors": sectors, "keywords": keywords.strip() or None, "ipc": split_lines(ipc)}
+    scope = {k: v for k, v in scope.items() if v}
+    new = {"name": name.strip(), "frequency": frequency, "scope": scope, "active": bool(scope)}
+    now = now_of(request)
+    with store_of(request).session() as session:
+        try:
+            sub, _ = add_subscription(session, enterprise_id, new, now)
+        except LookupError as exc:
+            raise AccessDenied(404, "未找到该企业 (no such enterprise)") from exc
+        except ValidationError as exc:
+            raise InputError(validation_problems(exc), hint="Nothing was created.") from exc
+        audit(
+            session,
+            actor=principal.email,
+            action="subscription.add",
+            target=f"subscription:{sub.id}",
+            enterprise_id=enterprise_id,
+            detail={"name": sub.name, "scope": sub.scope, "active": sub.active},
+            address=client_address(request),
+            now=now,
+        )
+        sub_id = sub.id
+    return RedirectResponse(f"/subscriptions/{sub_id}", status_code=303)
 
 
 @router.post("/users")

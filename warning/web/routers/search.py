@@ -83,6 +83,37 @@ class ScreenIn(BaseModel):
     limit: int = Field(default=20, ge=1, le=500)
 
 
+class ScreenForm(BaseModel):
+    """The screening form of the console (``POST /screen`` and ``POST /screen/report``): exactly
+    one of ``text`` and ``patent`` (checked by the screening itself, naming ``text``)."""
+
+    text: str = Field(default="", max_length=20_000)
+    patent: str = Field(default="", max_length=40)
+    sector: str = Field(default="", max_length=40)
+    ipc: str = Field(default="", max_length=20)
+    limit: int = Field(default=20, ge=1, le=200)
+
+    def run(self, request: Request) -> ScreenResult:
+        return _run_screen(
+            request,
+            self.text,
+            self.patent,
+            sector=_blank(self.sector),
+            ipc=_blank(self.ipc),
+            limit=self.limit,
+        )
+
+    def shown(self) -> dict[str, Any]:
+        """The fields as the page shows them again (the CSRF token is no field of the form)."""
+        return self.model_dump(include={"text", "patent", "sector", "ipc", "limit"})
+
+
+class ScreenReportForm(ScreenForm):
+    """The screening form plus the report's format."""
+
+    format: str = Field(default="pdf", pattern="^(pdf|html)$")
+
+
 def _blank(value: str | None) -> str | None:
     return value.strip() or None if value else None
 
@@ -219,60 +250,45 @@ def _screen_data(result: ScreenResult) -> dict[str, Any]:
     }
 
 
-@router.get("/screen", include_in_schema=False)
-def screen_form(request: Request, principal: Principal = need("search.use")) -> Response:
-    data = {
-        "form": {"text": "", "patent": "", "sector": "", "ipc": "", "limit": 20},
-        "result": None,
-    }
+def _screen_page(request: Request, principal: Principal, form: ScreenForm) -> Response:
+    result = None if request.method == "GET" else _screen_data(form.run(request))
     return render(
         request,
         "search/screen.html",
-        data | {"options": _form_options(), "groups": (REVIEW_ZH, FREE_ZH)},
+        {"form": form.shown(), "result": result}
+        | {"options": _form_options(), "groups": (REVIEW_ZH, FREE_ZH)},
         principal=principal,
     )
+
+
+@router.get("/screen", include_in_schema=False)
+def screen_form(request: Request, principal: Principal = need("search.use")) -> Response:
+    return _screen_page(request, principal, ScreenForm())
 
 
 @router.post("/screen", include_in_schema=False)
 def screen_submit(
     request: Request,
-    text: Annotated[str, Form(max_length=20_000)] = "",
-    patent: Annotated[str, Form(max_length=40)] = "",
-    sector: Annotated[str, Form(max_length=40)] = "",
-    ipc: Annotated[str, Form(max_length=20)] = "",
-    limit: Annotated[int, Form(ge=1, le=200)] = 20,
+    form: Annotated[ScreenForm, Form()],
     principal: Principal = need("search.use"),
 ) -> Response:
-    result = _run_screen(request, text, patent, sector=_blank(sector), ipc=_blank(ipc), limit=limit)
-    form = {"text": text, "patent": patent, "sector": sector, "ipc": ipc, "limit": limit}
-    data = {"form": form, "result": _screen_data(result)}
-    return render(
-        request,
-        "search/screen.html",
-        data | {"options": _form_options(), "groups": (REVIEW_ZH, FREE_ZH)},
-        principal=principal,
-    )
+    return _screen_page(request, principal, form)
 
 
 @router.post("/screen/report", include_in_schema=False)
 def screen_report(
     request: Request,
-    text: Annotated[str, Form(max_length=20_000)] = "",
-    patent: Annotated[str, Form(max_length=40)] = "",
-    sector: Annotated[str, Form(max_length=40)] = "",
-    ipc: Annotated[str, Form(max_length=20)] = "",
-    limit: Annotated[int, Form(ge=1, le=200)] = 20,
-    format: Annotated[str, Form(pattern="^(pdf|html)$")] = "pdf",
+    form: Annotated[ScreenReportForm, Form()],
     _: Principal = need("search.use"),
 ) -> Response:
     """The screening report as a download (the same report `ipwarn screen --report` writes)."""
     import tempfile
     from pathlib import Path
 
-    result = _run_screen(request, text, patent, sector=_blank(sector), ipc=_blank(ipc), limit=limit)
-    name = f"screening-{result.screened_at.date().isoformat()}.{format}"
+    result = form.run(request)
+    name = f"screening-{result.screened_at.date().isoformat()}.{form.format}"
     headers = {"Content-Disposition": f'attachment; filename="{name}"'}
-    if format == "html":
+    if form.format == "html":
         return Response(render_html(result), media_type="text/html; charset=utf-8", headers=headers)
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / name
