@@ -43,7 +43,14 @@ import ahocorasick
 import numpy as np
 from scipy import sparse
 
-from rules.termweights import DISTINCTIVE_SHARE, TermWeights, _segmenter, canonical, terms
+from rules.termweights import (
+    DISTINCTIVE_SHARE,
+    TermWeights,
+    _segmenter,
+    canonical,
+    compound_parts,
+    terms,
+)
 from warning.taxonomy import load_taxonomy
 
 if TYPE_CHECKING:
@@ -240,6 +247,39 @@ def head_word(text: str, tw: TermWeights) -> str:
     return words[-1] if words else ""
 
 
+@dataclass(frozen=True)
+class HeadConcept:
+    """What the product is: the head word of the first clause extended to the longest weighted
+    word of that clause ending with it (封装 -> LED封装 in "大功率LED芯片封装", 负极材料 ->
+    石墨负极材料 in "人造石墨负极材料"). A document must name it, or, when its modifier weighs
+    nothing (直线 of 直线振动筛), its head part (振动筛)."""
+
+    word: str = ""
+    #: other words that stand for it (the head part of a compound with a generic modifier)
+    near: tuple[str, ...] = ()
+
+    def present(self, words: Iterable[str]) -> bool:
+        if not self.word:
+            return True
+        have = set(words)
+        return self.word in have or any(w in have for w in self.near)
+
+    def describe(self) -> str:
+        return " / ".join((self.word, *self.near)) if self.word else ""
+
+
+def head_concept(text: str, tw: TermWeights) -> HeadConcept:
+    head = head_word(text, tw)
+    if not head:
+        return HeadConcept()
+    first = re.split(r"[，,；;。:：、\s]", canonical(text).strip(), maxsplit=1)[0]
+    longer = [w for w in terms(first) if w.endswith(head) and tw.weight(w) > 0]
+    word = max(longer, key=lambda w: (len(w), w)) if longer else head
+    parts = compound_parts().get(word)
+    near = (parts[1],) if parts and tw.weight(parts[0]) == 0 and tw.weight(parts[1]) > 0 else ()
+    return HeadConcept(word, near)
+
+
 def families(words: Iterable[str]) -> list[str]:
     """Shared words grouped by containment: the longest word of each group (铁损 ⊂ 低铁损)."""
     ordered = sorted(set(words), key=lambda w: (-len(w), w))
@@ -366,6 +406,7 @@ class SimilarityScreen:
         sample: int = 1500,
         floor: float = 0.08,
         head_boost: float = 2.0,
+        require_head: bool = True,
         seed: int = 0,
     ) -> None:
         """``stored``: (text, IPC) of stored documents, added to the packaged background."""
@@ -383,22 +424,37 @@ class SimilarityScreen:
         self._background = self._shared.documents
         self._vocab: dict[str, int] = {}
         self.head_boost = head_boost
-        self.vectors = [self._profile_vector(p.text, max_terms) for p in self.profiles]
+        self.require_head = require_head
+        self.heads = [
+            head_concept(p.text, self.weights) if require_head else HeadConcept()
+            for p in self.profiles
+        ]
+        self.vectors = [
+            self._profile_vector(p.text, max_terms, h)
+            for p, h in zip(self.profiles, self.heads, strict=True)
+        ]
         self.calibrations = [
-            self._calibrate(p, v, pseudo_profiles, sample)
-            for p, v in zip(self.profiles, self.vectors, strict=True)
+            self._calibrate(p, v, h, pseudo_profiles, sample)
+            for p, v, h in zip(self.profiles, self.vectors, self.heads, strict=True)
         ]
         self._build_vocabulary()
 
-    def _profile_vector(self, text: str, top: int) -> _Vector:
+    def _profile_vector(self, text: str, top: int, concept: HeadConcept) -> _Vector:
         """The profile's most distinctive words; the words naming the product weigh more.
 
         A product description starts with what the product is ("光伏组件接线盒，..."); a
-        Chinese noun phrase ends with its head (接线盒), so the last weighted word of the first
-        clause, and its parts, are boosted by ``head_boost``.
+        Chinese noun phrase ends with its head (接线盒), so the head concept of the first clause
+        (:func:`head_concept`: LED封装 in "大功率LED芯片封装") and its parts are boosted by
+        ``head_boost`` (the head word alone without ``require_head``). The head concept is
+        always one of the profile's words, even when it is not among the heaviest ``top``.
         """
-        vector = _Vector.of(terms(text), self.weights, top)
-        head = head_word(text, self.weights)
+        words = terms(text)
+        vector = _Vector.of(words, self.weights, top)
+        head = concept.word or head_word(text, self.weights)
+        if concept.word and concept.word not in vector.weights:
+            weights = dict(vector.weights)
+            weights.update(self.weights.vector([concept.word]))
+            vector = _Vector(weights, float(np.sqrt(sum(v * v for v in weights.values()))))
         if head and self.head_boost != 1.0:
             weights = {
                 w: v * (self.head_boost if w in head else 1.0) for w, v in vector.weights.items()
@@ -436,7 +492,9 @@ class SimilarityScreen:
         matrix = self._matrix([self._bg(i) for i in docs])
         return np.sort((pseudos @ matrix.T).toarray().ravel())
 
-    def _calibrate(self, profile: Profile, vector: _Vector, count: int, sample: int) -> Calibration:
+    def _calibrate(
+        self, profile: Profile, vector: _Vector, concept: HeadConcept, count: int, sample: int
+    ) -> Calibration:
         inside, outside, share_in = self._members(profile.field, sample)
         builders, scored = inside[: len(inside) // 2], inside[len(inside) // 2 :]
         size = max(1, len(vector.weights))
@@ -494,10 +552,13 @@ class SimilarityScreen:
         document's text, so documents without one are skipped before segmentation."""
         self._vocabulary = ahocorasick.Automaton()
         owners: dict[str, set[int]] = {}
+        parts = compound_parts()
         for row, vector in enumerate(self.vectors):
             for word in vector.weights:
                 if self.weights.share(word) <= DISTINCTIVE_SHARE:
-                    owners.setdefault(word, set()).add(row)
+                    # a compound may be written with its parts apart: both are in the text
+                    key = min(parts[word], key=self.weights.frequency) if word in parts else word
+                    owners.setdefault(key, set()).add(row)
         for word, rows in owners.items():
             self._vocabulary.add_word(word, frozenset(rows))
         if owners:
@@ -542,6 +603,8 @@ class SimilarityScreen:
         rare_compound = any(
             len(h) >= 3 and self.weights.share(h) <= RARE_SHARE for h in distinctive
         )
+        if not self.heads[row].present(vector.weights):
+            return None  # the document does not name what the product is
         reasons = profile.field.check(doc.ipc, doc.sectors, doc.subfields)
         in_field = bool(reasons)
         if in_field:
