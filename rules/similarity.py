@@ -64,6 +64,11 @@ REFERENCE_WEEKLY_VOLUME = 64_466
 LAPSE_CODES = frozenset({"CF01", "AD01", "AV01", "AR01", "EXPY", "PC01", "IW01", "IW02", "CX01"})
 #: a technical compound this rare is enough evidence on its own (in the field)
 RARE_SHARE = 0.0003
+BAR_TEXT = {
+    "own IPC": "in-field threshold of the subscription's own IPC (its own calibration)",
+    "field": "in-field threshold",
+    "outside the field": "outside the field: higher threshold and two distinctive word families",
+}
 SEVERITY_RANK = {"critical": 0, "high": 1, "medium": 2, "low": 3}
 
 
@@ -184,9 +189,18 @@ class Calibration:
     expected_out: float
     null_in: np.ndarray = field(repr=False, compare=False)
     null_out: np.ndarray = field(repr=False, compare=False)
+    #: the subscription's own IPC (and its own patents' main groups): the closest field, with a
+    #: share of the in-field budget over its much smaller volume (no own IPC: the field's bar)
+    threshold_close: float = 0.0
+    percentile_close: float = 0.0
+    expected_close: float = 0.0
+    null_close: np.ndarray = field(default_factory=lambda: np.array([]), repr=False, compare=False)
 
     def summary(self) -> dict[str, float]:
         return {
+            "threshold_own_ipc": round(self.threshold_close, 3),
+            "percentile_own_ipc": round(self.percentile_close, 3),
+            "expected_weekly_own_ipc": round(self.expected_close, 2),
             "threshold_in_field": round(self.threshold_in, 3),
             "threshold_outside_field": round(self.threshold_out, 3),
             "percentile_in_field": round(self.percentile_in, 3),
@@ -212,6 +226,10 @@ class SimilarityHit:
     expected_weekly: float
     severity: str
     severity_reason: str
+    #: which bar applied: "own IPC", "field" or "outside the field"
+    bar: str = "field"
+    #: what the product is, as the document had to name it ("LED封装", "直线振动筛 / 振动筛")
+    head_concept: str = ""
 
     @property
     def overlapping_terms(self) -> tuple[str, ...]:
@@ -230,10 +248,9 @@ class SimilarityHit:
             "field_check": {
                 "in_field": self.in_field,
                 "reasons": list(self.field_reasons),
-                "bar": "in-field threshold"
-                if self.in_field
-                else "outside the field: higher threshold and two distinctive word families",
+                "bar": BAR_TEXT.get(self.bar, self.bar),
             },
+            "head_concept": self.head_concept,
             "severity": self.severity,
             "severity_reason": self.severity_reason,
             "note": NOTE,
@@ -353,6 +370,25 @@ class _Background:
             self._by_prefix = {k: sorted(v) for k, v in index.items()}
         return self._by_prefix
 
+    def close_members(self, f: Field, sample: int) -> tuple[list[int], float]:
+        """Sampled background indices with an IPC of the subscription itself or of its own
+        patents' main groups, and their share (empty when the subscription states none)."""
+        key = (f, -sample)
+        cached = self._field_members.get(key)
+        if cached is not None:
+            return cached[0], cached[2]
+        with self._lock:
+            members: set[int] = set()
+            by_prefix = self._prefix_index()
+            for prefix in (*f.ipc, *f.own_ipc):
+                members.update(by_prefix.get(prefix, ()))
+            rng = random.Random(_seed("close", f.ipc, f.own_ipc))
+            chosen = sorted(members)
+            picked = rng.sample(chosen, min(sample // 2, len(chosen)))
+            cached = (picked, [], len(chosen) / max(1, len(self.documents)))
+            self._field_members[key] = cached
+        return cached[0], cached[2]
+
     def members(self, f: Field, sample: int) -> tuple[list[int], list[int], float]:
         """Sampled background indices in and outside the field, and the field's share."""
         key = (f, sample)
@@ -407,6 +443,7 @@ class SimilarityScreen:
         floor: float = 0.08,
         head_boost: float = 2.0,
         require_head: bool = True,
+        close_budget: float = 0.5,
         seed: int = 0,
     ) -> None:
         """``stored``: (text, IPC) of stored documents, added to the packaged background."""
@@ -425,6 +462,7 @@ class SimilarityScreen:
         self._vocab: dict[str, int] = {}
         self.head_boost = head_boost
         self.require_head = require_head
+        self.close_budget = close_budget
         self.heads = [
             head_concept(p.text, self.weights) if require_head else HeadConcept()
             for p in self.profiles
@@ -511,14 +549,30 @@ class SimilarityScreen:
         pseudo_matrix = self._matrix(pseudos)
         null_in = self._null(pseudo_matrix, scored)
         null_out = self._null(pseudo_matrix, outside)
+        close, share_close = self._shared.close_members(profile.field, sample)
+        null_close = self._null(pseudo_matrix, close)
         volume_in = self.weekly_volume * share_in
         volume_out = self.weekly_volume * (1 - share_in)
         expected_in = self.false_alerts_per_week * (1 - 1 / (1 + self.outside_factor))
         expected_out = self.false_alerts_per_week / (1 + self.outside_factor)
         t_in, q_in = self._threshold(null_in, expected_in, volume_in)
+        # the subscription's own IPC: a budget of its own (close_budget times the field's) over
+        # its much smaller volume; never a higher bar than the field's
+        volume_close = self.weekly_volume * share_close
+        t_close, q_close = t_in, q_in
+        if len(null_close) and self.close_budget > 0:
+            t_close, q_close = self._threshold(
+                null_close, expected_in * self.close_budget, volume_close
+            )
+            if t_close > t_in:
+                t_close, q_close = t_in, 100.0 * (1.0 - _tail(null_close, t_in))
         t_out, q_out = self._threshold(null_out, expected_out, volume_out)
         t_out = max(t_out, t_in)
         return Calibration(
+            threshold_close=t_close,
+            percentile_close=q_close,
+            expected_close=volume_close * _tail(null_close, t_close),
+            null_close=null_close,
             threshold_in=t_in,
             threshold_out=t_out,
             percentile_in=q_in,
@@ -607,12 +661,18 @@ class SimilarityScreen:
             return None  # the document does not name what the product is
         reasons = profile.field.check(doc.ipc, doc.sectors, doc.subfields)
         in_field = bool(reasons)
+        close = any(r.startswith(("subscription IPC", "own patents' IPC")) for r in reasons)
         if in_field:
             enough = (len(heads) >= 2 and bool(distinctive)) or rare_compound
-            threshold, null, q = cal.threshold_in, cal.null_in, cal.percentile_in
-            expected = cal.expected_in
+            if close and len(cal.null_close):
+                threshold, null, q = cal.threshold_close, cal.null_close, cal.percentile_close
+                expected, bar = cal.expected_close, "own IPC"
+            else:
+                threshold, null, q = cal.threshold_in, cal.null_in, cal.percentile_in
+                expected, bar = cal.expected_in, "field"
         else:
             enough = len(distinctive) >= 2
+            bar = "outside the field"
             threshold, null, q = cal.threshold_out, cal.null_out, cal.percentile_out
             expected = cal.expected_out
         score = vector.cosine(pv)
@@ -631,6 +691,8 @@ class SimilarityScreen:
             expected_weekly=expected,
             severity=severity,
             severity_reason=why,
+            bar=bar,
+            head_concept=self.heads[row].describe(),
         )
 
     def report(self) -> list[dict[str, Any]]:
