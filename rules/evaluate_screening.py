@@ -209,9 +209,7 @@ def held_out(
     by_budget: dict[float, dict[str, Score]] = {}
     for budget in budgets:
         alerts, _ = new_alerts(products, docs, close_budget=budget)
-        by_budget[budget] = {
-            p.id: score(set(alerts[p.id]), judged.get(p.id, {})) for p in products
-        }
+        by_budget[budget] = {p.id: score(set(alerts[p.id]), judged.get(p.id, {})) for p in products}
     total = Score()
     chosen: dict[str, float] = {}
     for product in products:

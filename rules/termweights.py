@@ -148,7 +148,11 @@ def _gapped_compounds(tokens: Sequence[str]) -> set[str]:
         for n in range(2, min(longest, len(token)) + 1):
             if token[:n] in by_first and not _inside_latin(token, n):
                 starts.append((token[:n], len(token) - n))
-            if n < len(token) and token[-n:] in by_first and not _inside_latin(token, len(token) - n):
+            if (
+                n < len(token)
+                and token[-n:] in by_first
+                and not _inside_latin(token, len(token) - n)
+            ):
                 starts.append((token[-n:], 0))
         for first, after in starts:
             gap = after
