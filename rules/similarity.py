@@ -44,6 +44,7 @@ import numpy as np
 from scipy import sparse
 
 from rules.termweights import (
+    _WORD,
     DISTINCTIVE_SHARE,
     TermWeights,
     _segmenter,
@@ -260,7 +261,9 @@ class SimilarityHit:
 def head_word(text: str, tw: TermWeights) -> str:
     """The last weighted word of the first clause of a text (the head of its first noun phrase)."""
     first = re.split(r"[，,；;。:：、\s]", canonical(text).strip(), maxsplit=1)[0]
-    words = [w for w in _segmenter().lcut(first, HMM=False) if tw.weight(w) > 0]
+    words = [
+        w for w in _segmenter().lcut(first, HMM=False) if _WORD.fullmatch(w) and tw.weight(w) > 0
+    ]
     return words[-1] if words else ""
 
 
