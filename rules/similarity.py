@@ -681,7 +681,10 @@ class SimilarityScreen:
         score = vector.cosine(pv)
         if not enough or score < threshold:
             return None
-        severity, why = severity_of(doc, score, threshold, in_field, len(distinctive))
+        # how strong a match is, is judged against the field's bar even where the own IPC's
+        # lower bar let it through: the own IPC decides whether it alerts, not how loudly
+        reference = max(threshold, cal.threshold_in) if in_field else threshold
+        severity, why = severity_of(doc, score, reference, in_field, len(distinctive))
         return SimilarityHit(
             score=score,
             against=profile.label,

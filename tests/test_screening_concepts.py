@@ -99,3 +99,5 @@ def test_the_subscriptions_own_ipc_has_its_own_lower_bar(opto):
     assert hit.bar == "own IPC" and hit.threshold == cal.threshold_close < cal.threshold_in
     assert cal.threshold_close <= hit.score < cal.threshold_in
     assert field == {}
+    # the lower bar decides that it alerts, not how loudly: weak against the field's bar
+    assert hit.severity == "low" and "weak match" in hit.severity_reason
