@@ -4,8 +4,9 @@
 invention/utility titles of 2019-07-09 and 2019-07-12, or ``--docs`` `ipwarn parse` lines) with
 the previous screening (TF-IDF cosine, one threshold) and the current one side by side, scores
 both against the judgments in ``tests/fixtures/screening/`` (protocol and rubric in its
-PROTOCOL.md) and counts screening alerts per example enterprise. ``--pool`` writes the candidate
-pool that was judged (the union of what each method returns plus an independent retrieval).
+PROTOCOL.md) and counts screening alerts per example enterprise. ``--pool PRODUCT`` prints the
+unjudged candidates of a product (the union of what each method returns plus an independent
+retrieval and an expert ``--query``), to be judged by the rubric and added to judgments.tsv.
 """
 
 from __future__ import annotations
@@ -279,6 +280,49 @@ def _now() -> Any:
     return dt.datetime(2019, 7, 14, tzinfo=dt.UTC)
 
 
+def pool(
+    product: Product,
+    docs: Sequence[MatchDoc],
+    judged: dict[str, str],
+    query: str | None = None,
+) -> dict[str, set[str]]:
+    """The unjudged candidates of one product (number -> methods), pooled as PROTOCOL.md says:
+    the previous screening (``old``), the 30 nearest titles by character 2-3-gram TF-IDF cosine
+    (``indep``) and the 15 nearest in the product's field (``infield``), an expert regular
+    expression over titles (``query``) and the current screening (``new``)."""
+    import re
+
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    found: dict[str, set[str]] = {}
+
+    def add(number: str, method: str) -> None:
+        if number not in judged:
+            found.setdefault(number, set()).add(method)
+
+    for number in old_alerts([product], docs)[product.id]:
+        add(number, "old")
+    for number in new_alerts([product], docs)[0][product.id]:
+        add(number, "new")
+    titles = [d.title for d in docs]
+    vectorizer = TfidfVectorizer(analyzer="char", ngram_range=(2, 3), sublinear_tf=True)
+    matrix = vectorizer.fit_transform(titles)
+    sims = (matrix @ vectorizer.transform([product.text]).T).toarray().ravel()
+    order = sims.argsort()[::-1]
+    for i in order[:POOL_DEPTH]:
+        add(docs[i].number, "indep")
+    f = product_profiles([product])[0].field
+    infield = [i for i in order if f.check(docs[i].ipc, docs[i].sectors, docs[i].subfields)]
+    for i in infield[: POOL_DEPTH // 2]:
+        add(docs[i].number, "infield")
+    if query:
+        pattern = re.compile(query)
+        for d in docs:
+            if pattern.search(d.title):
+                add(d.number, "query")
+    return found
+
+
 def _fmt(value: float | None) -> str:
     return "-" if value is None else f"{value:.2f}"
 
@@ -292,10 +336,38 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="also leave-one-product-out figures for the own-IPC budget (three more screens)",
     )
+    parser.add_argument(
+        "--pool",
+        metavar="PRODUCT",
+        help="print the unjudged candidates of one product (TSV rows to judge) and stop",
+    )
+    parser.add_argument("--query", help="with --pool: the expert regular expression over titles")
     args = parser.parse_args(argv)
     products = load_products()
     judged = load_judgments()
     docs = load_week(args.docs)
+    if args.pool:
+        product = next((p for p in products if p.id == args.pool), None)
+        if product is None:
+            raise InputError([Problem(f"no product {args.pool!r}", field="--pool")])
+        by_number = {d.number: d for d in docs}
+        candidates = pool(product, docs, judged.get(product.id, {}), args.query)
+        for number, methods in sorted(candidates.items()):
+            d = by_number[number]
+            print(
+                "\t".join(
+                    (
+                        product.id,
+                        number,
+                        d.kind_letter,
+                        d.title,
+                        " ".join(d.ipc),
+                        ",".join(sorted(methods)),
+                        "",
+                    )
+                )
+            )
+        return 0
     old = old_alerts(products, docs)
     new, screen = new_alerts(products, docs)
     rows: list[dict[str, Any]] = []
@@ -344,7 +416,7 @@ def main(argv: list[str] | None = None) -> int:
     if lopo is not None:
         h = Score(**lopo["held_out"])
         print(
-            "\nleave-one-product-out (own-IPC budget chosen on the other 11 products by F1):"
+            "\nleave-one-product-out (own-IPC budget chosen on the other products by F1):"
             f" {h.alerts} alerts, precision {_fmt(h.precision)} strict /"
             f" {_fmt(h.lenient_precision)} lenient, recall {_fmt(h.recall)};"
             f" chosen {sorted(set(lopo['chosen'].values()))}"
