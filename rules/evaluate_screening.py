@@ -4,8 +4,9 @@
 invention/utility titles of 2019-07-09 and 2019-07-12, or ``--docs`` `ipwarn parse` lines) with
 the previous screening (TF-IDF cosine, one threshold) and the current one side by side, scores
 both against the judgments in ``tests/fixtures/screening/`` (protocol and rubric in its
-PROTOCOL.md) and counts screening alerts per example enterprise. ``--pool`` writes the candidate
-pool that was judged (the union of what each method returns plus an independent retrieval).
+PROTOCOL.md) and counts screening alerts per example enterprise. ``--pool PRODUCT`` prints the
+unjudged candidates of a product (the union of what each method returns plus an independent
+retrieval and an expert ``--query``), to be judged by the rubric and added to judgments.tsv.
 """
 
 from __future__ import annotations
@@ -122,10 +123,11 @@ def load_judgments(path: Path = FIXTURES / "judgments.tsv") -> dict[str, dict[st
 
 
 def new_alerts(
-    products: Sequence[Product], docs: Sequence[MatchDoc]
+    products: Sequence[Product], docs: Sequence[MatchDoc], **options: Any
 ) -> tuple[dict[str, dict[str, SimilarityHit]], SimilarityScreen]:
-    """product id -> number -> hit, with the current screening."""
-    screen = SimilarityScreen(product_profiles(products))
+    """product id -> number -> hit, with the current screening (``options`` for
+    :class:`SimilarityScreen`)."""
+    screen = SimilarityScreen(product_profiles(products), **options)
     out: dict[str, dict[str, SimilarityHit]] = {p.id: {} for p in products}
     for doc, hits in zip(docs, screen.screen(docs), strict=True):
         for key, hit in hits.items():
@@ -186,6 +188,52 @@ def score(alerted: set[str], judged: dict[str, str]) -> Score:
     )
 
 
+#: the one numeric parameter chosen on this labelled set: the own-IPC budget of
+#: :class:`SimilarityScreen` (0: no own-IPC bar; 1: the field's budget again over the own IPC)
+CLOSE_BUDGETS = (0.0, 0.5, 1.0)
+
+
+def _f1(s: Score) -> float:
+    p, r = s.precision or 0.0, s.recall or 0.0
+    return 2 * p * r / (p + r) if p + r else 0.0
+
+
+def held_out(
+    products: Sequence[Product],
+    docs: Sequence[MatchDoc],
+    judged: dict[str, dict[str, str]],
+    budgets: Sequence[float] = CLOSE_BUDGETS,
+) -> dict[str, Any]:
+    """Leave-one-product-out: for each product, the own-IPC budget that gives the best F1
+    (strict precision, recall) on the other products, measured on the product left out; the
+    held-out scores are summed over the products."""
+    by_budget: dict[float, dict[str, Score]] = {}
+    for budget in budgets:
+        alerts, _ = new_alerts(products, docs, close_budget=budget)
+        by_budget[budget] = {p.id: score(set(alerts[p.id]), judged.get(p.id, {})) for p in products}
+    total = Score()
+    chosen: dict[str, float] = {}
+    for product in products:
+
+        def training(budget: float, left_out: str = product.id) -> float:
+            agg = Score()
+            for pid, s in by_budget[budget].items():
+                if pid != left_out:
+                    agg.add(s)
+            return _f1(agg)
+
+        best = max(budgets, key=lambda b: (training(b), -b))
+        chosen[product.id] = best
+        total.add(by_budget[best][product.id])
+    per_budget = {}
+    for budget, scores in by_budget.items():
+        agg = Score()
+        for s in scores.values():
+            agg.add(s)
+        per_budget[str(budget)] = vars(agg)
+    return {"held_out": vars(total), "chosen": chosen, "per_budget": per_budget}
+
+
 def screening_alerts_per_enterprise(
     docs: Sequence[MatchDoc],
 ) -> dict[str, tuple[int, int, dict[str, int]]]:
@@ -232,6 +280,49 @@ def _now() -> Any:
     return dt.datetime(2019, 7, 14, tzinfo=dt.UTC)
 
 
+def pool(
+    product: Product,
+    docs: Sequence[MatchDoc],
+    judged: dict[str, str],
+    query: str | None = None,
+) -> dict[str, set[str]]:
+    """The unjudged candidates of one product (number -> methods), pooled as PROTOCOL.md says:
+    the previous screening (``old``), the 30 nearest titles by character 2-3-gram TF-IDF cosine
+    (``indep``) and the 15 nearest in the product's field (``infield``), an expert regular
+    expression over titles (``query``) and the current screening (``new``)."""
+    import re
+
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    found: dict[str, set[str]] = {}
+
+    def add(number: str, method: str) -> None:
+        if number not in judged:
+            found.setdefault(number, set()).add(method)
+
+    for number in old_alerts([product], docs)[product.id]:
+        add(number, "old")
+    for number in new_alerts([product], docs)[0][product.id]:
+        add(number, "new")
+    titles = [d.title for d in docs]
+    vectorizer = TfidfVectorizer(analyzer="char", ngram_range=(2, 3), sublinear_tf=True)
+    matrix = vectorizer.fit_transform(titles)
+    sims = (matrix @ vectorizer.transform([product.text]).T).toarray().ravel()
+    order = sims.argsort()[::-1]
+    for i in order[:POOL_DEPTH]:
+        add(docs[i].number, "indep")
+    f = product_profiles([product])[0].field
+    infield = [i for i in order if f.check(docs[i].ipc, docs[i].sectors, docs[i].subfields)]
+    for i in infield[: POOL_DEPTH // 2]:
+        add(docs[i].number, "infield")
+    if query:
+        pattern = re.compile(query)
+        for d in docs:
+            if pattern.search(d.title):
+                add(d.number, "query")
+    return found
+
+
 def _fmt(value: float | None) -> str:
     return "-" if value is None else f"{value:.2f}"
 
@@ -240,10 +331,43 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--docs", type=Path, help="`ipwarn parse` JSON lines instead of the week")
     parser.add_argument("--json", action="store_true", help="machine-readable result")
+    parser.add_argument(
+        "--held-out",
+        action="store_true",
+        help="also leave-one-product-out figures for the own-IPC budget (three more screens)",
+    )
+    parser.add_argument(
+        "--pool",
+        metavar="PRODUCT",
+        help="print the unjudged candidates of one product (TSV rows to judge) and stop",
+    )
+    parser.add_argument("--query", help="with --pool: the expert regular expression over titles")
     args = parser.parse_args(argv)
     products = load_products()
     judged = load_judgments()
     docs = load_week(args.docs)
+    if args.pool:
+        product = next((p for p in products if p.id == args.pool), None)
+        if product is None:
+            raise InputError([Problem(f"no product {args.pool!r}", field="--pool")])
+        by_number = {d.number: d for d in docs}
+        candidates = pool(product, docs, judged.get(product.id, {}), args.query)
+        for number, methods in sorted(candidates.items()):
+            d = by_number[number]
+            print(
+                "\t".join(
+                    (
+                        product.id,
+                        number,
+                        d.kind_letter,
+                        d.title,
+                        " ".join(d.ipc),
+                        ",".join(sorted(methods)),
+                        "",
+                    )
+                )
+            )
+        return 0
     old = old_alerts(products, docs)
     new, screen = new_alerts(products, docs)
     rows: list[dict[str, Any]] = []
@@ -256,6 +380,7 @@ def main(argv: list[str] | None = None) -> int:
         rows.append({"product": product.id, "previous": vars(s_old), "current": vars(s_new)})
     per_enterprise = screening_alerts_per_enterprise(docs)
     calibration = screen.report()
+    lopo = held_out(products, docs, judged) if args.held_out else None
     if args.json:
         print(
             json.dumps(
@@ -264,6 +389,7 @@ def main(argv: list[str] | None = None) -> int:
                     "overall": {k: vars(v) for k, v in totals.items()},
                     "alerts_per_enterprise": per_enterprise,
                     "calibration": calibration,
+                    "held_out": lopo,
                 },
                 ensure_ascii=False,
                 indent=1,
@@ -287,6 +413,20 @@ def main(argv: list[str] | None = None) -> int:
         f" {_fmt(a.recall):>5} | {b.alerts:6} {_fmt(b.precision):>6}"
         f" {_fmt(b.lenient_precision):>6} {_fmt(b.recall):>5}"
     )
+    if lopo is not None:
+        h = Score(**lopo["held_out"])
+        print(
+            "\nleave-one-product-out (own-IPC budget chosen on the other products by F1):"
+            f" {h.alerts} alerts, precision {_fmt(h.precision)} strict /"
+            f" {_fmt(h.lenient_precision)} lenient, recall {_fmt(h.recall)};"
+            f" chosen {sorted(set(lopo['chosen'].values()))}"
+        )
+        for budget, agg in lopo["per_budget"].items():
+            a = Score(**agg)
+            print(
+                f"  own-IPC budget {budget}: {a.alerts} alerts, precision {_fmt(a.precision)}"
+                f" / {_fmt(a.lenient_precision)}, recall {_fmt(a.recall)}"
+            )
     print(
         "\nscreening alerts per enterprise on the week (example subscriptions): previous -> current"
     )
@@ -296,7 +436,9 @@ def main(argv: list[str] | None = None) -> int:
     print("\ncalibration per profile (expected false alerts per week at the reference volume)")
     for c in calibration:
         print(
-            f"  {c['subscription']:21} threshold {c['threshold_in_field']:.3f} at "
+            f"  {c['subscription']:21} threshold {c['threshold_own_ipc']:.3f} at "
+            f"p{c['percentile_own_ipc']:.3f} own IPC (expected {c['expected_weekly_own_ipc']}/week), "
+            f"{c['threshold_in_field']:.3f} at "
             f"p{c['percentile_in_field']:.3f} in field (expected {c['expected_weekly_in_field']}/week), "
             f"{c['threshold_outside_field']:.3f} at p{c['percentile_outside_field']:.4f} outside "
             f"(expected {c['expected_weekly_outside_field']}/week)"

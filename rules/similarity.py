@@ -43,7 +43,15 @@ import ahocorasick
 import numpy as np
 from scipy import sparse
 
-from rules.termweights import DISTINCTIVE_SHARE, TermWeights, _segmenter, canonical, terms
+from rules.termweights import (
+    _WORD,
+    DISTINCTIVE_SHARE,
+    TermWeights,
+    _segmenter,
+    canonical,
+    compound_parts,
+    terms,
+)
 from warning.taxonomy import load_taxonomy
 
 if TYPE_CHECKING:
@@ -57,6 +65,11 @@ REFERENCE_WEEKLY_VOLUME = 64_466
 LAPSE_CODES = frozenset({"CF01", "AD01", "AV01", "AR01", "EXPY", "PC01", "IW01", "IW02", "CX01"})
 #: a technical compound this rare is enough evidence on its own (in the field)
 RARE_SHARE = 0.0003
+BAR_TEXT = {
+    "own IPC": "in-field threshold of the subscription's own IPC (its own calibration)",
+    "field": "in-field threshold",
+    "outside the field": "outside the field: higher threshold and two distinctive word families",
+}
 SEVERITY_RANK = {"critical": 0, "high": 1, "medium": 2, "low": 3}
 
 
@@ -177,9 +190,18 @@ class Calibration:
     expected_out: float
     null_in: np.ndarray = field(repr=False, compare=False)
     null_out: np.ndarray = field(repr=False, compare=False)
+    #: the subscription's own IPC (and its own patents' main groups): the closest field, with a
+    #: share of the in-field budget over its much smaller volume (no own IPC: the field's bar)
+    threshold_close: float = 0.0
+    percentile_close: float = 0.0
+    expected_close: float = 0.0
+    null_close: np.ndarray = field(default_factory=lambda: np.array([]), repr=False, compare=False)
 
     def summary(self) -> dict[str, float]:
         return {
+            "threshold_own_ipc": round(self.threshold_close, 3),
+            "percentile_own_ipc": round(self.percentile_close, 3),
+            "expected_weekly_own_ipc": round(self.expected_close, 2),
             "threshold_in_field": round(self.threshold_in, 3),
             "threshold_outside_field": round(self.threshold_out, 3),
             "percentile_in_field": round(self.percentile_in, 3),
@@ -205,6 +227,10 @@ class SimilarityHit:
     expected_weekly: float
     severity: str
     severity_reason: str
+    #: which bar applied: "own IPC", "field" or "outside the field"
+    bar: str = "field"
+    #: what the product is, as the document had to name it ("LED封装", "直线振动筛 / 振动筛")
+    head_concept: str = ""
 
     @property
     def overlapping_terms(self) -> tuple[str, ...]:
@@ -223,10 +249,9 @@ class SimilarityHit:
             "field_check": {
                 "in_field": self.in_field,
                 "reasons": list(self.field_reasons),
-                "bar": "in-field threshold"
-                if self.in_field
-                else "outside the field: higher threshold and two distinctive word families",
+                "bar": BAR_TEXT.get(self.bar, self.bar),
             },
+            "head_concept": self.head_concept,
             "severity": self.severity,
             "severity_reason": self.severity_reason,
             "note": NOTE,
@@ -236,8 +261,43 @@ class SimilarityHit:
 def head_word(text: str, tw: TermWeights) -> str:
     """The last weighted word of the first clause of a text (the head of its first noun phrase)."""
     first = re.split(r"[，,；;。:：、\s]", canonical(text).strip(), maxsplit=1)[0]
-    words = [w for w in _segmenter().lcut(first, HMM=False) if tw.weight(w) > 0]
+    words = [
+        w for w in _segmenter().lcut(first, HMM=False) if _WORD.fullmatch(w) and tw.weight(w) > 0
+    ]
     return words[-1] if words else ""
+
+
+@dataclass(frozen=True)
+class HeadConcept:
+    """What the product is: the head word of the first clause extended to the longest weighted
+    word of that clause ending with it (封装 -> LED封装 in "大功率LED芯片封装", 负极材料 ->
+    石墨负极材料 in "人造石墨负极材料"). A document must name it, or, when its modifier weighs
+    nothing (直线 of 直线振动筛), its head part (振动筛)."""
+
+    word: str = ""
+    #: other words that stand for it (the head part of a compound with a generic modifier)
+    near: tuple[str, ...] = ()
+
+    def present(self, words: Iterable[str]) -> bool:
+        if not self.word:
+            return True
+        have = set(words)
+        return self.word in have or any(w in have for w in self.near)
+
+    def describe(self) -> str:
+        return " / ".join((self.word, *self.near)) if self.word else ""
+
+
+def head_concept(text: str, tw: TermWeights) -> HeadConcept:
+    head = head_word(text, tw)
+    if not head:
+        return HeadConcept()
+    first = re.split(r"[，,；;。:：、\s]", canonical(text).strip(), maxsplit=1)[0]
+    longer = [w for w in terms(first) if w.endswith(head) and tw.weight(w) > 0]
+    word = max(longer, key=lambda w: (len(w), w)) if longer else head
+    parts = compound_parts().get(word)
+    near = (parts[1],) if parts and tw.weight(parts[0]) == 0 and tw.weight(parts[1]) > 0 else ()
+    return HeadConcept(word, near)
 
 
 def families(words: Iterable[str]) -> list[str]:
@@ -313,6 +373,25 @@ class _Background:
             self._by_prefix = {k: sorted(v) for k, v in index.items()}
         return self._by_prefix
 
+    def close_members(self, f: Field, sample: int) -> tuple[list[int], float]:
+        """Sampled background indices with an IPC of the subscription itself or of its own
+        patents' main groups, and their share (empty when the subscription states none)."""
+        key = (f, -sample)
+        cached = self._field_members.get(key)
+        if cached is not None:
+            return cached[0], cached[2]
+        with self._lock:
+            members: set[int] = set()
+            by_prefix = self._prefix_index()
+            for prefix in (*f.ipc, *f.own_ipc):
+                members.update(by_prefix.get(prefix, ()))
+            rng = random.Random(_seed("close", f.ipc, f.own_ipc))
+            chosen = sorted(members)
+            picked = rng.sample(chosen, min(sample // 2, len(chosen)))
+            cached = (picked, [], len(chosen) / max(1, len(self.documents)))
+            self._field_members[key] = cached
+        return cached[0], cached[2]
+
     def members(self, f: Field, sample: int) -> tuple[list[int], list[int], float]:
         """Sampled background indices in and outside the field, and the field's share."""
         key = (f, sample)
@@ -366,6 +445,8 @@ class SimilarityScreen:
         sample: int = 1500,
         floor: float = 0.08,
         head_boost: float = 2.0,
+        require_head: bool = True,
+        close_budget: float = 0.5,
         seed: int = 0,
     ) -> None:
         """``stored``: (text, IPC) of stored documents, added to the packaged background."""
@@ -383,22 +464,38 @@ class SimilarityScreen:
         self._background = self._shared.documents
         self._vocab: dict[str, int] = {}
         self.head_boost = head_boost
-        self.vectors = [self._profile_vector(p.text, max_terms) for p in self.profiles]
+        self.require_head = require_head
+        self.close_budget = close_budget
+        self.heads = [
+            head_concept(p.text, self.weights) if require_head else HeadConcept()
+            for p in self.profiles
+        ]
+        self.vectors = [
+            self._profile_vector(p.text, max_terms, h)
+            for p, h in zip(self.profiles, self.heads, strict=True)
+        ]
         self.calibrations = [
-            self._calibrate(p, v, pseudo_profiles, sample)
-            for p, v in zip(self.profiles, self.vectors, strict=True)
+            self._calibrate(p, v, h, pseudo_profiles, sample)
+            for p, v, h in zip(self.profiles, self.vectors, self.heads, strict=True)
         ]
         self._build_vocabulary()
 
-    def _profile_vector(self, text: str, top: int) -> _Vector:
+    def _profile_vector(self, text: str, top: int, concept: HeadConcept) -> _Vector:
         """The profile's most distinctive words; the words naming the product weigh more.
 
         A product description starts with what the product is ("光伏组件接线盒，..."); a
-        Chinese noun phrase ends with its head (接线盒), so the last weighted word of the first
-        clause, and its parts, are boosted by ``head_boost``.
+        Chinese noun phrase ends with its head (接线盒), so the head concept of the first clause
+        (:func:`head_concept`: LED封装 in "大功率LED芯片封装") and its parts are boosted by
+        ``head_boost`` (the head word alone without ``require_head``). The head concept is
+        always one of the profile's words, even when it is not among the heaviest ``top``.
         """
-        vector = _Vector.of(terms(text), self.weights, top)
-        head = head_word(text, self.weights)
+        words = terms(text)
+        vector = _Vector.of(words, self.weights, top)
+        head = concept.word or head_word(text, self.weights)
+        if concept.word and concept.word not in vector.weights:
+            weights = dict(vector.weights)
+            weights.update(self.weights.vector([concept.word]))
+            vector = _Vector(weights, float(np.sqrt(sum(v * v for v in weights.values()))))
         if head and self.head_boost != 1.0:
             weights = {
                 w: v * (self.head_boost if w in head else 1.0) for w, v in vector.weights.items()
@@ -436,7 +533,9 @@ class SimilarityScreen:
         matrix = self._matrix([self._bg(i) for i in docs])
         return np.sort((pseudos @ matrix.T).toarray().ravel())
 
-    def _calibrate(self, profile: Profile, vector: _Vector, count: int, sample: int) -> Calibration:
+    def _calibrate(
+        self, profile: Profile, vector: _Vector, concept: HeadConcept, count: int, sample: int
+    ) -> Calibration:
         inside, outside, share_in = self._members(profile.field, sample)
         builders, scored = inside[: len(inside) // 2], inside[len(inside) // 2 :]
         size = max(1, len(vector.weights))
@@ -453,14 +552,30 @@ class SimilarityScreen:
         pseudo_matrix = self._matrix(pseudos)
         null_in = self._null(pseudo_matrix, scored)
         null_out = self._null(pseudo_matrix, outside)
+        close, share_close = self._shared.close_members(profile.field, sample)
+        null_close = self._null(pseudo_matrix, close)
         volume_in = self.weekly_volume * share_in
         volume_out = self.weekly_volume * (1 - share_in)
         expected_in = self.false_alerts_per_week * (1 - 1 / (1 + self.outside_factor))
         expected_out = self.false_alerts_per_week / (1 + self.outside_factor)
         t_in, q_in = self._threshold(null_in, expected_in, volume_in)
+        # the subscription's own IPC: a budget of its own (close_budget times the field's) over
+        # its much smaller volume; never a higher bar than the field's
+        volume_close = self.weekly_volume * share_close
+        t_close, q_close = t_in, q_in
+        if len(null_close) and self.close_budget > 0:
+            t_close, q_close = self._threshold(
+                null_close, expected_in * self.close_budget, volume_close
+            )
+            if t_close > t_in:
+                t_close, q_close = t_in, 100.0 * (1.0 - _tail(null_close, t_in))
         t_out, q_out = self._threshold(null_out, expected_out, volume_out)
         t_out = max(t_out, t_in)
         return Calibration(
+            threshold_close=t_close,
+            percentile_close=q_close,
+            expected_close=volume_close * _tail(null_close, t_close),
+            null_close=null_close,
             threshold_in=t_in,
             threshold_out=t_out,
             percentile_in=q_in,
@@ -494,10 +609,13 @@ class SimilarityScreen:
         document's text, so documents without one are skipped before segmentation."""
         self._vocabulary = ahocorasick.Automaton()
         owners: dict[str, set[int]] = {}
+        parts = compound_parts()
         for row, vector in enumerate(self.vectors):
             for word in vector.weights:
                 if self.weights.share(word) <= DISTINCTIVE_SHARE:
-                    owners.setdefault(word, set()).add(row)
+                    # a compound may be written with its parts apart: both are in the text
+                    key = min(parts[word], key=self.weights.frequency) if word in parts else word
+                    owners.setdefault(key, set()).add(row)
         for word, rows in owners.items():
             self._vocabulary.add_word(word, frozenset(rows))
         if owners:
@@ -542,20 +660,31 @@ class SimilarityScreen:
         rare_compound = any(
             len(h) >= 3 and self.weights.share(h) <= RARE_SHARE for h in distinctive
         )
+        if not self.heads[row].present(vector.weights):
+            return None  # the document does not name what the product is
         reasons = profile.field.check(doc.ipc, doc.sectors, doc.subfields)
         in_field = bool(reasons)
+        close = any(r.startswith(("subscription IPC", "own patents' IPC")) for r in reasons)
         if in_field:
             enough = (len(heads) >= 2 and bool(distinctive)) or rare_compound
-            threshold, null, q = cal.threshold_in, cal.null_in, cal.percentile_in
-            expected = cal.expected_in
+            if close and len(cal.null_close):
+                threshold, null, q = cal.threshold_close, cal.null_close, cal.percentile_close
+                expected, bar = cal.expected_close, "own IPC"
+            else:
+                threshold, null, q = cal.threshold_in, cal.null_in, cal.percentile_in
+                expected, bar = cal.expected_in, "field"
         else:
             enough = len(distinctive) >= 2
+            bar = "outside the field"
             threshold, null, q = cal.threshold_out, cal.null_out, cal.percentile_out
             expected = cal.expected_out
         score = vector.cosine(pv)
         if not enough or score < threshold:
             return None
-        severity, why = severity_of(doc, score, threshold, in_field, len(distinctive))
+        # how strong a match is, is judged against the field's bar even where the own IPC's
+        # lower bar let it through: the own IPC decides whether it alerts, not how loudly
+        reference = max(threshold, cal.threshold_in) if in_field else threshold
+        severity, why = severity_of(doc, score, reference, in_field, len(distinctive))
         return SimilarityHit(
             score=score,
             against=profile.label,
@@ -568,6 +697,8 @@ class SimilarityScreen:
             expected_weekly=expected,
             severity=severity,
             severity_reason=why,
+            bar=bar,
+            head_concept=self.heads[row].describe(),
         )
 
     def report(self) -> list[dict[str, Any]]:

@@ -97,10 +97,109 @@ def canonical(text: str) -> str:
     return pattern.sub(lambda m: synonyms[m.group(0)], folded)
 
 
+#: at most this many characters between the two parts of a compound written apart
+#: (发光二极管芯片的封装 -> LED封装: "芯片的"; one modifier word and 的, chosen before measuring)
+COMPOUND_GAP = 4
+#: tokens that separate the parts of a compound (a list, not one noun phrase)
+_SEPARATORS = frozenset({"及", "和", "与", "或", "及其", "以及", "或者", "并", "和或"})
+
+
+@cache
+def compound_parts() -> dict[str, tuple[str, str]]:
+    """Domain compounds that split into two known words (LED封装 -> LED + 封装).
+
+    A compound of ``screening_terms.txt`` whose two halves (two or more characters each) are
+    both words of the segmentation dictionary; the split with the longest known head is used.
+    """
+    tok = _segmenter()
+    out: dict[str, tuple[str, str]] = {}
+    for word in domain_dictionary()[0]:
+        for cut in range(2, len(word) - 1):
+            left, right = word[:cut], word[cut:]
+            if tok.FREQ.get(left) and tok.FREQ.get(right):
+                out[word] = (left, right)
+                break
+    return out
+
+
+@cache
+def _compounds_by_part() -> tuple[dict[str, list[tuple[str, str]]], int]:
+    """First part -> [(second part, compound)], and the longest first part."""
+    by_first: dict[str, list[tuple[str, str]]] = {}
+    for word, (left, right) in compound_parts().items():
+        by_first.setdefault(left, []).append((right, word))
+    return by_first, max((len(k) for k in by_first), default=0)
+
+
+def _gapped_compounds(tokens: Sequence[str]) -> set[str]:
+    """Domain compounds whose two parts occur in this order in separate tokens of one clause,
+    at most COMPOUND_GAP characters apart: the first part begins or ends its token (LED芯片,
+    人造石墨), the second begins its token (封装结构). 发光二极管芯片的封装结构 has LED封装,
+    人造石墨负极材料 has 石墨负极材料; 无取向硅钢, one token, does not have 取向硅钢."""
+    by_first, longest = _compounds_by_part()
+    found: set[str] = set()
+    if not by_first:
+        return found
+    for i, token in enumerate(tokens):
+        if len(token) < 2:
+            continue
+        # candidate first parts: prefixes and suffixes of the token that are first parts
+        starts: list[tuple[str, int]] = []  # (first part, characters after it in its token)
+        for n in range(2, min(longest, len(token)) + 1):
+            if token[:n] in by_first and not _inside_latin(token, n):
+                starts.append((token[:n], len(token) - n))
+            if (
+                n < len(token)
+                and token[-n:] in by_first
+                and not _inside_latin(token, len(token) - n)
+            ):
+                starts.append((token[-n:], 0))
+        for first, after in starts:
+            gap = after
+            for later in tokens[i + 1 :]:
+                if gap > COMPOUND_GAP or later in _SEPARATORS or not _WORD_CHARS.fullmatch(later):
+                    break
+                for right, word in by_first[first]:
+                    if later.startswith(right):
+                        found.add(word)
+                gap += len(later)
+    return found
+
+
+def _latin_tail(word: str, text: str) -> bool:
+    """A word starting with a Latin letter that occurs only as the end of a longer Latin word
+    (LED封装 in OLED封装: an OLED is not an LED)."""
+    if not ("a" <= word[0] <= "z"):
+        return False
+    start = text.find(word)
+    while start >= 0:
+        if start == 0 or not text[start - 1].isascii() or not text[start - 1].isalnum():
+            return False
+        start = text.find(word, start + 1)
+    return True
+
+
+def _inside_latin(token: str, cut: int) -> bool:
+    """A cut between two Latin letters or digits (OLED is not O + LED)."""
+    return 0 < cut < len(token) and token[cut - 1].isascii() and token[cut].isascii()
+
+
+_WORD_CHARS = re.compile(r"[a-z0-9\u4e00-\u9fff]+")
+
+
 def terms(text: str) -> set[str]:
-    """The distinct words of a text (search mode: compounds and their known parts)."""
-    words = _segmenter().lcut_for_search(canonical(text), HMM=False)
-    return {w for w in words if _WORD.fullmatch(w)}
+    """The distinct words of a text: search mode (compounds and their known parts) plus the
+    domain compounds written with their parts apart (:func:`_gapped_compounds`)."""
+    folded = canonical(text)
+    tok = _segmenter()
+    words = {
+        w
+        for w in tok.lcut_for_search(folded, HMM=False)
+        if _WORD.fullmatch(w) and not _latin_tail(w, folded)
+    }
+    if compound_parts():
+        words |= _gapped_compounds(tok.lcut(folded, HMM=False))
+    return words
 
 
 def build_packaged_df(path: Path = DF_FILE) -> int:

@@ -84,7 +84,14 @@ def test_distinctive_overlap_alerts_and_explains_why(screen):
     assert weights["无取向硅钢"] > 5  # 电工钢 is read as its synonym 硅钢
     assert not {"新能源汽车", "驱动", "高强度", "提高"} & set(weights)
     assert why["score"] >= why["threshold"] > 0
-    assert 99 < why["threshold_percentile"] < 100 and why["percentile"] >= 99
+    # C22C38/ is the main group of an own patent: the own-IPC bar, with its own calibration
+    cal = screen.calibrations[2]
+    assert why["field_check"]["bar"].startswith("in-field threshold of the subscription's own IPC")
+    assert why["threshold"] == pytest.approx(cal.threshold_close, abs=1e-3)
+    assert why["threshold_percentile"] == pytest.approx(cal.percentile_close, abs=1e-3)
+    assert 80 < why["threshold_percentile"] < 100
+    assert why["percentile"] >= why["threshold_percentile"]
+    assert why["head_concept"] == "无取向硅钢"
     assert why["expected_weekly_false_alerts"] < 2
     assert why["field_check"]["in_field"] and why["field_check"]["reasons"]
     assert "not a legal assessment" in why["note"]
@@ -147,6 +154,8 @@ def test_calibration_is_reported_per_profile(screen):
     assert [r["profile"] for r in report] == [p.label for p in screen.profiles]
     for row, cal in zip(report, screen.calibrations, strict=True):
         assert row["threshold_outside_field"] >= row["threshold_in_field"] >= screen.floor
+        # the subscription's own IPC never has a higher bar than the rest of its field
+        assert row["threshold_in_field"] >= row["threshold_own_ipc"] >= screen.floor
         assert row["percentile_outside_field"] > row["percentile_in_field"] > 99
         # at the reference weekly volume, about the target number of false alerts per week
         assert 0 < row["expected_weekly_in_field"] <= screen.false_alerts_per_week

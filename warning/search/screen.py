@@ -168,8 +168,12 @@ def similarity_scores(
     profile = getattr(similarity, "Profile", None)
     screen_cls: Any = similarity.SimilarityScreen
     if profile is not None:
+        # a free text (a draft claim, several titles) names no one product: no head-concept gate
         screener = screen_cls(
-            [profile("query", "query", text)], false_alerts_per_week=float(10**12), floor=0.0
+            [profile("query", "query", text)],
+            false_alerts_per_week=float(10**12),
+            floor=0.0,
+            require_head=False,
         )
         found = screener.screen(docs)
     else:
