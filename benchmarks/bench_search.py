@@ -36,7 +36,8 @@ from sqlalchemy import create_engine, func, insert, select, text
 from models.data import read_gazette
 from warning.config import load_settings
 from warning.pipeline import StageContext
-from warning.search.index import add_term_counts, index_pending, refresh_stats
+from warning.search.cells import cell_of, fts_key, max_tf
+from warning.search.index import add_cell_counts, add_term_counts, index_pending, refresh_stats
 from warning.search.screen import screen
 from warning.search.service import SearchFilters, search
 from warning.search.tokens import TOKENIZER_VERSION
@@ -154,6 +155,7 @@ def build_scaled(store: Store, examples: list[Example], n: int) -> float:
     with store.session() as session:
         session.execute(text("DELETE FROM search_index"))
         session.execute(text("DELETE FROM search_terms"))
+        session.execute(text("DELETE FROM search_cells"))
         session.execute(text("DELETE FROM documents"))
     insert_chunked(store, Document.__table__, doc_rows(examples, 0))
     index_pending(store)
@@ -163,6 +165,7 @@ def build_scaled(store: Store, examples: list[Example], n: int) -> float:
         )
         ids = [r[0] for r in session.execute(select(Document.id).order_by(Document.id))]
     original = [(tokens[i], len(tokens[i].split(" ")) if tokens[i] else 0) for i in ids]
+    top_tf = [max_tf(t.split(" ")) if t else 0 for t, _ in original]
     copy, done = 1, len(examples)
     now = utcnow()
     while done < n:
@@ -183,6 +186,9 @@ def build_scaled(store: Store, examples: list[Example], n: int) -> float:
                 "document_id": doc_id,
                 "tokens": original[k][0],
                 "length": original[k][1],
+                "max_tf": top_tf[k],
+                "cell": cell_of(original[k][1], top_tf[k]),
+                "fts_key": fts_key(cell_of(original[k][1], top_tf[k]), doc_id),
                 "content_hash": rows[k]["content_hash"],
                 "tokenizer": TOKENIZER_VERSION,
                 "indexed_at": now,
@@ -195,6 +201,7 @@ def build_scaled(store: Store, examples: list[Example], n: int) -> float:
             delta.update(set(original[k][0].split()))
         with store.session() as session:
             add_term_counts(session, delta)
+            add_cell_counts(session, Counter(e["cell"] for e in entries))
         if not store.is_sqlite:
             with store.session() as session:
                 session.execute(

@@ -21,6 +21,8 @@ class CompiledQuery:
     tsquery: str
     #: every phrase (tuple of tokens) in the order of the FTS5 expression: BM25 sums over them
     phrases: list[tuple[str, ...]] = field(default_factory=list)
+    #: per phrase: False when it is under NOT (a matching document never holds it)
+    positive: list[bool] = field(default_factory=list)
 
 
 def _phrase(term: Term) -> tuple[str, ...]:
@@ -33,11 +35,14 @@ def _phrase(term: Term) -> tuple[str, ...]:
 class _Compiler:
     def __init__(self) -> None:
         self.phrases: list[tuple[str, ...]] = []
+        self.positive: list[bool] = []
+        self.negated = False
 
     def compile(self, node: Node) -> tuple[str, str]:
         if isinstance(node, Term):
             phrase = _phrase(node)
             self.phrases.append(phrase)
+            self.positive.append(not self.negated)
             return '"' + " ".join(phrase) + '"', "(" + " <-> ".join(f"'{t}'" for t in phrase) + ")"
         if isinstance(node, Not):
             raise QuerySyntaxError(
@@ -55,7 +60,9 @@ class _Compiler:
         if not positive:
             self.compile(Not(negative[0]))
         pos = [self.compile(child) for child in positive]
+        self.negated = not self.negated
         neg = [self.compile(child) for child in negative]
+        self.negated = not self.negated
         fts = "(" + " AND ".join(p[0] for p in pos) + "".join(f" NOT {n[0]}" for n in neg) + ")"
         tsq = "(" + " & ".join(p[1] for p in pos) + "".join(f" & !{n[1]}" for n in neg) + ")"
         return fts, tsq
@@ -66,7 +73,9 @@ def compile_query(text: str) -> CompiledQuery:
     node = parse_query(text)
     compiler = _Compiler()
     fts, tsq = compiler.compile(node)
-    return CompiledQuery(node=node, fts5=fts, tsquery=tsq, phrases=compiler.phrases)
+    return CompiledQuery(
+        node=node, fts5=fts, tsquery=tsq, phrases=compiler.phrases, positive=compiler.positive
+    )
 
 
 def any_of(tokens: list[str]) -> CompiledQuery:

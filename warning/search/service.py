@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import (
+    bindparam,
     ColumnElement,
     Float,
     Numeric,
@@ -40,6 +41,7 @@ from rules.storedocs import load_match_docs
 from warning.applicants import normalize_applicant
 from warning.errors import EmptyStore, InputError, Problem
 from warning.legal_status import STATUSES, LegalStatus
+from warning.search import cells
 from warning.search.index import index_stats, term_frequencies
 from warning.search.querybuild import CompiledQuery, compile_query
 from warning.search.statuses import load_statuses
@@ -49,6 +51,7 @@ from warning.store.models import (
     Document,
     DocumentApplicant,
     DocumentTag,
+    SearchCell,
     SearchIndexEntry,
 )
 from warning.taxonomy import load_taxonomy
@@ -262,7 +265,7 @@ def _rank_sqlite(
             literal_column("bm25(search_fts)").label("bm25"),
             Document.publication_date.label("published"),
         )
-        .select_from(_FTS.join(Document, Document.id == _FTS.c.rowid))
+        .select_from(_FTS.join(Document, Document.id == _FTS.c.rowid.op("&")(cells.ID_MASK)))
         .where(text("search_fts MATCH :q"), *conds)
         .cte("matches")
         .prefix_with("MATERIALIZED")
@@ -278,26 +281,163 @@ def _rank_sqlite(
     return (int(rows[0][2]) if rows else 0), [(row[0], -float(row[1])) for row in rows]
 
 
-def _top_sqlite(
-    session: Session, q: CompiledQuery, limit: int
+#: queries with more matches than this take their top hits cell by cell (warning.search.cells)
+PRUNE_ABOVE = 2000
+#: at most this many documents holding a rare phrase are scored in full before the cells
+RARE_MATCHES = 4000
+
+Fetch = Any  # (cells or None, ids or None) -> [(document id, score)] best first, at most limit
+
+
+def _merge(a: list[tuple[int, float]], b: list[tuple[int, float]], limit: int) -> list[tuple[int, float]]:
+    seen: dict[int, float] = dict(a)
+    seen.update(b)
+    return sorted(seen.items(), key=lambda r: (-round(r[1], 9), r[0]))[:limit]
+
+
+def _pruned(
+    q: CompiledQuery,
+    fetch: Fetch,
+    n_hits: list[int],
+    idf: list[float],
+    avgdl: float,
+    estimate: dict[int, float],
+    limit: int,
+) -> list[tuple[int, float]]:
+    """The best ``limit`` matches, scoring only what can still reach them.
+
+    Phrases are split by document frequency: the matches holding any *rare* phrase (together
+    at most RARE_MATCHES documents) are scored in full; every other match holds only common
+    phrases, so its score is at most ``sum(idf of the common positive phrases) * bound(cell)``.
+    Cells are scored from the highest bound down until the k-th best score found exceeds the
+    bound of every remaining cell."""
+    order = sorted(range(len(q.phrases)), key=lambda i: n_hits[i])
+    rare: list[int] = []
+    budget = 0
+    for i in order:
+        if not q.positive[i] or budget + n_hits[i] > RARE_MATCHES:
+            continue
+        rare.append(i)
+        budget += n_hits[i]
+    best: list[tuple[int, float]] = []
+    if rare:
+        best = fetch(None, [q.phrases[i] for i in rare])
+    weight = sum(idf[i] for i in range(len(q.phrases)) if q.positive[i] and i not in rare)
+    if weight <= 0:
+        return best
+    bounds = {c: weight * cells.bound(c, avgdl) for c in cells.all_cells()}
+    remaining = sorted(bounds, key=lambda c: (-bounds[c], c))
+    want = 4.0 * limit
+    while remaining:
+        if len(best) >= limit:
+            kth = best[limit - 1][1] - 1e-9
+            chunk = [c for c in remaining if bounds[c] >= kth]
+            if not chunk:
+                break
+        else:
+            chunk, found = [], 0.0
+            for c in remaining:
+                if found >= want and chunk:
+                    break
+                chunk.append(c)
+                found += estimate.get(c, 0.0)
+            want *= 4
+        remaining = remaining[len(chunk) :]
+        best = _merge(best, fetch(chunk, None), limit)
+    return best
+
+
+def _cell_estimates(session: Session, total: int, n_rows: int) -> dict[int, float]:
+    share = total / max(1, n_rows)
+    return {
+        int(c): float(n) * share
+        for c, n in session.execute(select(SearchCell.cell, SearchCell.documents))
+    }
+
+
+def _varint(buf: bytes, pos: int) -> tuple[int, int]:
+    value = 0
+    for i in range(8):
+        byte = buf[pos + i]
+        value = (value << 7) | (byte & 0x7F)
+        if byte < 0x80:
+            return value, pos + i + 1
+    return (value << 8) | buf[pos + 8], pos + 9
+
+
+def _fts_averages(session: Session) -> tuple[int, float]:
+    """FTS5's own row count and average length (its averages record): what bm25() uses."""
+    block = session.scalar(text("SELECT block FROM search_fts_data WHERE id = 1"))
+    if not block:
+        return 0, 1.0
+    n_rows, pos = _varint(bytes(block), 0)
+    n_tokens, _ = _varint(bytes(block), pos)
+    return n_rows, (n_tokens / n_rows if n_rows else 1.0)
+
+
+def _fts_phrase(phrase: tuple[str, ...]) -> str:
+    return '"' + " ".join(phrase) + '"'
+
+
+def _rank_sqlite_pruned(
+    session: Session, q: CompiledQuery, conds: list[Any], limit: int
 ) -> tuple[int, list[tuple[int, float]]]:
-    """The best ``limit`` matches of an unfiltered query, without the documents table: every
-    index row has its document, never a stub (the stage indexes none, a document never becomes
-    one again, deleting one cascades to its row, whose trigger removes it from FTS5), so the
-    join is needed only to filter or to sort by date. SQLite keeps only the best
-    ``limit`` rows while it scores, and FTS5 counts the matches from its doclists without
-    scoring them: a word in 60,000 documents answers in a quarter of the time."""
+    """Relevance top ``limit`` on SQLite: small match sets in one ranked query, large ones cell
+    by cell (the cell is in the FTS5 rowid, so other cells' rows are skipped before bm25()).
+
+    Without filters the documents table is not joined: every index row has its document, never
+    a stub (the stage indexes none, a document never becomes one again, deleting one cascades
+    to its row, whose trigger removes it from FTS5). The total is FTS5's count of the match
+    (from its doclists, without scoring), joined with the documents only to filter."""
     fts = text("search_fts MATCH :q")
-    score = literal_column("bm25(search_fts)", Float)
-    top = (
-        select(_FTS.c.rowid, score.label("bm25"))
-        .where(fts)
-        .order_by(func.round(score, 9), _FTS.c.rowid)
-        .limit(limit)
+    doc_id = _FTS.c.rowid.op("&")(cells.ID_MASK)
+    source: Any = _FTS
+    if conds:
+        source = _FTS.join(Document, Document.id == doc_id)
+    total = int(
+        session.scalar(select(func.count()).select_from(source).where(fts, *conds), {"q": q.fts5})
+        or 0
     )
-    rows = session.execute(top, {"q": q.fts5}).all()
-    total = session.scalar(select(func.count()).select_from(_FTS).where(fts), {"q": q.fts5})
-    return int(total or 0), [(row[0], -float(row[1])) for row in rows]
+    score = literal_column("bm25(search_fts)", Float)
+
+    def fetch(
+        in_cells: list[int] | None, rare: list[tuple[str, ...]] | None
+    ) -> list[tuple[int, float]]:
+        stmt = select(doc_id.label("id"), score.label("bm25")).select_from(source).where(fts, *conds)
+        params: dict[str, Any] = {"q": q.fts5}
+        if in_cells is not None:
+            stmt = stmt.where(_FTS.c.rowid.op(">>")(cells.ID_BITS).in_(in_cells))
+        if rare is not None:
+            ids = select(literal_column("value")).select_from(
+                func.json_each(bindparam("ids"))
+            )
+            stmt = stmt.where((_FTS.c.rowid + 0).in_(ids))
+            params["ids"] = "[" + ",".join(
+                str(r)
+                for r in session.scalars(
+                    select(_FTS.c.rowid).where(text("search_fts MATCH :r")),
+                    {"r": " OR ".join(_fts_phrase(p) for p in rare)},
+                )
+            ) + "]"
+        stmt = stmt.order_by(func.round(score, 9), literal_column("id")).limit(limit)
+        return [(row[0], -float(row[1])) for row in session.execute(stmt, params)]
+
+    if total <= PRUNE_ABOVE:
+        return total, fetch(None, None)
+    n_rows, avgdl = _fts_averages(session)
+    n_hits = [
+        int(
+            session.scalar(
+                select(func.count()).select_from(_FTS).where(text("search_fts MATCH :p")),
+                {"p": _fts_phrase(p)},
+            )
+            or 0
+        )
+        for p in q.phrases
+    ]
+    idf = [idf_of(n_rows, n) for n in n_hits]
+    estimate = _cell_estimates(session, total, n_rows)
+    return total, _pruned(q, fetch, n_hits, idf, avgdl, estimate, limit)
 
 
 def _rank_postgres(
@@ -325,12 +465,20 @@ def _rank_postgres(
                 or 0
             )
         idf.append(idf_of(n_rows, n_hit))
+    # the documents are needed only to filter or to sort by date: every index row has its
+    # document, never a stub (see _rank_sqlite_pruned)
+    joined = bool(conds) or sort == "date"
     if all(len(p) == 1 for p in q.phrases):
-        return _rank_postgres_sql(session, q, conds, sort, limit, idf, avgdl)
+        return _rank_postgres_sql(session, q, conds, sort, limit, idf, avgdl, joined)
+    found = select(entry.document_id, entry.tokens)
+    if joined:
+        found = found.add_columns(Document.publication_date).join(
+            Document, Document.id == entry.document_id
+        )
+    else:
+        found = found.add_columns(literal(None).label("publication_date"))
     rows = session.execute(
-        select(entry.document_id, entry.tokens, Document.publication_date)
-        .join(Document, Document.id == entry.document_id)
-        .where(entry.tsv.op("@@")(func.to_tsquery("simple", q.tsquery)), *conds)
+        found.where(entry.tsv.op("@@")(func.to_tsquery("simple", q.tsquery)), *conds)
     ).all()
     scored = [
         (row.document_id, bm25(row.tokens.split(" "), q.phrases, idf, avgdl), row.publication_date)
@@ -352,9 +500,11 @@ def _rank_postgres_sql(
     limit: int | None,
     idf: list[float],
     avgdl: float,
+    joined: bool,
 ) -> tuple[int, list[tuple[int, float]]]:
     """The same BM25 computed by the server when every phrase is one token: a term's frequency
-    is the number of its positions in the tsvector (``unnest``), the length is stored."""
+    is the number of its positions in the tsvector (``unnest``), the length is stored. The
+    documents are joined only to filter or to sort by date (``joined``)."""
     entry = SearchIndexEntry
     lexemes = func.unnest(entry.tsv).table_valued("lexeme", "positions", "weights").alias("u")
     tf = (
@@ -383,13 +533,12 @@ def _rank_postgres_sql(
         ),
         start=literal(0.0, Float),
     )
+    source = entry.__table__
+    if joined:
+        source = source.join(Document.__table__, Document.id == entry.document_id)
     stmt = (
         select(entry.document_id, score.label("score"), func.count().over().label("total"))
-        .select_from(
-            entry.__table__.join(Document.__table__, Document.id == entry.document_id).join(
-                tf, true()
-            )
-        )
+        .select_from(source.join(tf, true()))
         .where(entry.tsv.op("@@")(func.to_tsquery("simple", q.tsquery)), *conds)
     )
     if sort == "date":
@@ -415,12 +564,16 @@ def rank(
 ) -> tuple[int, list[tuple[int, float]]]:
     """(total matches, [(document id, BM25 score)] in order, at most ``limit``)."""
     stats = ensure_searchable(session)
-    if store.is_sqlite and sort == "relevance" and limit is not None and not filters.narrow:
-        return _top_sqlite(session, q, limit)
     conds = filter_conditions(session, filters)
     if store.is_sqlite:
+        if sort == "relevance" and limit is not None:
+            return _rank_sqlite_pruned(session, q, conds if filters.narrow else [], limit)
         return _rank_sqlite(session, q, conds, sort, limit)
-    return _rank_postgres(session, q, conds, sort, limit, stats)
+    # JIT compilation costs 50-100 ms per query on this plan shape and never pays back
+    session.execute(text("SET LOCAL jit = off"))
+    return _rank_postgres(
+        session, q, conds if filters.narrow or sort == "date" else [], sort, limit, stats
+    )
 
 
 def build_hits(

@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     Date,
     DateTime,
@@ -230,10 +231,26 @@ class SearchIndexEntry(Base):
     tokens: Mapped[str] = mapped_column(Text, default="")
     #: number of tokens (the BM25 document length)
     length: Mapped[int] = mapped_column(Integer, default=0)
+    #: the count of the most frequent token, and the score cell of (length, max_tf)
+    #: (:mod:`warning.search.cells`): what bounds the document's BM25 score
+    max_tf: Mapped[int] = mapped_column(Integer, default=0)
+    cell: Mapped[int] = mapped_column(Integer, default=0)
+    #: the document's FTS5 rowid on SQLite: ``cell << 32 | document_id``
+    fts_key: Mapped[int] = mapped_column(BigInteger, default=0)
     content_hash: Mapped[str] = mapped_column(String(64))
     tokenizer: Mapped[str] = mapped_column(String(32))
     tsv: Mapped[str | None] = mapped_column(Text().with_variant(TSVECTOR(), "postgresql"))
     indexed_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class SearchCell(Base):
+    """How many indexed documents are in each score cell (an estimate: deleted documents are
+    counted until a rebuild; the search never relies on it for correctness)."""
+
+    __tablename__ = "search_cells"
+
+    cell: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    documents: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class SearchTerm(Base):
