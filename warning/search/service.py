@@ -14,12 +14,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import (
-    bindparam,
     ColumnElement,
     Float,
     Numeric,
     Text,
     and_,
+    bindparam,
     case,
     cast,
     column,
@@ -289,7 +289,9 @@ RARE_MATCHES = 4000
 Fetch = Any  # (cells or None, ids or None) -> [(document id, score)] best first, at most limit
 
 
-def _merge(a: list[tuple[int, float]], b: list[tuple[int, float]], limit: int) -> list[tuple[int, float]]:
+def _merge(
+    a: list[tuple[int, float]], b: list[tuple[int, float]], limit: int
+) -> list[tuple[int, float]]:
     seen: dict[int, float] = dict(a)
     seen.update(b)
     return sorted(seen.items(), key=lambda r: (-round(r[1], 9), r[0]))[:limit]
@@ -403,22 +405,26 @@ def _rank_sqlite_pruned(
     def fetch(
         in_cells: list[int] | None, rare: list[tuple[str, ...]] | None
     ) -> list[tuple[int, float]]:
-        stmt = select(doc_id.label("id"), score.label("bm25")).select_from(source).where(fts, *conds)
+        stmt = (
+            select(doc_id.label("id"), score.label("bm25")).select_from(source).where(fts, *conds)
+        )
         params: dict[str, Any] = {"q": q.fts5}
         if in_cells is not None:
             stmt = stmt.where(_FTS.c.rowid.op(">>")(cells.ID_BITS).in_(in_cells))
         if rare is not None:
-            ids = select(literal_column("value")).select_from(
-                func.json_each(bindparam("ids"))
-            )
+            ids: Any = select(literal_column("value")).select_from(func.json_each(bindparam("ids")))
             stmt = stmt.where((_FTS.c.rowid + 0).in_(ids))
-            params["ids"] = "[" + ",".join(
-                str(r)
-                for r in session.scalars(
-                    select(_FTS.c.rowid).where(text("search_fts MATCH :r")),
-                    {"r": " OR ".join(_fts_phrase(p) for p in rare)},
+            params["ids"] = (
+                "["
+                + ",".join(
+                    str(r)
+                    for r in session.scalars(
+                        select(_FTS.c.rowid).where(text("search_fts MATCH :r")),
+                        {"r": " OR ".join(_fts_phrase(p) for p in rare)},
+                    )
                 )
-            ) + "]"
+                + "]"
+            )
         stmt = stmt.order_by(func.round(score, 9), literal_column("id")).limit(limit)
         return [(row[0], -float(row[1])) for row in session.execute(stmt, params)]
 
@@ -452,7 +458,7 @@ def _rank_postgres(
     n_rows = max(1, stats["documents"])
     avgdl = max(1, stats["tokens"]) / n_rows
     df = term_frequencies(session, sorted({p[0] for p in q.phrases if len(p) == 1}))
-    idf = []
+    idf, n_hits = [], []
     for phrase in q.phrases:
         if len(phrase) == 1:
             n_hit = df[phrase[0]]
@@ -465,9 +471,58 @@ def _rank_postgres(
                 or 0
             )
         idf.append(idf_of(n_rows, n_hit))
-    # the documents are needed only to filter or to sort by date: every index row has its
-    # document, never a stub (see _rank_sqlite_pruned)
-    joined = bool(conds) or sort == "date"
+        n_hits.append(n_hit)
+    if sort == "relevance" and limit is not None:
+        source: Any = entry.__table__
+        if conds:
+            source = source.join(Document.__table__, Document.id == entry.document_id)
+        total = int(
+            session.scalar(
+                select(func.count())
+                .select_from(source)
+                .where(entry.tsv.op("@@")(func.to_tsquery("simple", q.tsquery)), *conds)
+            )
+            or 0
+        )
+        if total > PRUNE_ABOVE:
+
+            def fetch(
+                in_cells: list[int] | None, rare: list[tuple[str, ...]] | None
+            ) -> list[tuple[int, float]]:
+                extra = list(conds)
+                if in_cells is not None:
+                    extra.append(entry.cell.in_(in_cells))
+                if rare is not None:
+                    any_rare = " | ".join(
+                        "(" + " <-> ".join(f"'{t}'" for t in p) + ")" for p in rare
+                    )
+                    extra.append(entry.tsv.op("@@")(func.to_tsquery("simple", any_rare)))
+                return _rank_postgres_full(
+                    session, q, extra, sort, limit, idf, avgdl, joined=bool(conds)
+                )[1]
+
+            estimate = _cell_estimates(session, total, n_rows)
+            return total, _pruned(q, fetch, n_hits, idf, avgdl, estimate, limit)
+    return _rank_postgres_full(
+        session, q, conds, sort, limit, idf, avgdl, joined=bool(conds) or sort == "date"
+    )
+
+
+def _rank_postgres_full(
+    session: Session,
+    q: CompiledQuery,
+    conds: list[Any],
+    sort: str,
+    limit: int | None,
+    idf: list[float],
+    avgdl: float,
+    *,
+    joined: bool,
+) -> tuple[int, list[tuple[int, float]]]:
+    """Every match of ``conds`` scored (by the server when every phrase is one token, else
+    here). The documents are joined only to filter or to sort by date (``joined``): every
+    index row has its document, never a stub (see _rank_sqlite_pruned)."""
+    entry = SearchIndexEntry
     if all(len(p) == 1 for p in q.phrases):
         return _rank_postgres_sql(session, q, conds, sort, limit, idf, avgdl, joined)
     found = select(entry.document_id, entry.tokens)
