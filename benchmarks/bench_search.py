@@ -308,6 +308,14 @@ def measure(
     }
 
 
+def loadavg() -> str:
+    """The machine's 1/5/15-minute load average (other sessions share the cores)."""
+    try:
+        return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+    except OSError:
+        return "unknown"
+
+
 def pg_store(n: int) -> Store:
     schema = f"bench_search_{n}"
     admin = create_engine(PG_URL)
@@ -360,7 +368,8 @@ def main(argv: list[str] | None = None) -> None:
             f"{backend}, {n:,} documents{f' (built in {built:.0f} s)' if built else ' (cached)'}: "
             f"search p50 {m['p50']:.1f} ms, p95 {m['p95']:.1f} ms, max {m['max']:.0f} ms over {len(queries)} queries "
             f"(median {m['median_total']:,.0f} hits; goal p95 < 100 ms); "
-            f"screening 500 chars p50 {m['screen_p50']:.0f} ms, p95 {m['screen_p95']:.0f} ms (goal < 1000 ms)",
+            f"screening 500 chars p50 {m['screen_p50']:.0f} ms, p95 {m['screen_p95']:.0f} ms (goal < 1000 ms); "
+            f"load average {loadavg()}",
             flush=True,
         )
         store.dispose()

@@ -14,8 +14,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import (
+    ARRAY,
     ColumnElement,
     Float,
+    Integer,
     Numeric,
     Text,
     and_,
@@ -297,6 +299,18 @@ def _merge(
     return sorted(seen.items(), key=lambda r: (-round(r[1], 9), r[0]))[:limit]
 
 
+def rare_phrases(q: CompiledQuery, n_hits: list[int]) -> list[int]:
+    """The positive phrases of lowest document frequency, together in at most RARE_MATCHES
+    documents (their indexes in ``q.phrases``)."""
+    rare: list[int] = []
+    budget = 0
+    for i in sorted(range(len(q.phrases)), key=lambda i: n_hits[i]):
+        if q.positive[i] and budget + n_hits[i] <= RARE_MATCHES:
+            rare.append(i)
+            budget += n_hits[i]
+    return rare
+
+
 def _pruned(
     q: CompiledQuery,
     fetch: Fetch,
@@ -305,6 +319,9 @@ def _pruned(
     avgdl: float,
     estimate: dict[int, float],
     limit: int,
+    *,
+    rare: list[int] | None = None,
+    first: float = 100.0,
 ) -> list[tuple[int, float]]:
     """The best ``limit`` matches, scoring only what can still reach them.
 
@@ -313,14 +330,8 @@ def _pruned(
     phrases, so its score is at most ``sum(idf of the common positive phrases) * bound(cell)``.
     Cells are scored from the highest bound down until the k-th best score found exceeds the
     bound of every remaining cell."""
-    order = sorted(range(len(q.phrases)), key=lambda i: n_hits[i])
-    rare: list[int] = []
-    budget = 0
-    for i in order:
-        if not q.positive[i] or budget + n_hits[i] > RARE_MATCHES:
-            continue
-        rare.append(i)
-        budget += n_hits[i]
+    if rare is None:
+        rare = rare_phrases(q, n_hits)
     best: list[tuple[int, float]] = []
     if rare:
         best = fetch(None, [q.phrases[i] for i in rare])
@@ -329,21 +340,21 @@ def _pruned(
         return best
     bounds = {c: weight * cells.bound(c, avgdl) for c in cells.all_cells()}
     remaining = sorted(bounds, key=lambda c: (-bounds[c], c))
-    want = 4.0 * limit
+    want = first
+    kth = -math.inf
     while remaining:
         if len(best) >= limit:
             kth = best[limit - 1][1] - 1e-9
-            chunk = [c for c in remaining if bounds[c] >= kth]
-            if not chunk:
+            if bounds[remaining[0]] < kth:
+                break  # no cell left can reach the k-th best: the rest is never scored
+        chunk: list[int] = []
+        found = 0.0
+        for c in remaining:
+            if (found >= want and chunk) or bounds[c] < kth:
                 break
-        else:
-            chunk, found = [], 0.0
-            for c in remaining:
-                if found >= want and chunk:
-                    break
-                chunk.append(c)
-                found += estimate.get(c, 0.0)
-            want *= 4
+            chunk.append(c)
+            found += estimate.get(c, 0.0)
+        want *= 2
         remaining = remaining[len(chunk) :]
         best = _merge(best, fetch(chunk, None), limit)
     return best
@@ -473,39 +484,83 @@ def _rank_postgres(
         idf.append(idf_of(n_rows, n_hit))
         n_hits.append(n_hit)
     if sort == "relevance" and limit is not None:
-        source: Any = entry.__table__
-        if conds:
-            source = source.join(Document.__table__, Document.id == entry.document_id)
-        total = int(
-            session.scalar(
-                select(func.count())
-                .select_from(source)
-                .where(entry.tsv.op("@@")(func.to_tsquery("simple", q.tsquery)), *conds)
-            )
-            or 0
-        )
-        if total > PRUNE_ABOVE:
-
-            def fetch(
-                in_cells: list[int] | None, rare: list[tuple[str, ...]] | None
-            ) -> list[tuple[int, float]]:
-                extra = list(conds)
-                if in_cells is not None:
-                    extra.append(entry.cell.in_(in_cells))
-                if rare is not None:
-                    any_rare = " | ".join(
-                        "(" + " <-> ".join(f"'{t}'" for t in p) + ")" for p in rare
-                    )
-                    extra.append(entry.tsv.op("@@")(func.to_tsquery("simple", any_rare)))
-                return _rank_postgres_full(
-                    session, q, extra, sort, limit, idf, avgdl, joined=bool(conds)
-                )[1]
-
-            estimate = _cell_estimates(session, total, n_rows)
-            return total, _pruned(q, fetch, n_hits, idf, avgdl, estimate, limit)
+        return _rank_postgres_pruned(session, q, conds, limit, idf, n_hits, avgdl, n_rows)
     return _rank_postgres_full(
         session, q, conds, sort, limit, idf, avgdl, joined=bool(conds) or sort == "date"
     )
+
+
+def _tsquery(phrases: list[tuple[str, ...]]) -> Any:
+    any_of = " | ".join("(" + " <-> ".join(f"'{t}'" for t in p) + ")" for p in phrases)
+    return func.to_tsquery("simple", any_of)
+
+
+def _rank_postgres_pruned(
+    session: Session,
+    q: CompiledQuery,
+    conds: list[Any],
+    limit: int,
+    idf: list[float],
+    n_hits: list[int],
+    avgdl: float,
+    n_rows: int,
+) -> tuple[int, list[tuple[int, float]]]:
+    """Relevance top ``limit`` on PostgreSQL: one pass over the matches reads each one's id
+    and cell (and whether it holds a rare phrase), which gives the exact total; then only the
+    matches of the cells that can reach the top are scored, by id."""
+    entry = SearchIndexEntry
+    source: Any = entry.__table__
+    if conds:
+        source = source.join(Document.__table__, Document.id == entry.document_id)
+    rare = rare_phrases(q, n_hits)
+    has_rare: Any = _tsquery([q.phrases[i] for i in rare]) if rare else None
+    flag: Any = entry.tsv.op("@@")(has_rare) if has_rare is not None else literal(False)
+    # grouped by the server, the ids as one text array per cell: a row per match would cost
+    # more in the driver than the scan itself
+    groups = session.execute(
+        select(entry.cell, flag, func.count(), cast(func.array_agg(entry.document_id), Text))
+        .select_from(source)
+        .where(entry.tsv.op("@@")(func.to_tsquery("simple", q.tsquery)), *conds)
+        .group_by(entry.cell, flag)
+    ).all()
+    total = sum(int(g[2]) for g in groups)
+    rare_ids: list[int] = []
+    by_cell: dict[int, list[int]] = {}
+    for cell, is_rare, _, ids_text in groups:
+        ids = [int(i) for i in ids_text[1:-1].split(",")]
+        if is_rare:
+            rare_ids.extend(ids)
+        else:
+            by_cell.setdefault(int(cell), []).extend(ids)
+    if total <= PRUNE_ABOVE:
+        return total, _score_ids(
+            session, q, rare_ids + [i for ids in by_cell.values() for i in ids], limit, idf, avgdl
+        )
+
+    def fetch(
+        in_cells: list[int] | None, phrases: list[tuple[str, ...]] | None
+    ) -> list[tuple[int, float]]:
+        ids = rare_ids if in_cells is None else [i for c in in_cells for i in by_cell.get(c, [])]
+        return _score_ids(session, q, ids, limit, idf, avgdl)
+
+    estimate = {c: float(len(ids)) for c, ids in by_cell.items()}
+    return total, _pruned(q, fetch, n_hits, idf, avgdl, estimate, limit, rare=rare)
+
+
+def _score_ids(
+    session: Session,
+    q: CompiledQuery,
+    ids: list[int],
+    limit: int,
+    idf: list[float],
+    avgdl: float,
+) -> list[tuple[int, float]]:
+    """The best ``limit`` of these matching documents, scored."""
+    if not ids:
+        return []
+    entry = SearchIndexEntry
+    by_id = [entry.document_id == func.any(literal(ids, ARRAY(Integer)))]
+    return _rank_postgres_full(session, q, by_id, "relevance", limit, idf, avgdl, joined=False)[1]
 
 
 def _rank_postgres_full(
