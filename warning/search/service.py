@@ -322,14 +322,17 @@ def _pruned(
     *,
     rare: list[int] | None = None,
     first: float = 100.0,
+    jump: bool = False,
 ) -> list[tuple[int, float]]:
     """The best ``limit`` matches, scoring only what can still reach them.
 
     Phrases are split by document frequency: the matches holding any *rare* phrase (together
     at most RARE_MATCHES documents) are scored in full; every other match holds only common
     phrases, so its score is at most ``sum(idf of the common positive phrases) * bound(cell)``.
-    Cells are scored from the highest bound down until the k-th best score found exceeds the
-    bound of every remaining cell."""
+    Cells are scored from the highest bound down, in batches of growing size (``first``
+    expected matches, doubling), until the k-th best score found exceeds the bound of every
+    remaining cell; with ``jump``, once k hits are found the next batch is every cell that can
+    still reach them (SQLite, where each batch walks the whole match again)."""
     if rare is None:
         rare = rare_phrases(q, n_hits)
     best: list[tuple[int, float]] = []
@@ -350,7 +353,7 @@ def _pruned(
         chunk: list[int] = []
         found = 0.0
         for c in remaining:
-            if (found >= want and chunk) or bounds[c] < kth:
+            if bounds[c] < kth or (found >= want and chunk and not (jump and kth > -math.inf)):
                 break
             chunk.append(c)
             found += estimate.get(c, 0.0)
@@ -407,10 +410,15 @@ def _rank_sqlite_pruned(
     source: Any = _FTS
     if conds:
         source = _FTS.join(Document, Document.id == doc_id)
-    total = int(
-        session.scalar(select(func.count()).select_from(source).where(fts, *conds), {"q": q.fts5})
-        or 0
-    )
+    in_cell = _FTS.c.rowid.op(">>")(cells.ID_BITS)
+    per_cell = {
+        int(c): float(n)
+        for c, n in session.execute(
+            select(in_cell, func.count()).select_from(source).where(fts, *conds).group_by(in_cell),
+            {"q": q.fts5},
+        )
+    }
+    total = int(sum(per_cell.values()))
     score = literal_column("bm25(search_fts)", Float)
 
     def fetch(
@@ -453,8 +461,9 @@ def _rank_sqlite_pruned(
         for p in q.phrases
     ]
     idf = [idf_of(n_rows, n) for n in n_hits]
-    estimate = _cell_estimates(session, total, n_rows)
-    return total, _pruned(q, fetch, n_hits, idf, avgdl, estimate, limit)
+    return total, _pruned(
+        q, fetch, n_hits, idf, avgdl, per_cell, limit, first=4.0 * limit, jump=True
+    )
 
 
 def _rank_postgres(
