@@ -23,7 +23,17 @@ from warning.store.engine import Store
 from warning.store.models import SearchCell, SearchIndexEntry
 
 TODAY = dt.date(2026, 1, 1)
-FILTERS = [None, SearchFilters(kind="U"), SearchFilters(since=dt.date(2019, 1, 1), kind="B")]
+#: (filters, whether they keep every document out); the gazette rows are published 2019-07-12
+FILTERS = [
+    (None, False),
+    (SearchFilters(kind="U"), False),
+    (SearchFilters(since=dt.date(2019, 7, 12), kind="B"), False),  # the day itself is in
+    (SearchFilters(until=dt.date(2019, 7, 12), office="CN", kind="U"), False),
+    (SearchFilters(until=dt.date(2019, 7, 11)), True),  # the day before is out
+    (SearchFilters(since=dt.date(2019, 7, 13)), True),
+    (SearchFilters(office="US"), True),
+    (SearchFilters(sector="steel"), False),  # needs the documents: joined
+]
 MANY = [*QUERIES, "用于", "装置 OR 方法", "一种 OR 结构 OR 电机", "(装置 OR 系统) NOT 控制"]
 
 
@@ -34,10 +44,12 @@ def _hits(store: Store, query: str, filters: SearchFilters | None) -> list[objec
 
 def _both_ways(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
     cut_short = 0
-    for filters in FILTERS:
+    totals: dict[str, int] = {}
+    for filters, empty in FILTERS:
         for query in MANY:
             with monkeypatch.context() as m:
                 m.setattr(service, "PRUNE_ABOVE", 10**9)  # one ranked query over every match
+                m.setattr(service, "ROWID_FILTERS", False)  # filtered on the joined documents
                 full = _hits(store, query, filters)
             with monkeypatch.context() as m:
                 m.setattr(service, "PRUNE_ABOVE", 0)  # cell by cell, however few the matches
@@ -46,8 +58,16 @@ def _both_ways(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
             assert cut == full, (query, filters)
             if filters is None:
                 assert full[-1] > 0, f"{query} finds nothing: the comparison proves nothing"
+            totals[repr(filters)] = totals.get(repr(filters), 0) + full[-1]  # type: ignore[operator]
+            if empty:
+                assert full[-1] == 0, (query, filters)
             cut_short += int(full[-1] > 15)  # type: ignore[operator]
     assert cut_short >= 10, "too few queries with more matches than hits: nothing was cut"
+    # the other filters let some documents through and keep others out
+    everything = totals[repr(None)]
+    for filters, empty in FILTERS[1:]:
+        if not empty:
+            assert 0 < totals[repr(filters)] < everything, filters
 
 
 def test_cell_by_cell_equals_the_full_ranking_on_sqlite(
@@ -100,6 +120,9 @@ def test_the_migration_fills_the_cells_of_an_existing_index(tmp_path) -> None:
                 Document.claims,
                 Document.applicants,
                 Document.content_hash,
+                Document.kind,
+                Document.office,
+                Document.publication_date,
             )
         ).all()
         rows = index_rows(list(docs))

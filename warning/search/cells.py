@@ -10,8 +10,9 @@ length ``D_lo``. A search takes its best hits from the cells of highest bound fi
 when the k-th best score found beats the bound of every cell not yet scored: exactly the hits,
 order and scores of scoring every match.
 
-On SQLite the cell rides in the FTS5 rowid (``cell << 32 | document_id``), so FTS5 yields it
-with every match and SQLite skips the other cells' rows before ``bm25()`` is called; on
+On SQLite the cell rides in the FTS5 rowid (with the document id, kind, office and publication
+day: :func:`fts_key`), so FTS5 yields it with every match and SQLite skips the other cells'
+rows before ``bm25()`` is called, and filters on kind, office and dates need no join; on
 PostgreSQL ``search_index.cell`` is read from the row before its tsvector is unnested.
 Changing the classes below must re-index every document (bump ``tokens.TOKENIZER_VERSION``):
 a row filed under another cell's bounds could be skipped.
@@ -19,6 +20,7 @@ a row filed under another cell's bounds could be skipped.
 
 from __future__ import annotations
 
+import datetime as dt
 from bisect import bisect_left, bisect_right
 from collections import Counter
 
@@ -47,9 +49,54 @@ def cell_of(length: int, top_tf: int) -> int:
     return bisect_left(TF_BOUNDS, top_tf) * _STRIDE + bisect_right(LENGTH_FLOORS, length) - 1
 
 
-def fts_key(cell: int, document_id: int) -> int:
-    """The FTS5 rowid of a document: its cell in the high bits, its id in the low 32."""
-    return (cell << ID_BITS) | document_id
+#: FTS5 rowid layout, low to high: document id (32 bits), cell (10), kind letter (3),
+#: office (2), publication day (16: days since 1900-01-01, clamped to 1..65535; 0 = none)
+CELL_BITS, KIND_SHIFT, OFFICE_SHIFT, DAY_SHIFT = 10, 42, 45, 47
+CELL_MASK = (1 << CELL_BITS) - 1
+KIND_CODES = {"A": 1, "B": 2, "U": 3, "S": 4}
+OFFICE_CODES = {"CN": 1, "US": 2, "EP": 3}
+EPOCH = dt.date(1900, 1, 1)
+MAX_DAY = (1 << 16) - 1
+
+
+def day_code(day: dt.date | None) -> int:
+    """The publication day in the rowid: order-preserving, clamped at both ends (a filter date
+    is used in the rowid only strictly inside the range, where clamping cannot change it)."""
+    if day is None:
+        return 0
+    return min(MAX_DAY, max(1, (day - EPOCH).days))
+
+
+def day_in_range(day: dt.date) -> bool:
+    return 1 < (day - EPOCH).days < MAX_DAY
+
+
+def kind_code(kind: str | None) -> int:
+    """The kind's first letter (SQLite's LIKE 'B%' ignores ASCII case: so does this)."""
+    return KIND_CODES.get((kind or "")[:1].upper(), 0)
+
+
+def office_code(office: str | None) -> int:
+    return OFFICE_CODES.get(office or "", 0)
+
+
+def fts_key(
+    cell: int,
+    document_id: int,
+    *,
+    kind: str | None = None,
+    office: str | None = None,
+    published: dt.date | None = None,
+) -> int:
+    """The FTS5 rowid of a document: its id in the low 32 bits, above them its cell, kind,
+    office and publication day, so FTS5 yields them with every match."""
+    return (
+        (day_code(published) << DAY_SHIFT)
+        | (office_code(office) << OFFICE_SHIFT)
+        | (kind_code(kind) << KIND_SHIFT)
+        | (cell << ID_BITS)
+        | document_id
+    )
 
 
 def all_cells() -> list[int]:

@@ -44,7 +44,8 @@ class IndexCounts:
 
 
 def index_rows(docs: list[Any]) -> list[dict[str, Any]]:
-    """``search_index`` rows for documents (rows with title, abstract, claims, applicants)."""
+    """``search_index`` rows for documents (rows with title, abstract, claims, applicants,
+    content_hash, kind, office and publication_date)."""
     now = utcnow()
     rows = []
     for doc in docs:
@@ -62,7 +63,13 @@ def index_rows(docs: list[Any]) -> list[dict[str, Any]]:
                 "length": len(tokens),
                 "max_tf": top,
                 "cell": cell,
-                "fts_key": fts_key(cell, doc.id),
+                "fts_key": fts_key(
+                    cell,
+                    doc.id,
+                    kind=doc.kind,
+                    office=doc.office,
+                    published=doc.publication_date,
+                ),
                 "content_hash": doc.content_hash,
                 "tokenizer": TOKENIZER_VERSION,
                 "indexed_at": now,
@@ -158,6 +165,9 @@ def _stale(after: int, batch: int) -> Any:
             Document.claims,
             Document.applicants,
             Document.content_hash,
+            Document.kind,
+            Document.office,
+            Document.publication_date,
         )
         .outerjoin(entry, entry.document_id == Document.id)
         .where(

@@ -323,6 +323,7 @@ def _pruned(
     rare: list[int] | None = None,
     first: float = 100.0,
     jump: bool = False,
+    growth: float = 2.0,
 ) -> list[tuple[int, float]]:
     """The best ``limit`` matches, scoring only what can still reach them.
 
@@ -357,7 +358,7 @@ def _pruned(
                 break
             chunk.append(c)
             found += estimate.get(c, 0.0)
-        want *= 2
+        want *= growth
         remaining = remaining[len(chunk) :]
         best = _merge(best, fetch(chunk, None), limit)
     return best
@@ -395,8 +396,41 @@ def _fts_phrase(phrase: tuple[str, ...]) -> str:
     return '"' + " ".join(phrase) + '"'
 
 
+SQLITE_BATCHES: dict[str, Any] = {"first": 80.0, "jump": True}
+
+#: filters on the FTS5 rowid alone (warning.search.cells.fts_key) rather than a join
+ROWID_FILTERS = True
+
+
+def rowid_conditions(filters: SearchFilters) -> list[Any] | None:
+    """The filters as conditions on the FTS5 rowid, or None when one needs the documents
+    (sector, subfield, IPC, applicant, or a date outside the rowid's range)."""
+    if not ROWID_FILTERS or any(
+        getattr(filters, name) is not None for name in ("sector", "subfield", "ipc", "applicant")
+    ):
+        return None
+    rowid = _FTS.c.rowid
+    conds: list[Any] = []
+    if filters.kind:
+        code = cells.KIND_CODES[filters.kind.upper()]
+        conds.append(rowid.op(">>")(cells.KIND_SHIFT).op("&")(7) == code)
+    if filters.office:
+        code = cells.OFFICE_CODES[filters.office.upper()]
+        conds.append(rowid.op(">>")(cells.OFFICE_SHIFT).op("&")(3) == code)
+    for day in (filters.since, filters.until):
+        if day is not None and not cells.day_in_range(day):
+            return None
+    if filters.since or filters.until:
+        # FTS5 takes rowid ranges itself: the day is in the highest bits
+        low = cells.day_code(filters.since) if filters.since else 1
+        conds.append(rowid >= low << cells.DAY_SHIFT)
+    if filters.until:
+        conds.append(rowid < (cells.day_code(filters.until) + 1) << cells.DAY_SHIFT)
+    return conds
+
+
 def _rank_sqlite_pruned(
-    session: Session, q: CompiledQuery, conds: list[Any], limit: int
+    session: Session, q: CompiledQuery, filters: SearchFilters, limit: int
 ) -> tuple[int, list[tuple[int, float]]]:
     """Relevance top ``limit`` on SQLite: small match sets in one ranked query, large ones cell
     by cell (the cell is in the FTS5 rowid, so other cells' rows are skipped before bm25()).
@@ -408,9 +442,14 @@ def _rank_sqlite_pruned(
     fts = text("search_fts MATCH :q")
     doc_id = _FTS.c.rowid.op("&")(cells.ID_MASK)
     source: Any = _FTS
-    if conds:
-        source = _FTS.join(Document, Document.id == doc_id)
-    in_cell = _FTS.c.rowid.op(">>")(cells.ID_BITS)
+    if filters.narrow:
+        conds = rowid_conditions(filters)
+        if conds is None:
+            conds = filter_conditions(session, filters)
+            source = _FTS.join(Document, Document.id == doc_id)
+    else:
+        conds = []
+    in_cell = _FTS.c.rowid.op(">>")(cells.ID_BITS).op("&")(cells.CELL_MASK)
     per_cell = {
         int(c): float(n)
         for c, n in session.execute(
@@ -429,7 +468,7 @@ def _rank_sqlite_pruned(
         )
         params: dict[str, Any] = {"q": q.fts5}
         if in_cells is not None:
-            stmt = stmt.where(_FTS.c.rowid.op(">>")(cells.ID_BITS).in_(in_cells))
+            stmt = stmt.where(in_cell.in_(in_cells))
         if rare is not None:
             ids: Any = select(literal_column("value")).select_from(func.json_each(bindparam("ids")))
             stmt = stmt.where((_FTS.c.rowid + 0).in_(ids))
@@ -461,9 +500,7 @@ def _rank_sqlite_pruned(
         for p in q.phrases
     ]
     idf = [idf_of(n_rows, n) for n in n_hits]
-    return total, _pruned(
-        q, fetch, n_hits, idf, avgdl, per_cell, limit, first=4.0 * limit, jump=True
-    )
+    return total, _pruned(q, fetch, n_hits, idf, avgdl, per_cell, limit, **SQLITE_BATCHES)
 
 
 def _rank_postgres(
@@ -686,7 +723,7 @@ def rank(
     conds = filter_conditions(session, filters)
     if store.is_sqlite:
         if sort == "relevance" and limit is not None:
-            return _rank_sqlite_pruned(session, q, conds if filters.narrow else [], limit)
+            return _rank_sqlite_pruned(session, q, filters, limit)
         return _rank_sqlite(session, q, conds, sort, limit)
     # JIT compilation costs 50-100 ms per query on this plan shape and never pays back
     session.execute(text("SET LOCAL jit = off"))

@@ -1,5 +1,8 @@
 """search score cells: max_tf, cell and fts_key per index row, search_cells; FTS5 keyed by fts_key
 
+``fts_key`` = publication day, office, kind letter, cell and document id in one integer
+(warning.search.cells.fts_key).
+
 Revision ID: 0042_search2
 Revises: 0030_search
 
@@ -7,6 +10,7 @@ Every existing index row gets its max_tf, cell and FTS5 key from its stored toke
 the FTS5 table is recreated with ``fts_key`` as its rowid and rebuilt from ``search_index``.
 """
 
+import datetime as dt
 from collections import Counter
 from collections.abc import Sequence
 
@@ -52,18 +56,22 @@ def _backfill(conn: sa.Connection) -> None:
     while True:
         rows = conn.execute(
             sa.text(
-                "SELECT document_id, tokens, length FROM search_index "
-                "WHERE document_id > :last ORDER BY document_id LIMIT 5000"
+                "SELECT s.document_id, s.tokens, s.length, d.kind, d.office, "
+                "d.publication_date FROM search_index s JOIN documents d ON d.id = s.document_id "
+                "WHERE s.document_id > :last ORDER BY s.document_id LIMIT 5000"
             ),
             {"last": last},
         ).all()
         if not rows:
             break
         updates = []
-        for doc_id, tokens, length in rows:
+        for doc_id, tokens, length, kind, office, published in rows:
             top = max(Counter(tokens.split(" ") if tokens else []).values(), default=0)
             cell = cell_of(length, top)
-            updates.append({"i": doc_id, "m": top, "c": cell, "k": fts_key(cell, doc_id)})
+            if isinstance(published, str):  # SQLite hands dates back as text here
+                published = dt.date.fromisoformat(published[:10])
+            key = fts_key(cell, doc_id, kind=kind, office=office, published=published)
+            updates.append({"i": doc_id, "m": top, "c": cell, "k": key})
         conn.execute(
             sa.text(
                 "UPDATE search_index SET max_tf = :m, cell = :c, fts_key = :k "
