@@ -37,8 +37,10 @@ FILTERS = [
 MANY = [*QUERIES, "用于", "装置 OR 方法", "一种 OR 结构 OR 电机", "(装置 OR 系统) NOT 控制"]
 
 
-def _hits(store: Store, query: str, filters: SearchFilters | None) -> list[object]:
-    result = search(store, query, filters, limit=15, today=TODAY)
+def _hits(
+    store: Store, query: str, filters: SearchFilters | None, limit: int = 15
+) -> list[object]:
+    result = search(store, query, filters, limit=limit, today=TODAY)
     return [(h.number, round(h.score, 9)) for h in result.hits] + [result.total]
 
 
@@ -61,6 +63,14 @@ def _both_ways(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
             totals[repr(filters)] = totals.get(repr(filters), 0) + full[-1]  # type: ignore[operator]
             if empty:
                 assert full[-1] == 0, (query, filters)
+            # more hits than PRUNE_LIMIT (screening's candidates): one ranked query, same hits
+            more = service.PRUNE_LIMIT + 20
+            with monkeypatch.context() as m:
+                m.setattr(service, "ROWID_FILTERS", False)
+                m.setattr(service, "PRUNE_LIMIT", 10**9)
+                m.setattr(service, "PRUNE_ABOVE", 10**9)
+                many = _hits(store, query, filters, limit=more)
+            assert _hits(store, query, filters, limit=more) == many
             cut_short += int(full[-1] > 15)  # type: ignore[operator]
     assert cut_short >= 10, "too few queries with more matches than hits: nothing was cut"
     # the other filters let some documents through and keep others out

@@ -285,6 +285,9 @@ def _rank_sqlite(
 
 #: queries with more matches than this take their top hits cell by cell (warning.search.cells)
 PRUNE_ABOVE = 2000
+#: ... and ask for at most this many hits (screening's 300 candidates of 16 rare words gain
+#: nothing from it: a single ranked query is faster)
+PRUNE_LIMIT = 100
 #: at most this many documents holding a rare phrase are scored in full before the cells
 RARE_MATCHES = 4000
 
@@ -429,6 +432,21 @@ def rowid_conditions(filters: SearchFilters) -> list[Any] | None:
     return conds
 
 
+def _top_fts(
+    session: Session, q: CompiledQuery, source: Any, conds: list[Any], doc_id: Any, limit: int
+) -> list[tuple[int, float]]:
+    """The best ``limit`` matches in one ranked query (SQLite keeps only them while scoring)."""
+    score = literal_column("bm25(search_fts)", Float)
+    stmt = (
+        select(doc_id.label("id"), score.label("bm25"))
+        .select_from(source)
+        .where(text("search_fts MATCH :q"), *conds)
+        .order_by(func.round(score, 9), literal_column("id"))
+        .limit(limit)
+    )
+    return [(row[0], -float(row[1])) for row in session.execute(stmt, {"q": q.fts5})]
+
+
 def _rank_sqlite_pruned(
     session: Session, q: CompiledQuery, filters: SearchFilters, limit: int
 ) -> tuple[int, list[tuple[int, float]]]:
@@ -450,6 +468,12 @@ def _rank_sqlite_pruned(
     else:
         conds = []
     in_cell = _FTS.c.rowid.op(">>")(cells.ID_BITS).op("&")(cells.CELL_MASK)
+    score = literal_column("bm25(search_fts)", Float)
+    if limit > PRUNE_LIMIT:
+        total = session.scalar(
+            select(func.count()).select_from(source).where(fts, *conds), {"q": q.fts5}
+        )
+        return int(total or 0), _top_fts(session, q, source, conds, doc_id, limit)
     per_cell = {
         int(c): float(n)
         for c, n in session.execute(
@@ -458,7 +482,6 @@ def _rank_sqlite_pruned(
         )
     }
     total = int(sum(per_cell.values()))
-    score = literal_column("bm25(search_fts)", Float)
 
     def fetch(
         in_cells: list[int] | None, rare: list[tuple[str, ...]] | None
@@ -529,7 +552,7 @@ def _rank_postgres(
             )
         idf.append(idf_of(n_rows, n_hit))
         n_hits.append(n_hit)
-    if sort == "relevance" and limit is not None:
+    if sort == "relevance" and limit is not None and limit <= PRUNE_LIMIT:
         return _rank_postgres_pruned(session, q, conds, limit, idf, n_hits, avgdl, n_rows)
     return _rank_postgres_full(
         session, q, conds, sort, limit, idf, avgdl, joined=bool(conds) or sort == "date"
