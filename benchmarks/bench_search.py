@@ -37,7 +37,7 @@ from models.data import read_gazette
 from warning.config import load_settings
 from warning.pipeline import StageContext
 from warning.search.cells import cell_of, fts_key, max_tf
-from warning.search.index import add_cell_counts, add_term_counts, index_pending, refresh_stats
+from warning.search.index import add_term_counts, index_pending, refresh_stats
 from warning.search.screen import screen
 from warning.search.service import SearchFilters, search
 from warning.search.tokens import TOKENIZER_VERSION
@@ -155,7 +155,6 @@ def build_scaled(store: Store, examples: list[Example], n: int) -> float:
     with store.session() as session:
         session.execute(text("DELETE FROM search_index"))
         session.execute(text("DELETE FROM search_terms"))
-        session.execute(text("DELETE FROM search_cells"))
         session.execute(text("DELETE FROM documents"))
     insert_chunked(store, Document.__table__, doc_rows(examples, 0))
     index_pending(store)
@@ -207,7 +206,6 @@ def build_scaled(store: Store, examples: list[Example], n: int) -> float:
             delta.update(set(original[k][0].split()))
         with store.session() as session:
             add_term_counts(session, delta)
-            add_cell_counts(session, Counter(e["cell"] for e in entries))
         if not store.is_sqlite:
             with store.session() as session:
                 session.execute(

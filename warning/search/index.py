@@ -25,7 +25,6 @@ from warning.store.engine import Store
 from warning.store.models import (
     AppState,
     Document,
-    SearchCell,
     SearchIndexEntry,
     SearchTerm,
     utcnow,
@@ -96,39 +95,22 @@ def add_term_counts(session: Session, delta: Counter[str]) -> None:
         session.execute(stmt, changes[start : start + 2000])
 
 
-def add_cell_counts(session: Session, delta: Counter[int]) -> None:
-    """Add ``delta`` to the documents per score cell in ``search_cells`` (upsert)."""
-    changes = [{"cell": c, "documents": n} for c, n in sorted(delta.items()) if n]
-    if not changes:
-        return
-    stmt = dialect_insert(session, SearchCell.__table__)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=["cell"],
-        set_={"documents": SearchCell.__table__.c.documents + stmt.excluded.documents},
-    )
-    session.execute(stmt, changes)
-
-
 def write_rows(session: Session, rows: list[dict[str, Any]]) -> None:
     """Upsert index rows (SQLite's triggers update FTS5; PostgreSQL's tsv is set here) and
     move the document frequencies of their terms from the old rows to the new."""
     if not rows:
         return
     old = session.execute(
-        select(SearchIndexEntry.document_id, SearchIndexEntry.tokens, SearchIndexEntry.cell).where(
+        select(SearchIndexEntry.document_id, SearchIndexEntry.tokens).where(
             SearchIndexEntry.document_id.in_([r["document_id"] for r in rows])
         )
     ).all()
     delta: Counter[str] = Counter()
-    cells: Counter[int] = Counter()
     for entry in old:
         delta.subtract(_term_sets(entry.tokens))
-        cells[entry.cell] -= 1
     for new in rows:
         delta.update(_term_sets(new["tokens"]))
-        cells[new["cell"]] += 1
     add_term_counts(session, delta)
-    add_cell_counts(session, cells)
     stmt = dialect_insert(session, SearchIndexEntry.__table__)
     stmt = stmt.on_conflict_do_update(
         index_elements=["document_id"],
@@ -247,7 +229,6 @@ def rebuild(store: Store, *, batch: int = DEFAULT_BATCH) -> IndexCounts:
     with store.session() as session:
         session.execute(delete(SearchIndexEntry))
         session.execute(delete(SearchTerm))
-        session.execute(delete(SearchCell))
         if store.is_sqlite:
             session.execute(text("INSERT INTO search_fts(search_fts) VALUES ('rebuild')"))
     counts = index_pending(store, batch=batch)

@@ -53,7 +53,6 @@ from warning.store.models import (
     Document,
     DocumentApplicant,
     DocumentTag,
-    SearchCell,
     SearchIndexEntry,
 )
 from warning.taxonomy import load_taxonomy
@@ -365,14 +364,6 @@ def _pruned(
         remaining = remaining[len(chunk) :]
         best = _merge(best, fetch(chunk, None), limit)
     return best
-
-
-def _cell_estimates(session: Session, total: int, n_rows: int) -> dict[int, float]:
-    share = total / max(1, n_rows)
-    return {
-        int(c): float(n) * share
-        for c, n in session.execute(select(SearchCell.cell, SearchCell.documents))
-    }
 
 
 def _varint(buf: bytes, pos: int) -> tuple[int, int]:

@@ -243,16 +243,6 @@ class SearchIndexEntry(Base):
     indexed_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
 
-class SearchCell(Base):
-    """How many indexed documents are in each score cell (an estimate: deleted documents are
-    counted until a rebuild; the search never relies on it for correctness)."""
-
-    __tablename__ = "search_cells"
-
-    cell: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
-    documents: Mapped[int] = mapped_column(Integer, default=0)
-
-
 class SearchTerm(Base):
     """How many indexed documents contain a token (its document frequency).
 

@@ -1,4 +1,4 @@
-"""search score cells: max_tf, cell and fts_key per index row, search_cells; FTS5 keyed by fts_key
+"""search score cells: max_tf, cell and fts_key per index row; FTS5 keyed by fts_key
 
 ``fts_key`` = publication day, office, kind letter, cell and document id in one integer
 (warning.search.cells.fts_key).
@@ -80,12 +80,6 @@ def _backfill(conn: sa.Connection) -> None:
             updates,
         )
         last = rows[-1][0]
-    conn.execute(
-        sa.text(
-            "INSERT INTO search_cells (cell, documents) "
-            "SELECT cell, count(*) FROM search_index GROUP BY cell"
-        )
-    )
 
 
 def upgrade() -> None:
@@ -95,12 +89,6 @@ def upgrade() -> None:
         _drop_fts()  # the update below would otherwise go through the triggers row by row
     for name, kind in (("max_tf", sa.Integer()), ("cell", sa.Integer()), ("fts_key", sa.BigInteger())):
         op.add_column("search_index", sa.Column(name, kind, nullable=False, server_default="0"))
-    op.create_table(
-        "search_cells",
-        sa.Column("cell", sa.Integer(), autoincrement=False, nullable=False),
-        sa.Column("documents", sa.Integer(), nullable=False),
-        sa.PrimaryKeyConstraint("cell", name=op.f("pk_search_cells")),
-    )
     _backfill(conn)
     if sqlite:
         for statement in _fts("fts_key"):
@@ -111,7 +99,6 @@ def downgrade() -> None:
     sqlite = op.get_bind().dialect.name == "sqlite"
     if sqlite:
         _drop_fts()
-    op.drop_table("search_cells")
     with op.batch_alter_table("search_index") as batch:
         for name in ("fts_key", "cell", "max_tf"):
             batch.drop_column(name)
