@@ -34,7 +34,17 @@ FILTERS = [
     (SearchFilters(office="US"), True),
     (SearchFilters(sector="steel"), False),  # needs the documents: joined
 ]
-MANY = [*QUERIES, "用于", "装置 OR 方法", "一种 OR 结构 OR 电机", "(装置 OR 系统) NOT 控制"]
+MANY = [
+    *QUERIES,
+    "用于",
+    "装置 OR 方法",
+    "一种 OR 结构 OR 电机",
+    "(装置 OR 系统) NOT 控制",
+    # NOTs whose terms can still be in a match: their scores count towards the bound
+    "装置 NOT (电机 NOT 控制)",
+    "一种 OR (装置 NOT 控制)",
+    "装置 NOT (控制 系统)",
+]
 
 
 def _hits(store: Store, query: str, filters: SearchFilters | None, limit: int = 15) -> list[object]:
@@ -98,6 +108,21 @@ def test_cell_by_cell_equals_the_full_ranking_on_postgresql(
     ingest_gazette(pg_store, 800)
     index_pending(pg_store)
     _both_ways(pg_store, monkeypatch)
+
+
+def test_only_terms_no_match_can_hold_are_left_out_of_the_bound() -> None:
+    from warning.search.querybuild import compile_query
+
+    def flags(query: str) -> list[bool]:
+        return compile_query(query).positive
+
+    assert flags("(a OR b) NOT c") == [True, True, False]
+    assert flags("a NOT (b OR c)") == [True, False, False]
+    assert flags("a (b NOT c)") == [True, True, False]
+    # a match may hold c (when it holds a, or when it holds c beside b, or z beside y)
+    assert flags("a OR (b NOT c)") == [True, True, True]
+    assert flags("a NOT (b c)") == [True, True, True]
+    assert flags("x NOT (y NOT z)") == [True, True, True]
 
 
 def test_a_cell_bounds_every_score_in_it() -> None:
