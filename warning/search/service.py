@@ -3,7 +3,9 @@
 SQLite ranks with FTS5's own ``bm25()``; PostgreSQL retrieves with the GIN-indexed tsvector
 and ranks here with the same BM25 formula (k1 = 1.2, b = 0.75, FTS5's IDF) over the same
 tokens and corpus statistics, so both backends return the same hits in the same order (a test
-checks it). Ties are broken by document id; scores are compared at 1e-9.
+checks it). Ties are broken by document id; scores are compared at 1e-9. A relevance search
+with many matches scores only the score cells that can still reach its top hits
+(:mod:`warning.search.cells`, :func:`_pruned`): exactly the same hits, scores and totals.
 """
 
 from __future__ import annotations
@@ -290,7 +292,9 @@ PRUNE_LIMIT = 100
 #: at most this many documents holding a rare phrase are scored in full before the cells
 RARE_MATCHES = 4000
 
-Fetch = Any  # (cells or None, ids or None) -> [(document id, score)] best first, at most limit
+#: (cells, None) or (None, rare phrases) -> the best ``limit`` [(document id, score)] among
+#: the matches in those cells / holding one of those phrases
+Fetch = Any
 
 
 def _merge(
@@ -544,7 +548,7 @@ def _rank_postgres(
         idf.append(idf_of(n_rows, n_hit))
         n_hits.append(n_hit)
     if sort == "relevance" and limit is not None and limit <= PRUNE_LIMIT:
-        return _rank_postgres_pruned(session, q, conds, limit, idf, n_hits, avgdl, n_rows)
+        return _rank_postgres_pruned(session, q, conds, limit, idf, n_hits, avgdl)
     return _rank_postgres_full(
         session, q, conds, sort, limit, idf, avgdl, joined=bool(conds) or sort == "date"
     )
@@ -563,7 +567,6 @@ def _rank_postgres_pruned(
     idf: list[float],
     n_hits: list[int],
     avgdl: float,
-    n_rows: int,
 ) -> tuple[int, list[tuple[int, float]]]:
     """Relevance top ``limit`` on PostgreSQL: one pass over the matches reads each one's id
     and cell (and whether it holds a rare phrase), which gives the exact total; then only the
