@@ -235,7 +235,8 @@ class SearchIndexEntry(Base):
     #: (:mod:`warning.search.cells`): what bounds the document's BM25 score
     max_tf: Mapped[int] = mapped_column(Integer, default=0)
     cell: Mapped[int] = mapped_column(Integer, default=0)
-    #: the document's FTS5 rowid on SQLite: ``cell << 32 | document_id``
+    #: the document's FTS5 rowid on SQLite: publication day, office, kind, cell and id in one
+    #: integer (:func:`warning.search.cells.fts_key`)
     fts_key: Mapped[int] = mapped_column(BigInteger, default=0)
     content_hash: Mapped[str] = mapped_column(String(64))
     tokenizer: Mapped[str] = mapped_column(String(32))
