@@ -19,9 +19,16 @@ from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.orm import Session
 
 from warning.pipeline import StageContext, StageResult
+from warning.search.cells import cell_of, fts_key, max_tf
 from warning.search.tokens import TOKENIZER_VERSION, document_text, index_tokens
 from warning.store.engine import Store
-from warning.store.models import AppState, Document, SearchIndexEntry, SearchTerm, utcnow
+from warning.store.models import (
+    AppState,
+    Document,
+    SearchIndexEntry,
+    SearchTerm,
+    utcnow,
+)
 from warning.store.upsert import dialect_insert
 
 DEFAULT_BATCH = 1000
@@ -36,7 +43,8 @@ class IndexCounts:
 
 
 def index_rows(docs: list[Any]) -> list[dict[str, Any]]:
-    """``search_index`` rows for documents (rows with title, abstract, claims, applicants)."""
+    """``search_index`` rows for documents (rows with title, abstract, claims, applicants,
+    content_hash, kind, office and publication_date)."""
     now = utcnow()
     rows = []
     for doc in docs:
@@ -45,11 +53,22 @@ def index_rows(docs: list[Any]) -> list[dict[str, Any]]:
                 doc.title or "", doc.abstract or "", doc.claims or "", doc.applicants or []
             )
         )
+        top = max_tf(tokens)
+        cell = cell_of(len(tokens), top)
         rows.append(
             {
                 "document_id": doc.id,
                 "tokens": " ".join(tokens),
                 "length": len(tokens),
+                "max_tf": top,
+                "cell": cell,
+                "fts_key": fts_key(
+                    cell,
+                    doc.id,
+                    kind=doc.kind,
+                    office=doc.office,
+                    published=doc.publication_date,
+                ),
                 "content_hash": doc.content_hash,
                 "tokenizer": TOKENIZER_VERSION,
                 "indexed_at": now,
@@ -97,7 +116,16 @@ def write_rows(session: Session, rows: list[dict[str, Any]]) -> None:
         index_elements=["document_id"],
         set_={
             name: stmt.excluded[name]
-            for name in ("tokens", "length", "content_hash", "tokenizer", "indexed_at")
+            for name in (
+                "tokens",
+                "length",
+                "max_tf",
+                "cell",
+                "fts_key",
+                "content_hash",
+                "tokenizer",
+                "indexed_at",
+            )
         },
     )
     session.execute(stmt, rows)
@@ -119,6 +147,9 @@ def _stale(after: int, batch: int) -> Any:
             Document.claims,
             Document.applicants,
             Document.content_hash,
+            Document.kind,
+            Document.office,
+            Document.publication_date,
         )
         .outerjoin(entry, entry.document_id == Document.id)
         .where(

@@ -21,6 +21,9 @@ class CompiledQuery:
     tsquery: str
     #: every phrase (tuple of tokens) in the order of the FTS5 expression: BM25 sums over them
     phrases: list[tuple[str, ...]] = field(default_factory=list)
+    #: per phrase: False when no matching document can hold it (excluded by a NOT on the
+    #: chain of ANDs from the root); BM25 bounds leave those out
+    positive: list[bool] = field(default_factory=list)
 
 
 def _phrase(term: Term) -> tuple[str, ...]:
@@ -30,14 +33,26 @@ def _phrase(term: Term) -> tuple[str, ...]:
     return tokens
 
 
+def _terms_only(node: Node) -> bool:
+    return isinstance(node, Term) or (
+        isinstance(node, Or) and all(_terms_only(c) for c in node.children)
+    )
+
+
 class _Compiler:
     def __init__(self) -> None:
         self.phrases: list[tuple[str, ...]] = []
+        self.positive: list[bool] = []
+        #: on the chain of ANDs from the root: what is excluded here is absent from every match
+        self.required = True
+        #: inside such an excluded term or OR of terms
+        self.absent = False
 
     def compile(self, node: Node) -> tuple[str, str]:
         if isinstance(node, Term):
             phrase = _phrase(node)
             self.phrases.append(phrase)
+            self.positive.append(not self.absent)
             return '"' + " ".join(phrase) + '"', "(" + " <-> ".join(f"'{t}'" for t in phrase) + ")"
         if isinstance(node, Not):
             raise QuerySyntaxError(
@@ -45,7 +60,10 @@ class _Compiler:
                 "a search cannot list everything except something"
             )
         if isinstance(node, Or):
+            # a match may satisfy another branch: what a branch excludes can be in it
+            required, self.required = self.required, False
             parts = [self.compile(child) for child in node.children]
+            self.required = required
             return (
                 "(" + " OR ".join(p[0] for p in parts) + ")",
                 "(" + " | ".join(p[1] for p in parts) + ")",
@@ -55,7 +73,14 @@ class _Compiler:
         if not positive:
             self.compile(Not(negative[0]))
         pos = [self.compile(child) for child in positive]
-        neg = [self.compile(child) for child in negative]
+        neg = []
+        for child in negative:
+            # "a NOT (b OR c)" keeps b and c out of every match; "a NOT (b c)" only their pair
+            absent = self.required and _terms_only(child)
+            saved = self.required, self.absent
+            self.required, self.absent = False, self.absent or absent
+            neg.append(self.compile(child))
+            self.required, self.absent = saved
         fts = "(" + " AND ".join(p[0] for p in pos) + "".join(f" NOT {n[0]}" for n in neg) + ")"
         tsq = "(" + " & ".join(p[1] for p in pos) + "".join(f" & !{n[1]}" for n in neg) + ")"
         return fts, tsq
@@ -66,7 +91,9 @@ def compile_query(text: str) -> CompiledQuery:
     node = parse_query(text)
     compiler = _Compiler()
     fts, tsq = compiler.compile(node)
-    return CompiledQuery(node=node, fts5=fts, tsquery=tsq, phrases=compiler.phrases)
+    return CompiledQuery(
+        node=node, fts5=fts, tsquery=tsq, phrases=compiler.phrases, positive=compiler.positive
+    )
 
 
 def any_of(tokens: list[str]) -> CompiledQuery:

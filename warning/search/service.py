@@ -3,7 +3,9 @@
 SQLite ranks with FTS5's own ``bm25()``; PostgreSQL retrieves with the GIN-indexed tsvector
 and ranks here with the same BM25 formula (k1 = 1.2, b = 0.75, FTS5's IDF) over the same
 tokens and corpus statistics, so both backends return the same hits in the same order (a test
-checks it). Ties are broken by document id; scores are compared at 1e-9.
+checks it). Ties are broken by document id; scores are compared at 1e-9. A relevance search
+with many matches scores only the score cells that can still reach its top hits
+(:mod:`warning.search.cells`, :func:`_pruned`): exactly the same hits, scores and totals.
 """
 
 from __future__ import annotations
@@ -14,11 +16,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import (
+    ARRAY,
     ColumnElement,
     Float,
+    Integer,
     Numeric,
     Text,
     and_,
+    bindparam,
     case,
     cast,
     column,
@@ -40,6 +45,7 @@ from rules.storedocs import load_match_docs
 from warning.applicants import normalize_applicant
 from warning.errors import EmptyStore, InputError, Problem
 from warning.legal_status import STATUSES, LegalStatus
+from warning.search import cells
 from warning.search.index import index_stats, term_frequencies
 from warning.search.querybuild import CompiledQuery, compile_query
 from warning.search.statuses import load_statuses
@@ -262,7 +268,7 @@ def _rank_sqlite(
             literal_column("bm25(search_fts)").label("bm25"),
             Document.publication_date.label("published"),
         )
-        .select_from(_FTS.join(Document, Document.id == _FTS.c.rowid))
+        .select_from(_FTS.join(Document, Document.id == _FTS.c.rowid.op("&")(cells.ID_MASK)))
         .where(text("search_fts MATCH :q"), *conds)
         .cte("matches")
         .prefix_with("MATERIALIZED")
@@ -278,26 +284,241 @@ def _rank_sqlite(
     return (int(rows[0][2]) if rows else 0), [(row[0], -float(row[1])) for row in rows]
 
 
-def _top_sqlite(
-    session: Session, q: CompiledQuery, limit: int
-) -> tuple[int, list[tuple[int, float]]]:
-    """The best ``limit`` matches of an unfiltered query, without the documents table: every
-    index row has its document, never a stub (the stage indexes none, a document never becomes
-    one again, deleting one cascades to its row, whose trigger removes it from FTS5), so the
-    join is needed only to filter or to sort by date. SQLite keeps only the best
-    ``limit`` rows while it scores, and FTS5 counts the matches from its doclists without
-    scoring them: a word in 60,000 documents answers in a quarter of the time."""
-    fts = text("search_fts MATCH :q")
+#: queries with more matches than this take their top hits cell by cell (warning.search.cells)
+PRUNE_ABOVE = 2000
+#: ... and ask for at most this many hits (screening's 300 candidates of 16 rare words gain
+#: nothing from it: a single ranked query is faster)
+PRUNE_LIMIT = 100
+#: at most this many documents holding a rare phrase are scored in full before the cells
+RARE_MATCHES = 4000
+
+#: (cells, None) or (None, rare phrases) -> the best ``limit`` [(document id, score)] among
+#: the matches in those cells / holding one of those phrases
+Fetch = Any
+
+
+def _merge(
+    a: list[tuple[int, float]], b: list[tuple[int, float]], limit: int
+) -> list[tuple[int, float]]:
+    seen: dict[int, float] = dict(a)
+    seen.update(b)
+    return sorted(seen.items(), key=lambda r: (-round(r[1], 9), r[0]))[:limit]
+
+
+def rare_phrases(q: CompiledQuery, n_hits: list[int]) -> list[int]:
+    """The positive phrases of lowest document frequency, together in at most RARE_MATCHES
+    documents (their indexes in ``q.phrases``)."""
+    rare: list[int] = []
+    budget = 0
+    for i in sorted(range(len(q.phrases)), key=lambda i: n_hits[i]):
+        if q.positive[i] and budget + n_hits[i] <= RARE_MATCHES:
+            rare.append(i)
+            budget += n_hits[i]
+    return rare
+
+
+def _pruned(
+    q: CompiledQuery,
+    fetch: Fetch,
+    n_hits: list[int],
+    idf: list[float],
+    avgdl: float,
+    estimate: dict[int, float],
+    limit: int,
+    *,
+    rare: list[int] | None = None,
+    first: float = 100.0,
+    jump: bool = False,
+    growth: float = 2.0,
+) -> list[tuple[int, float]]:
+    """The best ``limit`` matches, scoring only what can still reach them.
+
+    Phrases are split by document frequency: the matches holding any *rare* phrase (together
+    at most RARE_MATCHES documents) are scored in full; every other match holds only common
+    phrases, so its score is at most ``sum(idf of the common positive phrases) * bound(cell)``.
+    Cells are scored from the highest bound down, in batches of growing size (``first``
+    expected matches, doubling), until the k-th best score found exceeds the bound of every
+    remaining cell; with ``jump``, once k hits are found the next batch is every cell that can
+    still reach them (SQLite, where each batch walks the whole match again)."""
+    if rare is None:
+        rare = rare_phrases(q, n_hits)
+    best: list[tuple[int, float]] = []
+    if rare:
+        best = fetch(None, [q.phrases[i] for i in rare])
+    weight = sum(idf[i] for i in range(len(q.phrases)) if q.positive[i] and i not in rare)
+    if weight <= 0:
+        return best
+    bounds = {c: weight * cells.bound(c, avgdl) for c in cells.all_cells()}
+    remaining = sorted(bounds, key=lambda c: (-bounds[c], c))
+    want = first
+    kth = -math.inf
+    while remaining:
+        if len(best) >= limit:
+            kth = best[limit - 1][1] - 1e-9
+            if bounds[remaining[0]] < kth:
+                break  # no cell left can reach the k-th best: the rest is never scored
+        chunk: list[int] = []
+        found = 0.0
+        for c in remaining:
+            if bounds[c] < kth or (found >= want and chunk and not (jump and kth > -math.inf)):
+                break
+            chunk.append(c)
+            found += estimate.get(c, 0.0)
+        want *= growth
+        remaining = remaining[len(chunk) :]
+        best = _merge(best, fetch(chunk, None), limit)
+    return best
+
+
+def _varint(buf: bytes, pos: int) -> tuple[int, int]:
+    value = 0
+    for i in range(8):
+        byte = buf[pos + i]
+        value = (value << 7) | (byte & 0x7F)
+        if byte < 0x80:
+            return value, pos + i + 1
+    return (value << 8) | buf[pos + 8], pos + 9
+
+
+def _fts_averages(session: Session) -> tuple[int, float]:
+    """FTS5's own row count and average length (its averages record): what bm25() uses."""
+    block = session.scalar(text("SELECT block FROM search_fts_data WHERE id = 1"))
+    if not block:
+        return 0, 1.0
+    n_rows, pos = _varint(bytes(block), 0)
+    n_tokens, _ = _varint(bytes(block), pos)
+    return n_rows, (n_tokens / n_rows if n_rows else 1.0)
+
+
+def _fts_phrase(phrase: tuple[str, ...]) -> str:
+    return '"' + " ".join(phrase) + '"'
+
+
+SQLITE_BATCHES: dict[str, Any] = {"first": 80.0, "jump": True}
+
+#: filters on the FTS5 rowid alone (warning.search.cells.fts_key) rather than a join
+ROWID_FILTERS = True
+
+
+def rowid_conditions(filters: SearchFilters) -> list[Any] | None:
+    """The filters as conditions on the FTS5 rowid, or None when one needs the documents
+    (sector, subfield, IPC, applicant, or a date outside the rowid's range)."""
+    if not ROWID_FILTERS or any(
+        getattr(filters, name) is not None for name in ("sector", "subfield", "ipc", "applicant")
+    ):
+        return None
+    rowid = _FTS.c.rowid
+    conds: list[Any] = []
+    if filters.kind:
+        code = cells.KIND_CODES[filters.kind.upper()]
+        conds.append(rowid.op(">>")(cells.KIND_SHIFT).op("&")(7) == code)
+    if filters.office:
+        code = cells.OFFICE_CODES[filters.office.upper()]
+        conds.append(rowid.op(">>")(cells.OFFICE_SHIFT).op("&")(3) == code)
+    for day in (filters.since, filters.until):
+        if day is not None and not cells.day_in_range(day):
+            return None
+    if filters.since or filters.until:
+        # FTS5 takes rowid ranges itself: the day is in the highest bits
+        low = cells.day_code(filters.since) if filters.since else 1
+        conds.append(rowid >= low << cells.DAY_SHIFT)
+    if filters.until:
+        conds.append(rowid < (cells.day_code(filters.until) + 1) << cells.DAY_SHIFT)
+    return conds
+
+
+def _top_fts(
+    session: Session, q: CompiledQuery, source: Any, conds: list[Any], doc_id: Any, limit: int
+) -> list[tuple[int, float]]:
+    """The best ``limit`` matches in one ranked query (SQLite keeps only them while scoring)."""
     score = literal_column("bm25(search_fts)", Float)
-    top = (
-        select(_FTS.c.rowid, score.label("bm25"))
-        .where(fts)
-        .order_by(func.round(score, 9), _FTS.c.rowid)
+    stmt = (
+        select(doc_id.label("id"), score.label("bm25"))
+        .select_from(source)
+        .where(text("search_fts MATCH :q"), *conds)
+        .order_by(func.round(score, 9), literal_column("id"))
         .limit(limit)
     )
-    rows = session.execute(top, {"q": q.fts5}).all()
-    total = session.scalar(select(func.count()).select_from(_FTS).where(fts), {"q": q.fts5})
-    return int(total or 0), [(row[0], -float(row[1])) for row in rows]
+    return [(row[0], -float(row[1])) for row in session.execute(stmt, {"q": q.fts5})]
+
+
+def _rank_sqlite_pruned(
+    session: Session, q: CompiledQuery, filters: SearchFilters, limit: int
+) -> tuple[int, list[tuple[int, float]]]:
+    """Relevance top ``limit`` on SQLite: small match sets in one ranked query, large ones cell
+    by cell (the cell is in the FTS5 rowid, so other cells' rows are skipped before bm25()).
+
+    Without filters the documents table is not joined: every index row has its document, never
+    a stub (the stage indexes none, a document never becomes one again, deleting one cascades
+    to its row, whose trigger removes it from FTS5). The total is FTS5's count of the match
+    (from its doclists, without scoring), joined with the documents only to filter."""
+    fts = text("search_fts MATCH :q")
+    doc_id = _FTS.c.rowid.op("&")(cells.ID_MASK)
+    source: Any = _FTS
+    if filters.narrow:
+        conds = rowid_conditions(filters)
+        if conds is None:
+            conds = filter_conditions(session, filters)
+            source = _FTS.join(Document, Document.id == doc_id)
+    else:
+        conds = []
+    in_cell = _FTS.c.rowid.op(">>")(cells.ID_BITS).op("&")(cells.CELL_MASK)
+    score = literal_column("bm25(search_fts)", Float)
+    if limit > PRUNE_LIMIT:
+        total = session.scalar(
+            select(func.count()).select_from(source).where(fts, *conds), {"q": q.fts5}
+        )
+        return int(total or 0), _top_fts(session, q, source, conds, doc_id, limit)
+    per_cell = {
+        int(c): float(n)
+        for c, n in session.execute(
+            select(in_cell, func.count()).select_from(source).where(fts, *conds).group_by(in_cell),
+            {"q": q.fts5},
+        )
+    }
+    total = int(sum(per_cell.values()))
+
+    def fetch(
+        in_cells: list[int] | None, rare: list[tuple[str, ...]] | None
+    ) -> list[tuple[int, float]]:
+        stmt = (
+            select(doc_id.label("id"), score.label("bm25")).select_from(source).where(fts, *conds)
+        )
+        params: dict[str, Any] = {"q": q.fts5}
+        if in_cells is not None:
+            stmt = stmt.where(in_cell.in_(in_cells))
+        if rare is not None:
+            ids: Any = select(literal_column("value")).select_from(func.json_each(bindparam("ids")))
+            stmt = stmt.where((_FTS.c.rowid + 0).in_(ids))
+            params["ids"] = (
+                "["
+                + ",".join(
+                    str(r)
+                    for r in session.scalars(
+                        select(_FTS.c.rowid).where(text("search_fts MATCH :r")),
+                        {"r": " OR ".join(_fts_phrase(p) for p in rare)},
+                    )
+                )
+                + "]"
+            )
+        stmt = stmt.order_by(func.round(score, 9), literal_column("id")).limit(limit)
+        return [(row[0], -float(row[1])) for row in session.execute(stmt, params)]
+
+    if total <= PRUNE_ABOVE:
+        return total, fetch(None, None)
+    n_rows, avgdl = _fts_averages(session)
+    n_hits = [
+        int(
+            session.scalar(
+                select(func.count()).select_from(_FTS).where(text("search_fts MATCH :p")),
+                {"p": _fts_phrase(p)},
+            )
+            or 0
+        )
+        for p in q.phrases
+    ]
+    idf = [idf_of(n_rows, n) for n in n_hits]
+    return total, _pruned(q, fetch, n_hits, idf, avgdl, per_cell, limit, **SQLITE_BATCHES)
 
 
 def _rank_postgres(
@@ -312,7 +533,7 @@ def _rank_postgres(
     n_rows = max(1, stats["documents"])
     avgdl = max(1, stats["tokens"]) / n_rows
     df = term_frequencies(session, sorted({p[0] for p in q.phrases if len(p) == 1}))
-    idf = []
+    idf, n_hits = [], []
     for phrase in q.phrases:
         if len(phrase) == 1:
             n_hit = df[phrase[0]]
@@ -325,12 +546,112 @@ def _rank_postgres(
                 or 0
             )
         idf.append(idf_of(n_rows, n_hit))
-    if all(len(p) == 1 for p in q.phrases):
-        return _rank_postgres_sql(session, q, conds, sort, limit, idf, avgdl)
-    rows = session.execute(
-        select(entry.document_id, entry.tokens, Document.publication_date)
-        .join(Document, Document.id == entry.document_id)
+        n_hits.append(n_hit)
+    if sort == "relevance" and limit is not None and limit <= PRUNE_LIMIT:
+        return _rank_postgres_pruned(session, q, conds, limit, idf, n_hits, avgdl)
+    return _rank_postgres_full(
+        session, q, conds, sort, limit, idf, avgdl, joined=bool(conds) or sort == "date"
+    )
+
+
+def _tsquery(phrases: list[tuple[str, ...]]) -> Any:
+    any_of = " | ".join("(" + " <-> ".join(f"'{t}'" for t in p) + ")" for p in phrases)
+    return func.to_tsquery("simple", any_of)
+
+
+def _rank_postgres_pruned(
+    session: Session,
+    q: CompiledQuery,
+    conds: list[Any],
+    limit: int,
+    idf: list[float],
+    n_hits: list[int],
+    avgdl: float,
+) -> tuple[int, list[tuple[int, float]]]:
+    """Relevance top ``limit`` on PostgreSQL: one pass over the matches reads each one's id
+    and cell (and whether it holds a rare phrase), which gives the exact total; then only the
+    matches of the cells that can reach the top are scored, by id."""
+    entry = SearchIndexEntry
+    source: Any = entry.__table__
+    if conds:
+        source = source.join(Document.__table__, Document.id == entry.document_id)
+    rare = rare_phrases(q, n_hits)
+    has_rare: Any = _tsquery([q.phrases[i] for i in rare]) if rare else None
+    flag: Any = entry.tsv.op("@@")(has_rare) if has_rare is not None else literal(False)
+    # grouped by the server, the ids as one text array per cell: a row per match would cost
+    # more in the driver than the scan itself
+    groups = session.execute(
+        select(entry.cell, flag, func.count(), cast(func.array_agg(entry.document_id), Text))
+        .select_from(source)
         .where(entry.tsv.op("@@")(func.to_tsquery("simple", q.tsquery)), *conds)
+        .group_by(entry.cell, flag)
+    ).all()
+    total = sum(int(g[2]) for g in groups)
+    rare_ids: list[int] = []
+    by_cell: dict[int, list[int]] = {}
+    for cell, is_rare, _, ids_text in groups:
+        ids = [int(i) for i in ids_text[1:-1].split(",")]
+        if is_rare:
+            rare_ids.extend(ids)
+        else:
+            by_cell.setdefault(int(cell), []).extend(ids)
+    if total <= PRUNE_ABOVE:
+        return total, _score_ids(
+            session, q, rare_ids + [i for ids in by_cell.values() for i in ids], limit, idf, avgdl
+        )
+
+    def fetch(
+        in_cells: list[int] | None, phrases: list[tuple[str, ...]] | None
+    ) -> list[tuple[int, float]]:
+        ids = rare_ids if in_cells is None else [i for c in in_cells for i in by_cell.get(c, [])]
+        return _score_ids(session, q, ids, limit, idf, avgdl)
+
+    estimate = {c: float(len(ids)) for c, ids in by_cell.items()}
+    return total, _pruned(q, fetch, n_hits, idf, avgdl, estimate, limit, rare=rare)
+
+
+def _score_ids(
+    session: Session,
+    q: CompiledQuery,
+    ids: list[int],
+    limit: int,
+    idf: list[float],
+    avgdl: float,
+) -> list[tuple[int, float]]:
+    """The best ``limit`` of these matching documents, scored."""
+    if not ids:
+        return []
+    entry = SearchIndexEntry
+    by_id = [entry.document_id == func.any(literal(ids, ARRAY(Integer)))]
+    return _rank_postgres_full(session, q, by_id, "relevance", limit, idf, avgdl, joined=False)[1]
+
+
+def _rank_postgres_full(
+    session: Session,
+    q: CompiledQuery,
+    conds: list[Any],
+    sort: str,
+    limit: int | None,
+    idf: list[float],
+    avgdl: float,
+    *,
+    joined: bool,
+) -> tuple[int, list[tuple[int, float]]]:
+    """Every match of ``conds`` scored (by the server when every phrase is one token, else
+    here). The documents are joined only to filter or to sort by date (``joined``): every
+    index row has its document, never a stub (see _rank_sqlite_pruned)."""
+    entry = SearchIndexEntry
+    if all(len(p) == 1 for p in q.phrases):
+        return _rank_postgres_sql(session, q, conds, sort, limit, idf, avgdl, joined)
+    found = select(entry.document_id, entry.tokens)
+    if joined:
+        found = found.add_columns(Document.publication_date).join(
+            Document, Document.id == entry.document_id
+        )
+    else:
+        found = found.add_columns(literal(None).label("publication_date"))
+    rows = session.execute(
+        found.where(entry.tsv.op("@@")(func.to_tsquery("simple", q.tsquery)), *conds)
     ).all()
     scored = [
         (row.document_id, bm25(row.tokens.split(" "), q.phrases, idf, avgdl), row.publication_date)
@@ -352,9 +673,11 @@ def _rank_postgres_sql(
     limit: int | None,
     idf: list[float],
     avgdl: float,
+    joined: bool,
 ) -> tuple[int, list[tuple[int, float]]]:
     """The same BM25 computed by the server when every phrase is one token: a term's frequency
-    is the number of its positions in the tsvector (``unnest``), the length is stored."""
+    is the number of its positions in the tsvector (``unnest``), the length is stored. The
+    documents are joined only to filter or to sort by date (``joined``)."""
     entry = SearchIndexEntry
     lexemes = func.unnest(entry.tsv).table_valued("lexeme", "positions", "weights").alias("u")
     tf = (
@@ -383,13 +706,12 @@ def _rank_postgres_sql(
         ),
         start=literal(0.0, Float),
     )
+    source = entry.__table__
+    if joined:
+        source = source.join(Document.__table__, Document.id == entry.document_id)
     stmt = (
         select(entry.document_id, score.label("score"), func.count().over().label("total"))
-        .select_from(
-            entry.__table__.join(Document.__table__, Document.id == entry.document_id).join(
-                tf, true()
-            )
-        )
+        .select_from(source.join(tf, true()))
         .where(entry.tsv.op("@@")(func.to_tsquery("simple", q.tsquery)), *conds)
     )
     if sort == "date":
@@ -415,12 +737,16 @@ def rank(
 ) -> tuple[int, list[tuple[int, float]]]:
     """(total matches, [(document id, BM25 score)] in order, at most ``limit``)."""
     stats = ensure_searchable(session)
-    if store.is_sqlite and sort == "relevance" and limit is not None and not filters.narrow:
-        return _top_sqlite(session, q, limit)
     conds = filter_conditions(session, filters)
     if store.is_sqlite:
+        if sort == "relevance" and limit is not None:
+            return _rank_sqlite_pruned(session, q, filters, limit)
         return _rank_sqlite(session, q, conds, sort, limit)
-    return _rank_postgres(session, q, conds, sort, limit, stats)
+    # JIT compilation costs 50-100 ms per query on this plan shape and never pays back
+    session.execute(text("SET LOCAL jit = off"))
+    return _rank_postgres(
+        session, q, conds if filters.narrow or sort == "date" else [], sort, limit, stats
+    )
 
 
 def build_hits(

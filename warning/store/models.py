@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     Date,
     DateTime,
@@ -230,6 +231,13 @@ class SearchIndexEntry(Base):
     tokens: Mapped[str] = mapped_column(Text, default="")
     #: number of tokens (the BM25 document length)
     length: Mapped[int] = mapped_column(Integer, default=0)
+    #: the count of the most frequent token, and the score cell of (length, max_tf)
+    #: (:mod:`warning.search.cells`): what bounds the document's BM25 score
+    max_tf: Mapped[int] = mapped_column(Integer, default=0)
+    cell: Mapped[int] = mapped_column(Integer, default=0)
+    #: the document's FTS5 rowid on SQLite: publication day, office, kind, cell and id in one
+    #: integer (:func:`warning.search.cells.fts_key`)
+    fts_key: Mapped[int] = mapped_column(BigInteger, default=0)
     content_hash: Mapped[str] = mapped_column(String(64))
     tokenizer: Mapped[str] = mapped_column(String(32))
     tsv: Mapped[str | None] = mapped_column(Text().with_variant(TSVECTOR(), "postgresql"))
