@@ -59,21 +59,27 @@ def _deadline_alerts(store):
         ).all()
 
 
+def _with_deadline_rules(store, settings, tmp_path, records, own):
+    """Store ``records``, give the match stage the library's deadline rules and subscribe the
+    example enterprise with ``own`` as its own patent; the settings to run with."""
+    ingest(store, records)
+    rules_dir = tmp_path / "rules"
+    rules_dir.mkdir()
+    shutil.copy(LIBRARY / "deadlines.yaml", rules_dir / "deadlines.yaml")
+    with store.session() as session:
+        import_subscriptions(
+            session, load_subscription_file(_subscriptions(tmp_path / "subs.yaml", own.number)), NOW
+        )
+    return settings_for(store, settings).model_copy(update={"rules_dir": rules_dir})
+
+
 def test_deadline_alerts_flow_to_the_outbox_once_with_an_explanation(store, settings, tmp_path):
     rows = sector_rows("equipment")
     expiring = granted_record(rows[0], "U", dt.date(2016, 12, 20))  # term ends 2026-12-19
     later = granted_record(rows[1], "U", dt.date(2017, 6, 20))  # ends 2027-06-19: outside
     own = granted_record(rows[2], "B", dt.date(2015, 1, 15))  # fee due 2027-01-15 (year 13)
     other_fee = granted_record(rows[3], "B", dt.date(2014, 1, 10))  # not own: no fee alert
-    ingest(store, [expiring, later, own, other_fee])
-    rules_dir = tmp_path / "rules"
-    rules_dir.mkdir()
-    shutil.copy(LIBRARY / "deadlines.yaml", rules_dir / "deadlines.yaml")
-    cfg = settings_for(store, settings).model_copy(update={"rules_dir": rules_dir})
-    with store.session() as session:
-        import_subscriptions(
-            session, load_subscription_file(_subscriptions(tmp_path / "subs.yaml", own.number)), NOW
-        )
+    cfg = _with_deadline_rules(store, settings, tmp_path, [expiring, later, own, other_fee], own)
 
     result = run_match_stage(StageContext(settings=cfg, store=store, now=NOW))
     assert result.status == "ok", result.note
@@ -150,15 +156,8 @@ def test_rules_test_shows_the_deadline_alerts_the_live_match_raises(
     lapsed = granted_record(  # would expire 2027-01-04, but lapsed for an unpaid fee in 2026
         rows[3], "U", dt.date(2017, 1, 5), [_lapse(dt.date(2026, 3, 1))]
     )
-    ingest(store, [expiring, later, own, lapsed])
-    rules_dir = tmp_path / "rules"
-    rules_dir.mkdir()
-    shutil.copy(LIBRARY / "deadlines.yaml", rules_dir / "deadlines.yaml")
-    cfg = settings_for(store, settings).model_copy(update={"rules_dir": rules_dir})
-    with store.session() as session:
-        import_subscriptions(
-            session, load_subscription_file(_subscriptions(tmp_path / "subs.yaml", own.number)), NOW
-        )
+    cfg = _with_deadline_rules(store, settings, tmp_path, [expiring, later, own, lapsed], own)
+    rules_dir = cfg.rules_dir
     use_store(monkeypatch, store, tmp_path)
     rules_file = str(rules_dir / "deadlines.yaml")
 

@@ -60,6 +60,17 @@ def _row(page: str, enterprise: str) -> str:
     return page[start : page.index("</tr>", start)]
 
 
+def _audit(store, *where) -> list[tuple[str, str, dict]]:
+    """(actor, action, detail) of the audit entries matching ``where``, oldest first."""
+    with store.read_session() as session:
+        rows = session.execute(
+            select(AuditEntry.actor, AuditEntry.action, AuditEntry.detail)
+            .where(*where)
+            .order_by(AuditEntry.id)
+        ).all()
+    return [(actor, action, detail) for actor, action, detail in rows]
+
+
 def test_bureau_deactivates_and_reactivates_an_enterprise(web, store):
     _seed(web)
     assert _queued(store, "ent-a") == 3 and _queued(store, "ent-b") == 2
@@ -83,12 +94,7 @@ def test_bureau_deactivates_and_reactivates_an_enterprise(web, store):
     assert _active(store, "ent-a") == [True]
     assert _queued(store, "ent-a") == 0  # cancelled mail is not revived
 
-    with store.read_session() as session:
-        rows = session.execute(
-            select(AuditEntry.actor, AuditEntry.action, AuditEntry.detail)
-            .where(AuditEntry.target == "ent-a")
-            .order_by(AuditEntry.id)
-        ).all()
+    rows = _audit(store, AuditEntry.target == "ent-a")
     assert [(a, b) for a, b, _ in rows] == [
         (ROLES_USERS["bureau"], "enterprise.deactivate"),
         (ROLES_USERS["bureau"], "enterprise.reactivate"),
@@ -216,13 +222,9 @@ def test_bureau_adds_a_second_subscription_through_the_import_service(web, store
     assert response.status_code == 303
     assert _subscriptions(store, "ent-a")[2] == ("待定", False, {})
 
-    with store.read_session() as session:
-        rows = session.execute(
-            select(AuditEntry.actor, AuditEntry.action, AuditEntry.enterprise_id)
-            .where(AuditEntry.action == "subscription.add")
-            .order_by(AuditEntry.id)
-        ).all()
-    assert rows == [(ROLES_USERS["bureau"], "subscription.add", "ent-a")] * 2
+    added = AuditEntry.action == "subscription.add"
+    rows = _audit(store, added, AuditEntry.enterprise_id == "ent-a")
+    assert [(a, b) for a, b, _ in rows] == [(ROLES_USERS["bureau"], "subscription.add")] * 2
 
 
 def test_only_the_bureau_and_admins_add_subscriptions(web, store):
