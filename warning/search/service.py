@@ -40,7 +40,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from rules.docview import MatchDoc
-from rules.query import evaluate, fold_text
+from rules.query import And, Node, Not, Or, Term, evaluate, fold_text
 from rules.storedocs import load_match_docs
 from warning.applicants import normalize_applicant
 from warning.errors import EmptyStore, InputError, Problem
@@ -49,6 +49,7 @@ from warning.search import cells
 from warning.search.index import index_stats, term_frequencies
 from warning.search.querybuild import CompiledQuery, compile_query
 from warning.search.statuses import load_statuses
+from warning.search.tokens import words
 from warning.store.engine import Store
 from warning.store.models import (
     Applicant,
@@ -400,14 +401,16 @@ SQLITE_BATCHES: dict[str, Any] = {"first": 80.0, "jump": True}
 ROWID_FILTERS = True
 
 
-def rowid_conditions(filters: SearchFilters) -> list[Any] | None:
-    """The filters as conditions on the FTS5 rowid, or None when one needs the documents
-    (sector, subfield, IPC, applicant, or a date outside the rowid's range)."""
+def rowid_conditions(filters: SearchFilters, rowid: Any = None) -> list[Any] | None:
+    """The filters as conditions on the FTS5 rowid (or another column holding
+    :func:`cells.fts_key`), or None when one needs the documents (sector, subfield, IPC,
+    applicant, or a date outside the rowid's range)."""
     if not ROWID_FILTERS or any(
         getattr(filters, name) is not None for name in ("sector", "subfield", "ipc", "applicant")
     ):
         return None
-    rowid = _FTS.c.rowid
+    if rowid is None:
+        rowid = _FTS.c.rowid
     conds: list[Any] = []
     if filters.kind:
         code = cells.KIND_CODES[filters.kind.upper()]
@@ -528,6 +531,7 @@ def _rank_postgres(
     sort: str,
     limit: int | None,
     stats: dict[str, int],
+    filters: SearchFilters | None = None,
 ) -> tuple[int, list[tuple[int, float]]]:
     entry = SearchIndexEntry
     n_rows = max(1, stats["documents"])
@@ -548,6 +552,13 @@ def _rank_postgres(
         idf.append(idf_of(n_rows, n_hit))
         n_hits.append(n_hit)
     if sort == "relevance" and limit is not None and limit <= PRUNE_LIMIT:
+        key_conds = (
+            rowid_conditions(filters or SearchFilters(), _POSTINGS.c.key)
+            if POSTINGS and all(len(p) == 1 for p in q.phrases)
+            else None
+        )
+        if key_conds is not None:
+            return _rank_postgres_postings(session, q, key_conds, limit, idf, n_hits, avgdl)
         return _rank_postgres_pruned(session, q, conds, limit, idf, n_hits, avgdl)
     return _rank_postgres_full(
         session, q, conds, sort, limit, idf, avgdl, joined=bool(conds) or sort == "date"
@@ -607,6 +618,100 @@ def _rank_postgres_pruned(
         return _score_ids(session, q, ids, limit, idf, avgdl)
 
     estimate = {c: float(len(ids)) for c, ids in by_cell.items()}
+    return total, _pruned(q, fetch, n_hits, idf, avgdl, estimate, limit, rare=rare)
+
+
+#: PostgreSQL: queries of single words (with no filter or kind, office and date filters only)
+#: are counted and listed per cell from ``search_postings`` (migration 0044)
+POSTINGS = True
+_POSTINGS = table("search_postings", column("term"), column("cell"), column("key"))
+
+
+def _posting_match(node: Node, sets: dict[str, set[str]]) -> set[str]:
+    """The keys of the documents matching ``node`` among ``sets`` (term -> keys holding it;
+    every term of the query is one token)."""
+    if isinstance(node, Term):
+        return sets.get(words(node.text)[0], set())
+    if isinstance(node, Or):
+        out: set[str] = set()
+        for child in node.children:
+            out |= _posting_match(child, sets)
+        return out
+    assert isinstance(node, And)
+    positive = [_posting_match(c, sets) for c in node.children if not isinstance(c, Not)]
+    found = set.intersection(*sorted(positive, key=len))
+    for child in node.children:
+        if isinstance(child, Not) and found:
+            found = found - _posting_match(child.child, sets)
+    return found
+
+
+def _rank_postgres_postings(
+    session: Session,
+    q: CompiledQuery,
+    key_conds: list[Any],
+    limit: int,
+    idf: list[float],
+    n_hits: list[int],
+    avgdl: float,
+) -> tuple[int, list[tuple[int, float]]]:
+    """Relevance top ``limit`` on PostgreSQL for a query of single words: each word's matches
+    per cell (their FTS5 keys) from an index-only scan of ``search_postings``, combined here
+    by the query's AND, OR and NOT cell by cell (a document's cell is the same under every
+    word), which gives the exact total without reading ``search_index``; then only the
+    matches of the cells that can reach the top are scored, by id."""
+    p = _POSTINGS.c
+    terms = sorted({phrase[0] for phrase in q.phrases})
+    per_term: dict[int, dict[str, str]] = {}
+    for term, cell, keys in session.execute(
+        select(p.term, p.cell, func.string_agg(cast(p.key, Text), literal(",")))
+        .where(p.term == func.any(literal(terms, ARRAY(Text))), *key_conds)
+        .group_by(p.term, p.cell)
+    ):
+        per_term.setdefault(int(cell), {})[term] = keys
+    rare = rare_phrases(q, n_hits)
+    rare_terms = {q.phrases[i][0] for i in rare}
+    single = isinstance(q.node, Term)
+    rare_keys: list[str] = []
+    by_cell: dict[int, list[str]] = {}
+    for cell, lists in per_term.items():
+        if single:
+            found = next(iter(lists.values())).split(",")
+            if rare_terms:
+                rare_keys.extend(found)
+            else:
+                by_cell[cell] = found
+            continue
+        sets = {term: set(keys.split(",")) for term, keys in lists.items()}
+        matched = _posting_match(q.node, sets)
+        if rare_terms and matched:
+            holding = set().union(*(sets.get(t, set()) for t in rare_terms)) & matched
+            rare_keys.extend(holding)
+            matched = matched - holding
+        if matched:
+            by_cell[cell] = list(matched)
+    total = len(rare_keys) + sum(len(keys) for keys in by_cell.values())
+
+    def ids_of(keys: list[str]) -> list[int]:
+        return [int(k) & cells.ID_MASK for k in keys]
+
+    if total <= PRUNE_ABOVE:
+        return total, _score_ids(
+            session,
+            q,
+            ids_of(rare_keys + [k for ks in by_cell.values() for k in ks]),
+            limit,
+            idf,
+            avgdl,
+        )
+
+    def fetch(
+        in_cells: list[int] | None, phrases: list[tuple[str, ...]] | None
+    ) -> list[tuple[int, float]]:
+        keys = rare_keys if in_cells is None else [k for c in in_cells for k in by_cell.get(c, [])]
+        return _score_ids(session, q, ids_of(keys), limit, idf, avgdl)
+
+    estimate = {c: float(len(keys)) for c, keys in by_cell.items()}
     return total, _pruned(q, fetch, n_hits, idf, avgdl, estimate, limit, rare=rare)
 
 
@@ -745,7 +850,7 @@ def rank(
     # JIT compilation costs 50-100 ms per query on this plan shape and never pays back
     session.execute(text("SET LOCAL jit = off"))
     return _rank_postgres(
-        session, q, conds if filters.narrow or sort == "date" else [], sort, limit, stats
+        session, q, conds if filters.narrow or sort == "date" else [], sort, limit, stats, filters
     )
 
 
