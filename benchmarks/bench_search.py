@@ -333,7 +333,9 @@ def pg_store(n: int) -> Store:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--docs", type=int, default=1_000_000, help="SQLite store size")
+    parser.add_argument(
+        "--docs", type=int, default=1_000_000, help="SQLite store size (0 skips SQLite)"
+    )
     parser.add_argument(
         "--pg-docs",
         type=int,
@@ -356,7 +358,7 @@ def main(argv: list[str] | None = None) -> None:
     queries = make_queries(examples, args.queries)
     descriptions = make_descriptions(examples, args.descriptions)
     CACHE.mkdir(parents=True, exist_ok=True)
-    targets: list[tuple[str, int]] = [("sqlite", args.docs)]
+    targets: list[tuple[str, int]] = [("sqlite", args.docs)] if args.docs else []
     pg_n = args.pg_docs
     if pg_n:
         targets.append(("postgresql", pg_n))

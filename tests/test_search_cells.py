@@ -67,6 +67,7 @@ def _both_ways(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
                     m.setattr(service, "PRUNE_ABOVE", 0)  # cell by cell, however few the matches
                     m.setattr(service, "RARE_MATCHES", 30)
                     m.setattr(service, "POSTINGS", postings)
+                    m.setattr(service, "POSTINGS_FIRST", 3)  # many small batches
                     cut = _hits(store, query, filters)
                 assert cut == full, (query, filters, postings)
             if not store.is_sqlite:  # the postings' own total below PRUNE_ABOVE, scored whole

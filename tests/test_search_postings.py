@@ -6,6 +6,7 @@ counted from them find what the tsvector finds."""
 from __future__ import annotations
 
 import datetime as dt
+from collections import Counter
 from collections.abc import Iterator
 
 import pytest
@@ -14,6 +15,7 @@ from sqlalchemy import delete, select, text, update
 from tests.conftest import _pg_store
 from tests.search_support import gazette_rows, ingest_gazette, record
 from warning.search import service
+from warning.search.cells import LENGTH_FLOORS, TF_BOUNDS, cell_of
 from warning.search.index import index_pending, rebuild
 from warning.search.service import SearchFilters, search
 from warning.store import migrate
@@ -44,12 +46,35 @@ def _postings(store: Store) -> set[tuple[str, int, int]]:
 
 
 def _expected(store: Store) -> set[tuple[str, int, int]]:
-    """What the index rows say the postings are: each distinct token, the row's cell and key."""
+    """What the index rows say the postings are: each distinct token, the cell of the row's
+    length and the token's count, and the row's key."""
     with store.session() as session:
         rows = session.execute(
-            select(SearchIndexEntry.tokens, SearchIndexEntry.cell, SearchIndexEntry.fts_key)
+            select(SearchIndexEntry.tokens, SearchIndexEntry.length, SearchIndexEntry.fts_key)
         ).all()
-    return {(t, cell, key) for tokens, cell, key in rows for t in set(tokens.split(" ")) if t}
+    out = set()
+    for tokens, length, key in rows:
+        for t, n in Counter(tokens.split(" ")).items():
+            if t:
+                out.add((t, cell_of(length, n), key))
+    return out
+
+
+def test_the_servers_cell_function_is_the_cells_module() -> None:
+    """search_cell (created by the migration) files a posting as cells.cell_of does."""
+    pairs = [(length, tf) for length in range(0, 13000, 7) for tf in (1, 2, 3, 5, 7, 16, 17, 300)]
+    pairs += [(f, 1) for f in LENGTH_FLOORS] + [(f - 1, 1) for f in LENGTH_FLOORS if f]
+    pairs += [(500, b) for b in TF_BOUNDS[:-1]] + [(500, b + 1) for b in TF_BOUNDS[:-1]]
+    for store in _pg_store():
+        with store.session() as session:
+            got = session.execute(
+                text(
+                    "SELECT search_cell(l, t) FROM unnest(CAST(:l AS integer[]), "
+                    "CAST(:t AS integer[])) AS u(l, t)"
+                ),
+                {"l": [p[0] for p in pairs], "t": [p[1] for p in pairs]},
+            ).scalars()
+            assert list(got) == [cell_of(length, tf) for length, tf in pairs]
 
 
 def _result(store: Store, query: str, filters: SearchFilters | None = None) -> list[object]:

@@ -625,6 +625,8 @@ def _rank_postgres_pruned(
 #: are counted and listed per cell from ``search_postings`` (migration 0044)
 POSTINGS = True
 _POSTINGS = table("search_postings", column("term"), column("cell"), column("key"))
+#: ... and score their matches in batches of this many, then doubling
+POSTINGS_FIRST = 100
 
 
 def _posting_match(node: Node, sets: dict[str, set[str]]) -> set[str]:
@@ -655,64 +657,75 @@ def _rank_postgres_postings(
     n_hits: list[int],
     avgdl: float,
 ) -> tuple[int, list[tuple[int, float]]]:
-    """Relevance top ``limit`` on PostgreSQL for a query of single words: each word's matches
-    per cell (their FTS5 keys) from an index-only scan of ``search_postings``, combined here
-    by the query's AND, OR and NOT cell by cell (a document's cell is the same under every
-    word), which gives the exact total without reading ``search_index``; then only the
-    matches of the cells that can reach the top are scored, by id."""
+    """Relevance top ``limit`` on PostgreSQL for a query of single words, from index-only
+    scans of ``search_postings``: each word's documents (their FTS5 keys) grouped by the cell
+    of the document's length and *that word's* count. The query's AND, OR and NOT over those
+    sets give the matches and the exact total without reading ``search_index``; a match's
+    score is at most the sum over the query's common words it holds of ``idf *
+    bound(cell)``. The matches holding a rare word (together at most RARE_MATCHES) are scored
+    in full, the others from the highest bound down in growing batches, by id, until the k-th
+    best score found beats every bound left: exactly the hits of scoring every match."""
     p = _POSTINGS.c
     terms = sorted({phrase[0] for phrase in q.phrases})
-    per_term: dict[int, dict[str, str]] = {}
+    posted: dict[str, list[tuple[int, list[str]]]] = {t: [] for t in terms}
     for term, cell, keys in session.execute(
         select(p.term, p.cell, func.string_agg(cast(p.key, Text), literal(",")))
         .where(p.term == func.any(literal(terms, ARRAY(Text))), *key_conds)
         .group_by(p.term, p.cell)
     ):
-        per_term.setdefault(int(cell), {})[term] = keys
+        posted[term].append((int(cell), keys.split(",")))
     rare = rare_phrases(q, n_hits)
     rare_terms = {q.phrases[i][0] for i in rare}
-    single = isinstance(q.node, Term)
-    rare_keys: list[str] = []
-    by_cell: dict[int, list[str]] = {}
-    for cell, lists in per_term.items():
-        if single:
-            found = next(iter(lists.values())).split(",")
-            if rare_terms:
-                rare_keys.extend(found)
-            else:
-                by_cell[cell] = found
-            continue
-        sets = {term: set(keys.split(",")) for term, keys in lists.items()}
-        matched = _posting_match(q.node, sets)
-        if rare_terms and matched:
-            holding = set().union(*(sets.get(t, set()) for t in rare_terms)) & matched
-            rare_keys.extend(holding)
-            matched = matched - holding
-        if matched:
-            by_cell[cell] = list(matched)
-    total = len(rare_keys) + sum(len(keys) for keys in by_cell.values())
+    sets = {t: {k for _, keys in groups for k in keys} for t, groups in posted.items()}
+    matched = _posting_match(q.node, sets)
+    total = len(matched)
+    rare_keys: set[str] = set()
+    for t in rare_terms:
+        rare_keys |= sets[t] & matched
+    common = matched - rare_keys
 
-    def ids_of(keys: list[str]) -> list[int]:
+    def ids_of(keys: Any) -> list[int]:
         return [int(k) & cells.ID_MASK for k in keys]
 
     if total <= PRUNE_ABOVE:
-        return total, _score_ids(
-            session,
-            q,
-            ids_of(rare_keys + [k for ks in by_cell.values() for k in ks]),
-            limit,
-            idf,
-            avgdl,
-        )
-
-    def fetch(
-        in_cells: list[int] | None, phrases: list[tuple[str, ...]] | None
-    ) -> list[tuple[int, float]]:
-        keys = rare_keys if in_cells is None else [k for c in in_cells for k in by_cell.get(c, [])]
-        return _score_ids(session, q, ids_of(keys), limit, idf, avgdl)
-
-    estimate = {c: float(len(keys)) for c, keys in by_cell.items()}
-    return total, _pruned(q, fetch, n_hits, idf, avgdl, estimate, limit, rare=rare)
+        return total, _score_ids(session, q, ids_of(matched), limit, idf, avgdl)
+    best = _score_ids(session, q, ids_of(rare_keys), limit, idf, avgdl) if rare_keys else []
+    # the bound of each common match: its common positive words' idf * bound of their cell
+    weights: dict[str, float] = {}
+    for i, phrase in enumerate(q.phrases):
+        if q.positive[i] and phrase[0] not in rare_terms:  # a word twice counts twice
+            weights[phrase[0]] = weights.get(phrase[0], 0.0) + idf[i]
+    upper: dict[str, float] = {}
+    groups: dict[float, list[str]] = {}
+    if len(weights) == 1 and len(terms) == 1:  # one word: its cells are the groups
+        ((term, weight),) = weights.items()
+        for cell, keys in posted[term]:
+            groups.setdefault(weight * cells.bound(cell, avgdl), []).extend(keys)
+    else:
+        for term, weight in weights.items():
+            for cell, keys in posted[term]:
+                b = weight * cells.bound(cell, avgdl)
+                for k in keys:
+                    if k in common:
+                        upper[k] = upper.get(k, 0.0) + b
+        for k, b in upper.items():
+            groups.setdefault(b, []).append(k)
+        if len(upper) < len(common):  # (none: a match holds a positive word) bound 0, last
+            groups.setdefault(0.0, []).extend(common - upper.keys())
+    order = sorted(groups, reverse=True)
+    want = POSTINGS_FIRST
+    i = 0
+    while i < len(order):
+        kth = best[limit - 1][1] - 1e-9 if len(best) >= limit else -math.inf
+        if order[i] < kth:
+            break  # no match left can reach the k-th best: the rest is never scored
+        chunk: list[str] = []
+        while i < len(order) and order[i] >= kth and (len(chunk) < want or not chunk):
+            chunk.extend(groups[order[i]])
+            i += 1
+        want *= 2
+        best = _merge(best, _score_ids(session, q, ids_of(chunk), limit, idf, avgdl), limit)
+    return total, best
 
 
 def _score_ids(

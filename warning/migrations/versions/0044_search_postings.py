@@ -4,12 +4,15 @@ Revision ID: 0044_search_postings
 Revises: 0042_search2
 
 PostgreSQL only (SQLite's FTS5 doclists already are postings): ``search_postings`` holds one
-row per distinct token of every ``search_index`` row, keyed (term, cell, fts_key), so a search
-counts a word's matches and lists them per score cell from index-only scans of its primary key
-instead of visiting the wide ``search_index`` heap (warning.search.service). A row trigger on
-``search_index`` keeps it in step with every insert, update and delete (as SQLite's triggers
-keep FTS5); the migration fills it from the stored tsvectors. Run ``VACUUM ANALYZE
-search_postings`` afterwards: index-only scans need the visibility map.
+row per distinct token of every ``search_index`` row: the token, the score cell of the row's
+length and *that token's* count (``search_cell``, the classes of warning.search.cells), and
+the row's ``fts_key``; keyed (term, cell, key), so a search counts a word's matches and bounds
+their scores from index-only scans of the primary key instead of visiting the wide
+``search_index`` heap (warning.search.service). A row trigger on ``search_index`` keeps it in
+step with every insert, update and delete (as SQLite's triggers keep FTS5); the migration
+fills it from the stored tsvectors. Run ``VACUUM ANALYZE search_postings`` afterwards:
+index-only scans need the visibility map. Changing the cell classes must re-create
+``search_cell`` (and re-index).
 """
 
 from collections.abc import Sequence
@@ -21,20 +24,38 @@ down_revision: str | None = "0042_search2"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
+# the classes of warning.search.cells as of this revision; width_bucket(x, thresholds) is the
+# number of thresholds <= x: bisect_right (so bisect_left of an integer tf is that of tf - 1)
+_TF_BOUNDS = (1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 128, 256, 1 << 30)
+_LENGTH_FLOORS = (
+    0, 2, 3, 4, 5, 6, 7, 8, 9, 10, 12, 14, 16, 19, 22, 26, 30, 35, 40, 48, 56, 64, 80, 96,
+    112, 128, 160, 192, 224, 256, 320, 384, 448, 512, 640, 768, 896, 1024, 1280, 1536, 1792,
+    2048, 2560, 3072, 3584, 4096, 5120, 6144, 8192, 12288,
+)  # fmt: skip
+_CELL = f"""
+CREATE FUNCTION search_cell(length integer, tf integer) RETURNS integer
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT width_bucket(tf - 1, '{{{",".join(map(str, _TF_BOUNDS))}}}'::integer[]) * 64
+         + width_bucket(length, '{{{",".join(map(str, _LENGTH_FLOORS))}}}'::integer[]) - 1
+$$
+"""
 _FUNCTION = """
 CREATE FUNCTION search_postings_sync() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     IF TG_OP = 'UPDATE' AND OLD.tsv IS NOT DISTINCT FROM NEW.tsv
-            AND OLD.cell = NEW.cell AND OLD.fts_key = NEW.fts_key THEN
+            AND OLD.length = NEW.length AND OLD.fts_key = NEW.fts_key THEN
         RETURN NULL;
     END IF;
     IF TG_OP IN ('UPDATE', 'DELETE') AND OLD.tsv IS NOT NULL THEN
-        DELETE FROM search_postings
-        WHERE term = ANY (tsvector_to_array(OLD.tsv)) AND cell = OLD.cell AND key = OLD.fts_key;
+        DELETE FROM search_postings p
+        USING unnest(OLD.tsv) AS u
+        WHERE p.term = u.lexeme AND p.cell = search_cell(OLD.length, cardinality(u.positions))
+          AND p.key = OLD.fts_key;
     END IF;
     IF TG_OP IN ('INSERT', 'UPDATE') AND NEW.tsv IS NOT NULL THEN
         INSERT INTO search_postings (term, cell, key)
-        SELECT t, NEW.cell, NEW.fts_key FROM unnest(tsvector_to_array(NEW.tsv)) AS t;
+        SELECT u.lexeme, search_cell(NEW.length, cardinality(u.positions)), NEW.fts_key
+        FROM unnest(NEW.tsv) AS u;
     END IF;
     RETURN NULL;
 END $$
@@ -48,9 +69,11 @@ def upgrade() -> None:
         "CREATE TABLE search_postings (term text NOT NULL, cell integer NOT NULL, "
         "key bigint NOT NULL)"
     )
+    op.execute(_CELL)
     op.execute(
-        "INSERT INTO search_postings (term, cell, key) SELECT t, s.cell, s.fts_key "
-        "FROM search_index s, unnest(tsvector_to_array(s.tsv)) AS t WHERE s.tsv IS NOT NULL"
+        "INSERT INTO search_postings (term, cell, key) "
+        "SELECT u.lexeme, search_cell(s.length, cardinality(u.positions)), s.fts_key "
+        "FROM search_index s, unnest(s.tsv) AS u WHERE s.tsv IS NOT NULL"
     )
     op.execute("ALTER TABLE search_postings ADD PRIMARY KEY (term, cell, key)")
     op.execute(_FUNCTION)
@@ -66,4 +89,5 @@ def downgrade() -> None:
         return
     op.execute("DROP TRIGGER IF EXISTS search_index_postings ON search_index")
     op.execute("DROP FUNCTION IF EXISTS search_postings_sync()")
+    op.execute("DROP FUNCTION IF EXISTS search_cell(integer, integer)")
     op.execute("DROP TABLE IF EXISTS search_postings")
