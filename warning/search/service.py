@@ -558,7 +558,7 @@ def _rank_postgres(
             else None
         )
         if key_conds is not None:
-            return _rank_postgres_postings(session, q, key_conds, limit, idf, n_hits, avgdl)
+            return _rank_postgres_postings(session, q, key_conds, limit, idf, avgdl)
         return _rank_postgres_pruned(session, q, conds, limit, idf, n_hits, avgdl)
     return _rank_postgres_full(
         session, q, conds, sort, limit, idf, avgdl, joined=bool(conds) or sort == "date"
@@ -627,6 +627,8 @@ POSTINGS = True
 _POSTINGS = table("search_postings", column("term"), column("cell"), column("key"))
 #: ... and score their matches in batches of this many, then doubling
 POSTINGS_FIRST = 100
+#: ... from the highest bound down when they have more matches than this (else all at once)
+POSTINGS_PRUNE_ABOVE = 200
 
 
 def _posting_match(node: Node, sets: dict[str, set[str]]) -> set[str]:
@@ -654,77 +656,89 @@ def _rank_postgres_postings(
     key_conds: list[Any],
     limit: int,
     idf: list[float],
-    n_hits: list[int],
     avgdl: float,
 ) -> tuple[int, list[tuple[int, float]]]:
     """Relevance top ``limit`` on PostgreSQL for a query of single words, from index-only
     scans of ``search_postings``: each word's documents (their FTS5 keys) grouped by the cell
     of the document's length and *that word's* count. The query's AND, OR and NOT over those
     sets give the matches and the exact total without reading ``search_index``; a match's
-    score is at most the sum over the query's common words it holds of ``idf *
-    bound(cell)``. The matches holding a rare word (together at most RARE_MATCHES) are scored
-    in full, the others from the highest bound down in growing batches, by id, until the k-th
-    best score found beats every bound left: exactly the hits of scoring every match."""
+    score is at most the sum over the query's positive words it holds of ``idf *
+    bound(cell)`` (tight: the word's own count, not the document's largest). Matches are
+    scored by id from the highest bound down in growing batches until the k-th best score
+    found beats every bound left: exactly the hits of scoring every match."""
     p = _POSTINGS.c
     terms = sorted({phrase[0] for phrase in q.phrases})
+    doc_id = p.key.op("&")(cells.ID_MASK)
     posted: dict[str, list[tuple[int, list[str]]]] = {t: [] for t in terms}
-    for term, cell, keys in session.execute(
-        select(p.term, p.cell, func.string_agg(cast(p.key, Text), literal(",")))
+    for term, cell, ids in session.execute(
+        select(p.term, p.cell, func.string_agg(cast(doc_id, Text), literal(",")))
         .where(p.term == func.any(literal(terms, ARRAY(Text))), *key_conds)
         .group_by(p.term, p.cell)
     ):
-        posted[term].append((int(cell), keys.split(",")))
-    rare = rare_phrases(q, n_hits)
-    rare_terms = {q.phrases[i][0] for i in rare}
-    sets = {t: {k for _, keys in groups for k in keys} for t, groups in posted.items()}
-    matched = _posting_match(q.node, sets)
-    total = len(matched)
-    rare_keys: set[str] = set()
-    for t in rare_terms:
-        rare_keys |= sets[t] & matched
-    common = matched - rare_keys
-
-    def ids_of(keys: Any) -> list[int]:
-        return [int(k) & cells.ID_MASK for k in keys]
-
-    if total <= PRUNE_ABOVE:
-        return total, _score_ids(session, q, ids_of(matched), limit, idf, avgdl)
-    best = _score_ids(session, q, ids_of(rare_keys), limit, idf, avgdl) if rare_keys else []
-    # the bound of each common match: its common positive words' idf * bound of their cell
-    weights: dict[str, float] = {}
-    for i, phrase in enumerate(q.phrases):
-        if q.positive[i] and phrase[0] not in rare_terms:  # a word twice counts twice
-            weights[phrase[0]] = weights.get(phrase[0], 0.0) + idf[i]
-    upper: dict[str, float] = {}
-    groups: dict[float, list[str]] = {}
-    if len(weights) == 1 and len(terms) == 1:  # one word: its cells are the groups
-        ((term, weight),) = weights.items()
-        for cell, keys in posted[term]:
-            groups.setdefault(weight * cells.bound(cell, avgdl), []).extend(keys)
+        posted[term].append((int(cell), ids.split(",")))
+    single = isinstance(q.node, Term)  # one word: its postings are the matches
+    sets: dict[str, set[str]] = {}
+    matched: set[str] = set()
+    if single:
+        total = sum(len(ids) for _, ids in posted[terms[0]])
     else:
-        for term, weight in weights.items():
-            for cell, keys in posted[term]:
-                b = weight * cells.bound(cell, avgdl)
-                for k in keys:
-                    if k in common:
-                        upper[k] = upper.get(k, 0.0) + b
-        for k, b in upper.items():
-            groups.setdefault(b, []).append(k)
-        if len(upper) < len(common):  # (none: a match holds a positive word) bound 0, last
-            groups.setdefault(0.0, []).extend(common - upper.keys())
+        sets = {t: {i for _, ids in groups for i in ids} for t, groups in posted.items()}
+        matched = _posting_match(q.node, sets)
+        total = len(matched)
+    if total <= min(PRUNE_ABOVE, POSTINGS_PRUNE_ABOVE):
+        every = matched if not single else [i for _, ids in posted[terms[0]] for i in ids]
+        return total, _score_ids(session, q, [int(i) for i in every], limit, idf, avgdl)
+    # a match's bound: the sum over the positive words it holds of idf * bound(their cell)
+    weights: dict[str, float] = {}
+    for n, phrase in enumerate(q.phrases):
+        if q.positive[n]:  # a word twice counts twice
+            weights[phrase[0]] = weights.get(phrase[0], 0.0) + idf[n]
+    # documents holding two or more of the words are summed one by one (few); the others
+    # take their one word's cell bound, cell list by cell list (filtered when scored)
+    multi: set[str] = set()
+    held = [sets[t] for t in weights] if not single else []
+    for m in range(len(held)):
+        for n in range(m + 1, len(held)):
+            multi |= held[m] & held[n]
+    upper = dict.fromkeys(multi, 0.0)
+    groups: dict[float, list[tuple[list[str], bool]]] = {}
+    for term, weight in weights.items():
+        for cell, ids in posted[term]:
+            b = weight * cells.bound(cell, avgdl)
+            if multi:
+                for i in multi.intersection(ids):
+                    upper[i] += b
+            groups.setdefault(b, []).append((ids, False))
+    summed: dict[float, list[str]] = {}
+    for i, b in upper.items():
+        summed.setdefault(b, []).append(i)
+    for b, ids in summed.items():
+        groups.setdefault(b, []).append((ids, True))
+    if not single:
+        unbounded = matched.difference(*held)  # (none: a match holds a positive word) last
+        if unbounded:
+            groups.setdefault(0.0, []).append((list(unbounded), True))
+
+    def members(ids: list[str], exact: bool) -> list[int]:
+        if single:
+            return [int(i) for i in ids]
+        return [int(i) for i in ids if i in matched and (exact or i not in multi)]
+
+    best: list[tuple[int, float]] = []
     order = sorted(groups, reverse=True)
     want = POSTINGS_FIRST
-    i = 0
-    while i < len(order):
+    at = 0
+    while at < len(order):
         kth = best[limit - 1][1] - 1e-9 if len(best) >= limit else -math.inf
-        if order[i] < kth:
+        if order[at] < kth:
             break  # no match left can reach the k-th best: the rest is never scored
-        chunk: list[str] = []
-        while i < len(order) and order[i] >= kth and (len(chunk) < want or not chunk):
-            chunk.extend(groups[order[i]])
-            i += 1
+        chunk: list[int] = []
+        while at < len(order) and order[at] >= kth and (len(chunk) < want or not chunk):
+            for ids, exact in groups[order[at]]:
+                chunk.extend(members(ids, exact))
+            at += 1
         want *= 2
-        best = _merge(best, _score_ids(session, q, ids_of(chunk), limit, idf, avgdl), limit)
+        best = _merge(best, _score_ids(session, q, chunk, limit, idf, avgdl), limit)
     return total, best
 
 
