@@ -1,6 +1,7 @@
 """Search index build, search latency and screening latency.
 
-Run: ``.venv/bin/python -m benchmarks.bench_search [--docs N] [--pg-docs N] [--queries 200]``.
+Run: ``.venv/bin/python -m benchmarks.bench_search [--docs N] [--pg-docs N] [--queries 200]``
+(``--docs 0`` or ``--pg-docs 0`` skips that backend; ``--skip-stages`` the index build).
 
 * **Index build**: the 64,466 shipped gazette records (``models/data/gazette_2019.jsonl.gz``,
   the real CNIPA 2019 records with IPC; designs dropped, deduplicated) stored in a SQLite
