@@ -151,3 +151,12 @@ def test_the_migration_posts_an_existing_index(
     migrate.downgrade(pg_empty.engine, "0042_search2")
     with pg_empty.session() as session:
         assert session.scalar(text("SELECT to_regclass('search_postings')")) is None
+
+
+def test_tokens_the_server_would_change_are_not_looked_up_in_the_postings(pg_store: Store) -> None:
+    """The postings hold the tsvector's lexemes: a token 'simple' would fold or split is
+    searched on the tsvector instead (as the query's own tsquery folds it)."""
+    with pg_store.session() as session:
+        assert service.posted_as_is(session, ["用于", "控制", "ue", "5g"])
+        assert not service.posted_as_is(session, ["用于", "Ue"])
+        assert not service.posted_as_is(session, ["a-b"])

@@ -557,7 +557,7 @@ def _rank_postgres(
             if POSTINGS and all(len(p) == 1 for p in q.phrases)
             else None
         )
-        if key_conds is not None:
+        if key_conds is not None and posted_as_is(session, [p[0] for p in q.phrases]):
             return _rank_postgres_postings(session, q, key_conds, limit, idf, avgdl)
         return _rank_postgres_pruned(session, q, conds, limit, idf, n_hits, avgdl)
     return _rank_postgres_full(
@@ -629,6 +629,19 @@ _POSTINGS = table("search_postings", column("term"), column("cell"), column("key
 POSTINGS_FIRST = 100
 #: ... from the highest bound down when they have more matches than this (else all at once)
 POSTINGS_PRUNE_ABOVE = 200
+
+
+def posted_as_is(session: Session, terms: list[str]) -> bool:
+    """Whether PostgreSQL's 'simple' configuration keeps each token as it is (one lexeme, the
+    same text): the postings hold the tsvector's lexemes, the query has the tokens."""
+    odd = session.scalar(
+        text(
+            "SELECT count(*) FROM unnest(CAST(:terms AS text[])) AS t "
+            "WHERE tsvector_to_array(to_tsvector('simple', t)) IS DISTINCT FROM ARRAY[t]"
+        ),
+        {"terms": terms},
+    )
+    return not odd
 
 
 def _posting_match(node: Node, sets: dict[str, set[str]]) -> set[str]:
