@@ -645,8 +645,8 @@ def posted_as_is(session: Session, terms: list[str]) -> bool:
 
 
 def _posting_match(node: Node, sets: dict[str, set[str]]) -> set[str]:
-    """The keys of the documents matching ``node`` among ``sets`` (term -> keys holding it;
-    every term of the query is one token)."""
+    """The ids of the documents matching ``node`` among ``sets`` (term -> ids of the documents
+    holding it; every term of the query is one token)."""
     if isinstance(node, Term):
         return sets.get(words(node.text)[0], set())
     if isinstance(node, Or):
@@ -672,7 +672,7 @@ def _rank_postgres_postings(
     avgdl: float,
 ) -> tuple[int, list[tuple[int, float]]]:
     """Relevance top ``limit`` on PostgreSQL for a query of single words, from index-only
-    scans of ``search_postings``: each word's documents (their FTS5 keys) grouped by the cell
+    scans of ``search_postings``: each word's documents (their ids) grouped by the cell
     of the document's length and *that word's* count. The query's AND, OR and NOT over those
     sets give the matches and the exact total without reading ``search_index``; a match's
     score is at most the sum over the query's positive words it holds of ``idf *
@@ -695,7 +695,7 @@ def _rank_postgres_postings(
     if single:
         total = sum(len(ids) for _, ids in posted[terms[0]])
     else:
-        sets = {t: {i for _, ids in groups for i in ids} for t, groups in posted.items()}
+        sets = {t: set().union(*(ids for _, ids in groups)) for t, groups in posted.items()}
         matched = _posting_match(q.node, sets)
         total = len(matched)
     if total <= min(PRUNE_ABOVE, POSTINGS_PRUNE_ABOVE):
