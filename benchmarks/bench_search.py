@@ -1,6 +1,7 @@
 """Search index build, search latency and screening latency.
 
-Run: ``.venv/bin/python -m benchmarks.bench_search [--docs N] [--pg-docs N] [--queries 200]``.
+Run: ``.venv/bin/python -m benchmarks.bench_search [--docs N] [--pg-docs N] [--queries 200]``
+(``--docs 0`` or ``--pg-docs 0`` skips that backend; ``--skip-stages`` the index build).
 
 * **Index build**: the 64,466 shipped gazette records (``models/data/gazette_2019.jsonl.gz``,
   the real CNIPA 2019 records with IPC; designs dropped, deduplicated) stored in a SQLite
@@ -333,7 +334,9 @@ def pg_store(n: int) -> Store:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--docs", type=int, default=1_000_000, help="SQLite store size")
+    parser.add_argument(
+        "--docs", type=int, default=1_000_000, help="SQLite store size (0 skips SQLite)"
+    )
     parser.add_argument(
         "--pg-docs",
         type=int,
@@ -356,7 +359,7 @@ def main(argv: list[str] | None = None) -> None:
     queries = make_queries(examples, args.queries)
     descriptions = make_descriptions(examples, args.descriptions)
     CACHE.mkdir(parents=True, exist_ok=True)
-    targets: list[tuple[str, int]] = [("sqlite", args.docs)]
+    targets: list[tuple[str, int]] = [("sqlite", args.docs)] if args.docs else []
     pg_n = args.pg_docs
     if pg_n:
         targets.append(("postgresql", pg_n))

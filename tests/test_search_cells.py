@@ -60,12 +60,18 @@ def _both_ways(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
             with monkeypatch.context() as m:
                 m.setattr(service, "PRUNE_ABOVE", 10**9)  # one ranked query over every match
                 m.setattr(service, "ROWID_FILTERS", False)  # filtered on the joined documents
+                m.setattr(service, "POSTINGS", False)  # PostgreSQL: matched by the tsvector
                 full = _hits(store, query, filters)
-            with monkeypatch.context() as m:
-                m.setattr(service, "PRUNE_ABOVE", 0)  # cell by cell, however few the matches
-                m.setattr(service, "RARE_MATCHES", 30)
-                cut = _hits(store, query, filters)
-            assert cut == full, (query, filters)
+            for postings in (True, False):  # PostgreSQL: counted from search_postings or not
+                with monkeypatch.context() as m:
+                    m.setattr(service, "PRUNE_ABOVE", 0)  # cell by cell, however few the matches
+                    m.setattr(service, "RARE_MATCHES", 30)
+                    m.setattr(service, "POSTINGS", postings)
+                    m.setattr(service, "POSTINGS_FIRST", 3)  # many small batches
+                    cut = _hits(store, query, filters)
+                assert cut == full, (query, filters, postings)
+            if not store.is_sqlite:  # the postings' own total below PRUNE_ABOVE, scored whole
+                assert _hits(store, query, filters) == full, (query, filters)
             if filters is None:
                 assert full[-1] > 0, f"{query} finds nothing: the comparison proves nothing"
             totals[repr(filters)] = totals.get(repr(filters), 0) + full[-1]  # type: ignore[operator]
@@ -77,6 +83,7 @@ def _both_ways(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
                 m.setattr(service, "ROWID_FILTERS", False)
                 m.setattr(service, "PRUNE_LIMIT", 10**9)
                 m.setattr(service, "PRUNE_ABOVE", 10**9)
+                m.setattr(service, "POSTINGS", False)
                 many = _hits(store, query, filters, limit=more)
             assert _hits(store, query, filters, limit=more) == many
             cut_short += int(full[-1] > 15)  # type: ignore[operator]

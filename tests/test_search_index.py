@@ -106,6 +106,19 @@ def test_sqlite_and_postgresql_return_the_same_hits(sqlite_store: Store, pg_stor
     assert _numbers(sqlite_store, "装置", filters=filters) == _numbers(
         pg_store, "装置", filters=filters
     )
+    # single words with many matches (PostgreSQL: from its postings), with key filters
+    cut = 0
+    for query in ("用于", "装置 OR 方法", "(装置 OR 系统) NOT 控制", "一种 结构"):
+        for f in (
+            None,
+            SearchFilters(kind="B"),
+            SearchFilters(office="CN", until=dt.date(2019, 7, 12)),
+        ):
+            lite = _numbers(sqlite_store, query, filters=f, today=today)
+            assert lite == _numbers(pg_store, query, filters=f, today=today), (query, f)
+            assert lite[-1][1] > 0, (query, f)
+            cut += int(lite[-1][1] > 30)  # type: ignore[operator]
+    assert cut >= 6, "too few of them with more matches than hits"
     lite_dates = _numbers(sqlite_store, "装置", sort="date")
     assert lite_dates == _numbers(pg_store, "装置", sort="date")
 

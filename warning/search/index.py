@@ -3,7 +3,8 @@
 A document needs indexing when it has no ``search_index`` row, or its row was built from
 another version of the document (``content_hash``) or by another tokenizer. Each batch is one
 transaction; a re-run finds nothing to do and changes nothing. On SQLite the FTS5 table follows
-through triggers; on PostgreSQL the ``tsv`` column is set from the same tokens. The corpus
+through triggers; on PostgreSQL the ``tsv`` column is set from the same tokens and a trigger
+files its postings (``search_postings``, migration 0044). The corpus
 statistics BM25 needs (documents, tokens) are kept in ``app_state`` and each term's document
 frequency in ``search_terms``, so that PostgreSQL ranks exactly as SQLite's FTS5 does without
 counting over the index, and screening can pick a text's rarest words.
@@ -227,7 +228,13 @@ def term_frequencies(session: Session, terms: list[str]) -> dict[str, int]:
 def rebuild(store: Store, *, batch: int = DEFAULT_BATCH) -> IndexCounts:
     """Drop every index row and index the whole store again (after a dictionary change)."""
     with store.session() as session:
+        if not store.is_sqlite:
+            # the postings (migration 0044) go in one statement, not row by row by the trigger
+            session.execute(text("DELETE FROM search_postings"))
+            session.execute(text("ALTER TABLE search_index DISABLE TRIGGER search_index_postings"))
         session.execute(delete(SearchIndexEntry))
+        if not store.is_sqlite:
+            session.execute(text("ALTER TABLE search_index ENABLE TRIGGER search_index_postings"))
         session.execute(delete(SearchTerm))
         if store.is_sqlite:
             session.execute(text("INSERT INTO search_fts(search_fts) VALUES ('rebuild')"))

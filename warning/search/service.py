@@ -40,7 +40,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from rules.docview import MatchDoc
-from rules.query import evaluate, fold_text
+from rules.query import And, Node, Not, Or, Term, evaluate, fold_text
 from rules.storedocs import load_match_docs
 from warning.applicants import normalize_applicant
 from warning.errors import EmptyStore, InputError, Problem
@@ -49,6 +49,7 @@ from warning.search import cells
 from warning.search.index import index_stats, term_frequencies
 from warning.search.querybuild import CompiledQuery, compile_query
 from warning.search.statuses import load_statuses
+from warning.search.tokens import words
 from warning.store.engine import Store
 from warning.store.models import (
     Applicant,
@@ -400,14 +401,16 @@ SQLITE_BATCHES: dict[str, Any] = {"first": 80.0, "jump": True}
 ROWID_FILTERS = True
 
 
-def rowid_conditions(filters: SearchFilters) -> list[Any] | None:
-    """The filters as conditions on the FTS5 rowid, or None when one needs the documents
-    (sector, subfield, IPC, applicant, or a date outside the rowid's range)."""
+def rowid_conditions(filters: SearchFilters, rowid: Any = None) -> list[Any] | None:
+    """The filters as conditions on the FTS5 rowid (or another column holding
+    :func:`cells.fts_key`), or None when one needs the documents (sector, subfield, IPC,
+    applicant, or a date outside the rowid's range)."""
     if not ROWID_FILTERS or any(
         getattr(filters, name) is not None for name in ("sector", "subfield", "ipc", "applicant")
     ):
         return None
-    rowid = _FTS.c.rowid
+    if rowid is None:
+        rowid = _FTS.c.rowid
     conds: list[Any] = []
     if filters.kind:
         code = cells.KIND_CODES[filters.kind.upper()]
@@ -528,6 +531,7 @@ def _rank_postgres(
     sort: str,
     limit: int | None,
     stats: dict[str, int],
+    filters: SearchFilters | None = None,
 ) -> tuple[int, list[tuple[int, float]]]:
     entry = SearchIndexEntry
     n_rows = max(1, stats["documents"])
@@ -548,6 +552,13 @@ def _rank_postgres(
         idf.append(idf_of(n_rows, n_hit))
         n_hits.append(n_hit)
     if sort == "relevance" and limit is not None and limit <= PRUNE_LIMIT:
+        key_conds = (
+            rowid_conditions(filters or SearchFilters(), _POSTINGS.c.key)
+            if POSTINGS and all(len(p) == 1 for p in q.phrases)
+            else None
+        )
+        if key_conds is not None and posted_as_is(session, [p[0] for p in q.phrases]):
+            return _rank_postgres_postings(session, q, key_conds, limit, idf, avgdl)
         return _rank_postgres_pruned(session, q, conds, limit, idf, n_hits, avgdl)
     return _rank_postgres_full(
         session, q, conds, sort, limit, idf, avgdl, joined=bool(conds) or sort == "date"
@@ -608,6 +619,140 @@ def _rank_postgres_pruned(
 
     estimate = {c: float(len(ids)) for c, ids in by_cell.items()}
     return total, _pruned(q, fetch, n_hits, idf, avgdl, estimate, limit, rare=rare)
+
+
+#: PostgreSQL: queries of single words (with no filter or kind, office and date filters only)
+#: are counted and listed per cell from ``search_postings`` (migration 0044)
+POSTINGS = True
+_POSTINGS = table("search_postings", column("term"), column("cell"), column("key"))
+#: ... and score their matches in batches of this many, then doubling
+POSTINGS_FIRST = 100
+#: ... from the highest bound down when they have more matches than this (else all at once)
+POSTINGS_PRUNE_ABOVE = 200
+
+
+def posted_as_is(session: Session, terms: list[str]) -> bool:
+    """Whether PostgreSQL's 'simple' configuration keeps each token as it is (one lexeme, the
+    same text): the postings hold the tsvector's lexemes, the query has the tokens."""
+    odd = session.scalar(
+        text(
+            "SELECT count(*) FROM unnest(CAST(:terms AS text[])) AS t "
+            "WHERE tsvector_to_array(to_tsvector('simple', t)) IS DISTINCT FROM ARRAY[t]"
+        ),
+        {"terms": terms},
+    )
+    return not odd
+
+
+def _posting_match(node: Node, sets: dict[str, set[str]]) -> set[str]:
+    """The ids of the documents matching ``node`` among ``sets`` (term -> ids of the documents
+    holding it; every term of the query is one token)."""
+    if isinstance(node, Term):
+        return sets.get(words(node.text)[0], set())
+    if isinstance(node, Or):
+        out: set[str] = set()
+        for child in node.children:
+            out |= _posting_match(child, sets)
+        return out
+    assert isinstance(node, And)
+    positive = [_posting_match(c, sets) for c in node.children if not isinstance(c, Not)]
+    found = set.intersection(*sorted(positive, key=len))
+    for child in node.children:
+        if isinstance(child, Not) and found:
+            found = found - _posting_match(child.child, sets)
+    return found
+
+
+def _rank_postgres_postings(
+    session: Session,
+    q: CompiledQuery,
+    key_conds: list[Any],
+    limit: int,
+    idf: list[float],
+    avgdl: float,
+) -> tuple[int, list[tuple[int, float]]]:
+    """Relevance top ``limit`` on PostgreSQL for a query of single words, from index-only
+    scans of ``search_postings``: each word's documents (their ids) grouped by the cell
+    of the document's length and *that word's* count. The query's AND, OR and NOT over those
+    sets give the matches and the exact total without reading ``search_index``; a match's
+    score is at most the sum over the query's positive words it holds of ``idf *
+    bound(cell)`` (tight: the word's own count, not the document's largest). Matches are
+    scored by id from the highest bound down in growing batches until the k-th best score
+    found beats every bound left: exactly the hits of scoring every match."""
+    p = _POSTINGS.c
+    terms = sorted({phrase[0] for phrase in q.phrases})
+    doc_id = p.key.op("&")(cells.ID_MASK)
+    posted: dict[str, list[tuple[int, list[str]]]] = {t: [] for t in terms}
+    for term, cell, ids in session.execute(
+        select(p.term, p.cell, func.string_agg(cast(doc_id, Text), literal(",")))
+        .where(p.term == func.any(literal(terms, ARRAY(Text))), *key_conds)
+        .group_by(p.term, p.cell)
+    ):
+        posted[term].append((int(cell), ids.split(",")))
+    single = isinstance(q.node, Term)  # one word: its postings are the matches
+    sets: dict[str, set[str]] = {}
+    matched: set[str] = set()
+    if single:
+        total = sum(len(ids) for _, ids in posted[terms[0]])
+    else:
+        sets = {t: set().union(*(ids for _, ids in groups)) for t, groups in posted.items()}
+        matched = _posting_match(q.node, sets)
+        total = len(matched)
+    if total <= min(PRUNE_ABOVE, POSTINGS_PRUNE_ABOVE):
+        every = matched if not single else [i for _, ids in posted[terms[0]] for i in ids]
+        return total, _score_ids(session, q, [int(i) for i in every], limit, idf, avgdl)
+    # a match's bound: the sum over the positive words it holds of idf * bound(their cell)
+    weights: dict[str, float] = {}
+    for n, phrase in enumerate(q.phrases):
+        if q.positive[n]:  # a word twice counts twice
+            weights[phrase[0]] = weights.get(phrase[0], 0.0) + idf[n]
+    # documents holding two or more of the words are summed one by one (few); the others
+    # take their one word's cell bound, cell list by cell list (filtered when scored)
+    multi: set[str] = set()
+    held = [sets[t] for t in weights] if not single else []
+    for m in range(len(held)):
+        for n in range(m + 1, len(held)):
+            multi |= held[m] & held[n]
+    upper = dict.fromkeys(multi, 0.0)
+    groups: dict[float, list[tuple[list[str], bool]]] = {}
+    for term, weight in weights.items():
+        for cell, ids in posted[term]:
+            b = weight * cells.bound(cell, avgdl)
+            if multi:
+                for i in multi.intersection(ids):
+                    upper[i] += b
+            groups.setdefault(b, []).append((ids, False))
+    summed: dict[float, list[str]] = {}
+    for i, b in upper.items():
+        summed.setdefault(b, []).append(i)
+    for b, ids in summed.items():
+        groups.setdefault(b, []).append((ids, True))
+    if not single:
+        unbounded = matched.difference(*held)  # (none: a match holds a positive word) last
+        if unbounded:
+            groups.setdefault(0.0, []).append((list(unbounded), True))
+
+    def members(ids: list[str], exact: bool) -> list[int]:
+        if single:
+            return [int(i) for i in ids]
+        return [int(i) for i in ids if i in matched and (exact or i not in multi)]
+
+    best: list[tuple[int, float]] = []
+    order = sorted(groups, reverse=True)
+    want = POSTINGS_FIRST
+    at = 0
+    while at < len(order):
+        kth = best[limit - 1][1] - 1e-9 if len(best) >= limit else -math.inf
+        if order[at] < kth:
+            break  # no match left can reach the k-th best: the rest is never scored
+        chunk: list[int] = []
+        while at < len(order) and order[at] >= kth and (len(chunk) < want or not chunk):
+            for ids, exact in groups[order[at]]:
+                chunk.extend(members(ids, exact))
+            at += 1
+        want *= 2
+        best = _merge(best, _score_ids(session, q, chunk, limit, idf, avgdl), limit)
+    return total, best
 
 
 def _score_ids(
@@ -745,7 +890,7 @@ def rank(
     # JIT compilation costs 50-100 ms per query on this plan shape and never pays back
     session.execute(text("SET LOCAL jit = off"))
     return _rank_postgres(
-        session, q, conds if filters.narrow or sort == "date" else [], sort, limit, stats
+        session, q, conds if filters.narrow or sort == "date" else [], sort, limit, stats, filters
     )
 
 

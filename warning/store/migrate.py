@@ -12,8 +12,9 @@ from warning.errors import StoreError
 from warning.store.engine import writer_transaction
 
 #: tables a migration creates outside the ORM classes: SQLite's FTS5 search table and its
-#: shadow tables (search_fts_data, _idx, _docsize, _config); autogenerate must not drop them
-UNMAPPED_TABLE_PREFIXES = ("search_fts",)
+#: shadow tables (search_fts_data, _idx, _docsize, _config), PostgreSQL's search postings
+#: (kept by a trigger); autogenerate must not drop them
+UNMAPPED_TABLE_PREFIXES = ("search_fts", "search_postings")
 
 
 def include_name(name: str | None, type_: str, parent_names: object) -> bool:
