@@ -23,6 +23,7 @@ from warning.pipeline import StageContext, StageResult
 from warning.search.cells import cell_of, fts_key, max_tf
 from warning.search.tokens import TOKENIZER_VERSION, document_text, index_tokens
 from warning.store.engine import Store
+from warning.store.migrate import vacuum_analyze
 from warning.store.models import (
     AppState,
     Document,
@@ -242,6 +243,8 @@ def rebuild(store: Store, *, batch: int = DEFAULT_BATCH) -> IndexCounts:
     if store.is_sqlite:
         with store.session() as session:
             session.execute(text("INSERT INTO search_fts(search_fts) VALUES ('optimize')"))
+    else:
+        vacuum_analyze(store.engine)
     return counts
 
 

@@ -6,7 +6,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine
+from sqlalchemy import Engine, inspect, text
 
 from warning.errors import StoreError
 from warning.store.engine import writer_transaction
@@ -31,12 +31,33 @@ def alembic_config(engine: Engine) -> Config:
     return cfg
 
 
+#: PostgreSQL tables whose rows migrations and index rebuilds rewrite wholesale; search reads
+#: them by index-only scans, which visit the heap until VACUUM has set the visibility map
+BULK_REWRITTEN_TABLES = ("search_index", "search_postings")
+
+
 def upgrade(engine: Engine, revision: str = "head") -> None:
     """Migrate to ``revision``; on SQLite under the write lock, so two first uses do not race."""
     cfg = alembic_config(engine)
+    before = current_revision(engine)
     with writer_transaction(engine) as conn:
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, revision)
+    if current_revision(engine) != before:
+        vacuum_analyze(engine)
+
+
+def vacuum_analyze(engine: Engine, tables: tuple[str, ...] = BULK_REWRITTEN_TABLES) -> None:
+    """``VACUUM ANALYZE`` the tables just rewritten (PostgreSQL only), so the operator has no
+    step to remember after `ipwarn db upgrade` or `ipwarn search-index rebuild`. VACUUM cannot
+    run in a transaction: its own autocommit connection."""
+    if engine.dialect.name != "postgresql":
+        return
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        present = set(inspect(conn).get_table_names())
+        for table in tables:
+            if table in present:
+                conn.execute(text(f"VACUUM ANALYZE {table}"))
 
 
 def downgrade(engine: Engine, revision: str) -> None:
