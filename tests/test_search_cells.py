@@ -148,23 +148,9 @@ def test_the_migration_fills_the_cells_of_an_existing_index(tmp_path) -> None:
     migrate.upgrade(store.engine, "0030_search")
     ingest_gazette(store, 300)
     with store.session() as session:  # the 0030 index stage's rows: no cells yet
-        from warning.search.index import index_rows
-        from warning.search.tokens import TOKENIZER_VERSION  # noqa: F401
-        from warning.store.models import Document
+        from warning.search.index import INDEXED_COLUMNS, index_rows
 
-        docs = session.execute(
-            select(
-                Document.id,
-                Document.title,
-                Document.abstract,
-                Document.claims,
-                Document.applicants,
-                Document.content_hash,
-                Document.kind,
-                Document.office,
-                Document.publication_date,
-            )
-        ).all()
+        docs = session.execute(select(*INDEXED_COLUMNS)).all()
         rows = index_rows(list(docs))
         for r in rows:
             session.execute(

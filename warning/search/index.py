@@ -139,20 +139,24 @@ def write_rows(session: Session, rows: list[dict[str, Any]]) -> None:
         )
 
 
+#: what an index row is made of (:func:`index_rows` reads these fields by name)
+INDEXED_COLUMNS = (
+    Document.id,
+    Document.title,
+    Document.abstract,
+    Document.claims,
+    Document.applicants,
+    Document.content_hash,
+    Document.kind,
+    Document.office,
+    Document.publication_date,
+)
+
+
 def _stale(after: int, batch: int) -> Any:
     entry = SearchIndexEntry
     return (
-        select(
-            Document.id,
-            Document.title,
-            Document.abstract,
-            Document.claims,
-            Document.applicants,
-            Document.content_hash,
-            Document.kind,
-            Document.office,
-            Document.publication_date,
-        )
+        select(*INDEXED_COLUMNS)
         .outerjoin(entry, entry.document_id == Document.id)
         .where(
             Document.is_stub.is_(False),
