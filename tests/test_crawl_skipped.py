@@ -21,6 +21,8 @@ from sqlalchemy import select
 
 from tests.faults_support import ROOT, inbox
 from tests.rules_support import run_cli
+from warning.config import load_settings
+from warning.scheduler import job_specs, run_job
 from warning.store.engine import Store
 from warning.store.models import CrawlRun, JobRun, OutboxMessage, utcnow
 
@@ -100,15 +102,27 @@ def test_a_source_held_by_another_run_is_skipped_not_failed(configured, store: S
         code, out, _ = run_cli(["status"], capsys)
         assert "inbox            skipped" in out and "held by another run" in out
         assert "failed 1x in a row" in out
+
+        # the scheduler's own row for the crawl job says skipped too, not ok
+        spec = next(j for j in job_specs(load_settings(configured)) if j.id == "crawl:inbox")
+        run_job(spec, store, str(configured))
+        with store.read_session() as session:
+            job = session.scalars(select(JobRun).where(JobRun.job == "job:crawl:inbox")).one()
+        assert job.status == "skipped" and "held by another run" in (job.error or ""), job.error
     finally:
         holder.kill()
         holder.wait()
 
     with store.session() as session:
         runs = session.scalars(select(CrawlRun).order_by(CrawlRun.id)).all()
-        assert [r.status for r in runs] == ["failed", "skipped", "skipped"]
+        assert [r.status for r in runs] == ["failed", "skipped", "skipped", "skipped"]
         jobs = [(j.job, j.status) for j in session.scalars(select(JobRun).order_by(JobRun.id))]
-        assert jobs == [("crawl:inbox", "skipped"), ("stage:crawl", "skipped")]
+        assert jobs == [
+            ("crawl:inbox", "skipped"),
+            ("stage:crawl", "skipped"),
+            ("job:crawl:inbox", "skipped"),
+            ("stage:crawl", "skipped"),
+        ]
         assert session.scalars(select(OutboxMessage)).all() == []  # no operator alert
 
     # the lock is free again: the source is crawled, and its success ends the streak

@@ -33,7 +33,7 @@ from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_MISSED, JobExecutionEv
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
-from sqlalchemy import Connection, Engine, create_engine, text
+from sqlalchemy import Connection, Engine, create_engine, select, text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.pool import NullPool
 
@@ -332,6 +332,22 @@ def _record(store: Store, run_id: int | None, **values: Any) -> int | None:
         return run_id
 
 
+def _child_outcome(store: Store, child: str) -> tuple[str, str | None]:
+    """A child that exited 0 was ``skipped`` when every stage or crawl it recorded was (another
+    process held its lock): the job's row says so instead of ``ok``."""
+    try:
+        with store.read_session() as session:
+            rows = session.execute(
+                select(JobRun.status, JobRun.detail, JobRun.error).where(JobRun.owner == child)
+            ).all()
+    except SQLAlchemyError:
+        return "ok", None
+    if rows and all(r.status == "skipped" for r in rows):
+        notes = [r.error or (r.detail or {}).get("note") or "" for r in rows]
+        return "skipped", "; ".join(n for n in notes if n) or None
+    return "ok", None
+
+
 def run_job(
     spec: JobSpec,
     store: Store,
@@ -367,12 +383,15 @@ def run_job(
         start_new_session=True,
     )
     children.add(proc)
+    child = process_identity(proc.pid)
     try:
         out, err = proc.communicate(timeout=spec.timeout)
         if children.stopped:
             status, error = "stopped", "killed: this scheduler lost the leader lock"
         elif proc.returncode != 0:
             status, error = "failed", (err or out)[-4000:]
+        else:
+            status, error = _child_outcome(store, child)
     except subprocess.TimeoutExpired:
         kill_group(proc.pid)
         proc.communicate()
