@@ -140,6 +140,10 @@ def test_screen_a_stored_patent_excludes_itself_and_unknown_numbers_fail(
     row = gazette_rows(400)[0]
     data = _json(["screen", "--patent", row["number"], "--json"], capsys)
     assert row["number"] not in [h["number"] for h in data["review"] + data["free_to_use"]]
+    # a number typed in full-width characters with blanks is the same number
+    wide = " ".join(chr(ord(c) + 0xFEE0) for c in row["number"])  # ＣＮ... full-width forms
+    same = _json(["screen", "--patent", wide, "--json"], capsys)
+    assert [h["number"] for h in same["review"]] == [h["number"] for h in data["review"]]
     code, _, err = run_cli(["screen", "--patent", "CN999999999A"], capsys)
     assert code == 2 and "CN999999999A is not in the store" in err
     code, _, err = run_cli(["screen", "--text", "x", "--patent", row["number"]], capsys)

@@ -13,6 +13,8 @@ opinion.
 from __future__ import annotations
 
 import datetime as dt
+import re
+import unicodedata
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
@@ -109,9 +111,19 @@ def coverage(session: Session) -> Coverage:
     return Coverage(documents=sum(s[1] for s in sources), sources=sources)
 
 
+#: what a publication number is made of once blanks are removed (CN102373366B, US10,123,456B2,
+#: ZL201510012345.6): anything else is refused before it reaches a LIKE pattern or the server
+PATENT_NUMBER = re.compile(r"[A-Z0-9][A-Z0-9.,/-]*")
+
+
 def patent_text(session: Session, number: str) -> tuple[int, str]:
     """(document id, title + abstract + claims) of a stored patent, or an InputError."""
-    key = "".join(number.split()).upper()
+    key = "".join(unicodedata.normalize("NFKC", number).split()).upper()
+    if not PATENT_NUMBER.fullmatch(key):
+        raise InputError(
+            [Problem(f"{number!r} is not a patent number", field="patent")],
+            hint="Give a publication number such as CN102373366B, US10123456B2 or EP1234567A1.",
+        )
     base = split_number(key)[1]
     rows = session.execute(
         select(Document.id, Document.number, Document.title, Document.abstract, Document.claims)
