@@ -446,7 +446,11 @@ def _top_fts(
 
 
 def _rank_sqlite_pruned(
-    session: Session, q: CompiledQuery, filters: SearchFilters, limit: int
+    session: Session,
+    q: CompiledQuery,
+    filters: SearchFilters,
+    conds: list[ColumnElement[bool]],
+    limit: int,
 ) -> tuple[int, list[tuple[int, float]]]:
     """Relevance top ``limit`` on SQLite: small match sets in one ranked query, large ones cell
     by cell (the cell is in the FTS5 rowid, so other cells' rows are skipped before bm25()).
@@ -454,17 +458,16 @@ def _rank_sqlite_pruned(
     Without filters the documents table is not joined: every index row has its document, never
     a stub (the stage indexes none, a document never becomes one again, deleting one cascades
     to its row, whose trigger removes it from FTS5). The total is FTS5's count of the match
-    (from its doclists, without scoring), joined with the documents only to filter."""
+    (from its doclists, without scoring), joined with the documents only to filter: ``conds``
+    (:func:`filter_conditions`) when the filters cannot be read off the rowid."""
     fts = text("search_fts MATCH :q")
     doc_id = _FTS.c.rowid.op("&")(cells.ID_MASK)
     source: Any = _FTS
-    if filters.narrow:
-        conds = rowid_conditions(filters)
-        if conds is None:
-            conds = filter_conditions(session, filters)
-            source = _FTS.join(Document, Document.id == doc_id)
+    on_rowid = rowid_conditions(filters) if filters.narrow else []
+    if on_rowid is None:  # a filter needs the documents
+        source = _FTS.join(Document, Document.id == doc_id)
     else:
-        conds = []
+        conds = on_rowid
     in_cell = _FTS.c.rowid.op(">>")(cells.ID_BITS).op("&")(cells.CELL_MASK)
     score = literal_column("bm25(search_fts)", Float)
     if limit > PRUNE_LIMIT:
@@ -885,7 +888,7 @@ def rank(
     conds = filter_conditions(session, filters)
     if store.is_sqlite:
         if sort == "relevance" and limit is not None:
-            return _rank_sqlite_pruned(session, q, filters, limit)
+            return _rank_sqlite_pruned(session, q, filters, conds, limit)
         return _rank_sqlite(session, q, conds, sort, limit)
     # JIT compilation costs 50-100 ms per query on this plan shape and never pays back
     session.execute(text("SET LOCAL jit = off"))
