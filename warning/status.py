@@ -1,8 +1,8 @@
 """What `ipwarn status` reports, as plain data (the text and the JSON views print the same).
 
-Sources (off / never run / ok / failed / skipped (held by another run) / stale), recent job runs (pipeline stages, scheduled
-jobs and `ipwarn crawl` runs), digests waiting for approval, the untagged backlog, quarantined
-records per source, the outbox and the health problems. Times are in the configured zone.
+Sources (off / never run / ok / failed / skipped (held by another run) / stale), recent job
+runs (pipeline stages, scheduled jobs and `ipwarn crawl` runs), digests waiting for approval,
+the untagged backlog, quarantined records per source, the outbox and the health problems. Times are in the configured zone.
 """
 
 from __future__ import annotations
