@@ -351,3 +351,10 @@ def precision_by_rule(session: Session) -> dict[tuple[str, int], dict[str, Any]]
 def sector_choices() -> list[tuple[str, str]]:
     taxonomy = load_taxonomy()
     return sorted(sector_names(set(taxonomy.labels)).items())
+
+
+def scope_sector_choices() -> list[tuple[str, str]]:
+    """The sectors a subscription's scope may name: the taxonomy's sectors, without the
+    classifier's catch-all label (which the scope's validation refuses)."""
+    ids = set(load_taxonomy().sector_ids)
+    return [(k, v) for k, v in sector_choices() if k in ids]

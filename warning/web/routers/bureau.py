@@ -18,8 +18,7 @@ from warning.digest.render import fmt_value
 from warning.digest.service import list_digests, send_digest
 from warning.errors import InputError, Problem
 from warning.store.models import Alert, AuditEntry, Digest, Enterprise, Subscription, User
-from warning.taxonomy import load_taxonomy
-from warning.web.alerts import SEVERITIES, sector_choices
+from warning.web.alerts import SEVERITIES, scope_sector_choices, sector_choices
 from warning.web.auth import audit
 from warning.web.deps import client_address, need, now_of, render, settings_of, store_of
 from warning.web.permissions import ROLES, AccessDenied, Principal
@@ -111,7 +110,7 @@ def _enterprises_data(
         "enterprises": enterprises,
         "users": users,
         "roles": list(ROLES),
-        "sector_choices": [(k, v) for k, v in sector_choices() if k in load_taxonomy().sector_ids],
+        "sector_choices": scope_sector_choices(),
         "frequencies": FREQUENCIES,
         "created": created,
         "changed": changed,

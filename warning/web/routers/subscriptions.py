@@ -12,7 +12,7 @@ from sqlalchemy import select
 from warning.delivery.cli import parse_until
 from warning.errors import InputError, Problem
 from warning.store.models import Enterprise, Rule, Silence, Subscription
-from warning.web.alerts import sector_choices
+from warning.web.alerts import scope_sector_choices
 from warning.web.auth import audit
 from warning.web.deps import client_address, need, now_of, render, settings_of, store_of
 from warning.web.permissions import AccessDenied, Principal, authorize, tenant_filter
@@ -87,7 +87,7 @@ def _form_page(
     page = {
         "subscription": data,
         "problems": [{"field": p.field or "", "message": p.message} for p in problems],
-        "sectors": sector_choices(),
+        "sectors": scope_sector_choices(),
         "frequencies": FREQUENCIES,
         "saved": request.query_params.get("saved") == "1",
     }
