@@ -15,7 +15,7 @@ import json
 import threading
 import time
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -275,3 +275,13 @@ def start_server() -> tuple[LoopbackServer, ThreadingHTTPServer]:
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
     return state, httpd
+
+
+def serving() -> Iterator[LoopbackServer]:
+    """The loopback server for the length of a fixture (``yield from serving()``)."""
+    state, httpd = start_server()
+    try:
+        yield state
+    finally:
+        httpd.shutdown()
+        httpd.server_close()

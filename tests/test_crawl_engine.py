@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 
 from crawlers.runner import run_source
 from tests.conftest import settings_for
-from tests.crawl_support import OPS_CLIENT, LoopbackServer, start_server
+from tests.crawl_support import OPS_CLIENT, LoopbackServer, serving
 from warning.config import Settings
 from warning.store.engine import Store
 from warning.store.models import CrawlRun, Document, FetchState, LegalEvent, QuarantinedRecord
@@ -20,12 +20,7 @@ from warning.store.models import CrawlRun, Document, FetchState, LegalEvent, Qua
 
 @pytest.fixture(scope="session")
 def server() -> Iterator[LoopbackServer]:
-    state, httpd = start_server()
-    try:
-        yield state
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
+    yield from serving()
 
 
 @pytest.fixture

@@ -30,7 +30,7 @@ from click.testing import CliRunner
 from sqlalchemy import create_engine, select, text
 
 from tests.conftest import PG_URL, _pg_store, settings_for
-from tests.crawl_support import LoopbackServer, start_server
+from tests.crawl_support import LoopbackServer, serving
 from tests.fault_support import LogTail, child_env, descendants, proc_state, stop, wait_until
 from tests.smtp_support import (
     NOW,
@@ -341,12 +341,7 @@ def test_killing_the_leaders_backend_leaves_exactly_one_active_scheduler(
 
 @pytest.fixture(scope="module")
 def http() -> Iterator[LoopbackServer]:
-    state, httpd = start_server()
-    try:
-        yield state
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
+    yield from serving()
 
 
 def test_kill_9_of_crawl_kills_its_spider_and_the_next_start_closes_the_run(
