@@ -12,9 +12,10 @@ ETS and the GLM need 20 weeks at the earliest origin, so they compete from 32 ob
 
 Intervals of a share series given its weeks' sizes (the foreign share): the binomial variance
 of a week of the recent size plus the extra-binomial variance the back-test measured (see
-:func:`share_intervals`). Intervals of counts: when the chosen model's own 80 % (95 %) intervals
-covered fewer than 80 % (95 %) of the back-test's actual values, they are stretched about the mean by the factor that would have
-covered them (the 80th / 95th percentile of error over half-width; at least
+:func:`share_intervals`). Intervals of counts: when the chosen model's own 80 % (95 %)
+intervals covered fewer than 80 % (95 %) of the back-test's actual values, they are stretched
+about the mean by the factor that would have covered them (the 80th / 95th percentile of error
+over half-width; at least
 :data:`MIN_CALIBRATION_POINTS` back-test points, at most :data:`MAX_WIDEN`). The reason says so.
 
 Flag: the chosen model is fitted on the history without its last :data:`RECENT_WEEKS` weeks and
