@@ -24,13 +24,7 @@ from warning.search.cells import cell_of, fts_key, max_tf
 from warning.search.tokens import TOKENIZER_VERSION, document_text, index_tokens
 from warning.store.engine import Store
 from warning.store.migrate import vacuum_analyze
-from warning.store.models import (
-    AppState,
-    Document,
-    SearchIndexEntry,
-    SearchTerm,
-    utcnow,
-)
+from warning.store.models import AppState, Document, SearchIndexEntry, SearchTerm, utcnow
 from warning.store.upsert import dialect_insert
 
 DEFAULT_BATCH = 1000
