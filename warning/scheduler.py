@@ -14,6 +14,7 @@ to serve's life (:mod:`warning.lifeline`); results land in `job_runs`.
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import fcntl
 import hashlib
 import os
@@ -332,13 +333,16 @@ def _record(store: Store, run_id: int | None, **values: Any) -> int | None:
         return run_id
 
 
-def _child_outcome(store: Store, child: str) -> tuple[str, str | None]:
+def _child_outcome(store: Store, child: str, after: dt.datetime) -> tuple[str, str | None]:
     """A child that exited 0 was ``skipped`` when every stage or crawl it recorded was (another
-    process held its lock): the job's row says so instead of ``ok``."""
+    process held its lock): the job's row says so instead of ``ok``. Only the rows started since
+    the job began are read (an index range, not the whole history at every job)."""
     try:
         with store.read_session() as session:
             rows = session.execute(
-                select(JobRun.status, JobRun.detail, JobRun.error).where(JobRun.owner == child)
+                select(JobRun.status, JobRun.detail, JobRun.error).where(
+                    JobRun.started_at >= after, JobRun.owner == child
+                )
             ).all()
     except SQLAlchemyError:
         return "ok", None
@@ -371,7 +375,8 @@ def run_job(
     argv += spec.argv
     t0 = time.monotonic()
     detail: dict[str, Any] = {"argv": spec.argv, "scheduler_pid": os.getpid()}
-    head = {"job": f"job:{spec.id}", "started_at": utcnow(), "owner": process_identity()}
+    started = utcnow()
+    head = {"job": f"job:{spec.id}", "started_at": started, "owner": process_identity()}
     run_id = _record(store, None, status="running", detail=detail, **head)
     status, error = "ok", None
     proc = subprocess.Popen(
@@ -391,7 +396,7 @@ def run_job(
         elif proc.returncode != 0:
             status, error = "failed", (err or out)[-4000:]
         else:
-            status, error = _child_outcome(store, child)
+            status, error = _child_outcome(store, child, started)
     except subprocess.TimeoutExpired:
         kill_group(proc.pid)
         proc.communicate()
