@@ -40,13 +40,13 @@ def test_run_once_prints_summary_and_records_history(settings, store):
         env={"IPWARN_DATABASE_URL": s.effective_database_url, "IPWARN_DATA_DIR": str(s.data_dir)},
     )
     assert result.exit_code == 0, result.output
-    summary = json.loads(result.output.strip().splitlines()[-1])
+    summary = json.loads(result.stdout.strip().splitlines()[-1])
     assert list(summary) == ["crawl"]
     status = CliRunner().invoke(
         cli, ["status", "--json"], env={"IPWARN_DATABASE_URL": s.effective_database_url}
     )
     assert status.exit_code == 0, status.output
-    jobs = json.loads(status.output)["jobs"]
+    jobs = json.loads(status.stdout)["jobs"]
     assert jobs[0]["job"] == "stage:crawl"
     assert jobs[0]["status"] == summary["crawl"]["status"]
 

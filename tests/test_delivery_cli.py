@@ -35,14 +35,14 @@ def test_deliver_writes_eml_files_and_outbox_shows_counts(store, settings, invok
     assert result.exit_code == 0, result.output
     assert "sent 2 rows in 1 messages" in result.output and ".eml" in result.output
     out = invoke("outbox", "--json", "--dead")
-    data = json.loads(out.output)
+    data = json.loads(out.stdout)
     assert data["counts"]["sent"] == 2 and data["counts"]["dead"] == 2
     assert data["counts"]["pending"] == 0 and data["oldest_pending_age_seconds"] is None
     assert "invalid recipient address" in data["dead_letters"][0]["error"]
     text = invoke("outbox")
     assert "dead" in text.output and "oldest pending: -" in text.output
     requeued = invoke("outbox", "--requeue-dead", "all", "--json")
-    assert json.loads(requeued.output)["requeued"] == 2
+    assert json.loads(requeued.stdout)["requeued"] == 2
     with store.session() as session:
         assert sorted(session.scalars(select(OutboxMessage.status))) == [
             "pending",
@@ -69,7 +69,7 @@ def test_silence_add_list_remove(store, settings, invoke):
     )
     assert added.exit_code == 0, added.output
     assert "silence #1: rule steel.competitor for ent-1" in added.output
-    listed = json.loads(invoke("silence", "list", "--json").output)
+    listed = json.loads(invoke("silence", "list", "--json").stdout)
     assert listed[0]["target"] == "steel.competitor" and listed[0]["enterprise"] == "ent-1"
     assert invoke("silence", "remove", "1").exit_code == 0
     assert invoke("silence", "list").output.strip() == "no silences"
