@@ -258,13 +258,26 @@ class SimilarityHit:
         }
 
 
+#: words joining coordinated modifiers ("过铁保护和排料口自动调节系统")
+COORDINATORS = frozenset({"和", "及", "与", "以及", "或", "或者"})
+
+
 def head_word(text: str, tw: TermWeights) -> str:
-    """The last weighted word of the first clause of a text (the head of its first noun phrase)."""
+    """The head of the first noun phrase of a text: the last weighted word of its first clause.
+
+    When the clause ends in a generic noun (系统, 装置) that coordinated modifiers share
+    ("圆锥破碎机液压过铁保护和排料口自动调节系统"), the last weighted word is one of the
+    conjuncts (排料口), not what the product is: the first weighted word, which scopes them all
+    (圆锥破碎机), is.
+    """
     first = re.split(r"[，,；;。:：、\s]", canonical(text).strip(), maxsplit=1)[0]
-    words = [
-        w for w in _segmenter().lcut(first, HMM=False) if _WORD.fullmatch(w) and tw.weight(w) > 0
-    ]
-    return words[-1] if words else ""
+    tokens = _segmenter().lcut(first, HMM=False)
+    weighted = [i for i, w in enumerate(tokens) if _WORD.fullmatch(w) and tw.weight(w) > 0]
+    if not weighted:
+        return ""
+    generic_end = weighted[-1] < len(tokens) - 1
+    coordinated = any(tokens[i] in COORDINATORS for i in range(weighted[0] + 1, weighted[-1]))
+    return tokens[weighted[0] if generic_end and coordinated else weighted[-1]]
 
 
 @dataclass(frozen=True)

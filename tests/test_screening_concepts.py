@@ -17,7 +17,7 @@ from rules.docview import MatchDoc
 from rules.evaluate_screening import load_products, product_profiles
 from rules.loader import load_subscription_file
 from rules.repository import compiled_from_file
-from rules.similarity import SimilarityScreen, profiles_for
+from rules.similarity import SimilarityScreen, head_concept, profiles_for
 from rules.storedocs import ipc_tags
 from rules.termweights import terms
 
@@ -86,6 +86,21 @@ def test_a_document_lacking_the_head_concept_does_not_alert():
     assert ungated.screen([other])[0]  # the words alone would alert
     assert gated.screen([other]) == [{}]
     assert gated.screen([graphite])[0]["chem-graphite-anode"].head_concept == "石墨负极材料"
+
+
+def test_a_system_of_coordinated_parts_is_what_the_machine_it_belongs_to_is():
+    """A cone crusher's "液压过铁保护和排料口自动调节系统" is a system of the machine: the head
+    concept is 圆锥破碎机, not 排料口 (the last of the two coordinated functions); a cone-crusher
+    control device of the judged set alerts, a jaw crusher does not."""
+    products = [p for p in load_products() if p.id == "ashm-cone"]
+    screen = SimilarityScreen(product_profiles(products))
+    assert screen.heads[0].word == "圆锥破碎机"
+    control = doc("ashm-cone", "CN209093598U")  # 一种单缸液压圆锥破碎机远程控制装置, relevant
+    jaw = doc("ashm-cone", "CN209076741U")  # 一种鄂式破碎机, related: no cone crusher
+    assert screen.screen([control])[0]["ashm-cone"].head_concept == "圆锥破碎机"
+    assert screen.screen([jaw]) == [{}]
+    # without coordination the nearest modifier of the generic head stays the head
+    assert head_concept("圆锥破碎机过铁保护系统", screen.weights).word == "过铁保护"
 
 
 def test_the_subscriptions_own_ipc_has_its_own_lower_bar(opto):
