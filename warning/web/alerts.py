@@ -29,6 +29,7 @@ from warning.store.models import (
 )
 from warning.taxonomy import load_taxonomy
 from warning.web.auth import audit
+from warning.web.inputs import parse_date
 
 SEVERITIES = ("critical", "high", "medium", "low")
 MAX_COMMENT = 2000
@@ -74,9 +75,9 @@ def parse_filters(
     dates: dict[str, dt.date | None] = {}
     for name, value in (("since", since), ("until", until)):
         try:
-            dates[name] = dt.date.fromisoformat(value) if value else None
-        except ValueError:
-            problems.append(Problem(f"not a date (YYYY-MM-DD): {value!r}", field=name))
+            dates[name] = parse_date(value, name)
+        except InputError as exc:
+            problems.extend(exc.problems)
             dates[name] = None
     if problems:
         raise InputError(problems)

@@ -14,7 +14,7 @@ from typing import Any
 from urllib.parse import quote
 
 import jinja2
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
@@ -27,6 +27,7 @@ from warning.errors import IpwarnError, ProblemsError
 from warning.logging import get_logger
 from warning.web import routers
 from warning.web.deps import ANON_CSRF_COOKIE, render, wants_json
+from warning.web.inputs import refuse_unstorable_text
 from warning.web.permissions import AccessDenied
 
 log = get_logger(__name__)
@@ -153,6 +154,7 @@ def create_app(ipwarn: App | None = None) -> FastAPI:
         docs_url=None,
         redoc_url=None,
         openapi_url="/openapi.json",
+        dependencies=[Depends(refuse_unstorable_text)],
     )
     app.state.ipwarn = core
     app.state.secure_cookies = secure

@@ -21,6 +21,7 @@ from warning.forecast.service import DEFAULT_HORIZON, run_disputes, run_forecast
 from warning.indicators.applicant_types import TYPE_ZH
 from warning.indicators.cli import run_indicators
 from warning.web.deps import need, render, settings_of, store_of
+from warning.web.inputs import parse_date
 from warning.web.permissions import Principal
 from warning.web.routers import NavItem
 from warning.web.routers.api import ERRORS
@@ -40,15 +41,6 @@ def _week(text: str | None, field: str) -> IsoWeek | None:
         return IsoWeek.parse(text)
     except InputError as exc:
         raise InputError([Problem(p.message, field=field) for p in exc.problems]) from exc
-
-
-def _date(text: str | None, field: str) -> dt.date | None:
-    if not text:
-        return None
-    try:
-        return dt.date.fromisoformat(text)
-    except ValueError as exc:
-        raise InputError([Problem(f"not a date: {text!r} (YYYY-MM-DD)", field=field)]) from exc
 
 
 class HistoryPoint(BaseModel):
@@ -186,8 +178,8 @@ def _indicators(
         settings_of(request),
         region=region or None,
         year=year,
-        since=_date(since, "since"),
-        until=_date(until, "until"),
+        since=parse_date(since, "since"),
+        until=parse_date(until, "until"),
     )
 
 

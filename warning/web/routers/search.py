@@ -19,6 +19,7 @@ from warning.search.screen import ScreenResult, screen, screen_patent
 from warning.search.service import KINDS, OFFICES, SORTS, SearchFilters, SearchResult, search
 from warning.taxonomy import load_taxonomy
 from warning.web.deps import need, now_of, render, store_of
+from warning.web.inputs import parse_date
 from warning.web.permissions import Principal
 from warning.web.routers import NavItem
 from warning.web.routers.api import ERRORS, ApiError
@@ -118,16 +119,6 @@ def _blank(value: str | None) -> str | None:
     return value.strip() or None if value else None
 
 
-def _date(value: str, name: str) -> dt.date | None:
-    """A form's date field: empty means no limit; anything else must be YYYY-MM-DD."""
-    if not value.strip():
-        return None
-    try:
-        return dt.date.fromisoformat(value.strip())
-    except ValueError as exc:
-        raise InputError([Problem(f"not a date (YYYY-MM-DD): {value!r}", field=name)]) from exc
-
-
 def _run_search(
     request: Request, query: str, filters: SearchFilters, limit: int, sort: str
 ) -> SearchResult:
@@ -200,8 +191,8 @@ def search_page(
             applicant=_blank(applicant),
             office=_blank(office),
             kind=_blank(kind),
-            since=_date(since, "since"),
-            until=_date(until, "until"),
+            since=parse_date(since, "since"),
+            until=parse_date(until, "until"),
             status=_blank(status),
         )
         result = _run_search(request, query, filters, limit, sort)

@@ -1,0 +1,96 @@
+"""Input no store can hold: refused before any route runs, or as a filter's date.
+
+PostgreSQL text cannot contain NUL (U+0000) and UTF-8 cannot encode a lone surrogate (a JSON
+``"\\ud800"``): such a value in a filter, a form or a body would reach the database and come back
+as a 500. One app-wide dependency refuses them as 422 naming the field (``query.rule``,
+``path.number``, ``text``, ``scope.keywords``), the same on SQLite as on PostgreSQL. Dates
+of filters are kept away from the calendar's ends, where a local midnight in UTC or the day
+after is no date.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Iterator
+from typing import Any
+
+from fastapi import Request
+
+from warning.errors import InputError, Problem
+
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+
+
+#: the dates a filter may name: any patent record's, far from the calendar's ends
+EARLIEST_DATE = dt.date(1800, 1, 1)
+LATEST_DATE = dt.date(9998, 12, 31)
+
+
+def parse_date(value: str | None, field: str) -> dt.date | None:
+    """A filter's date: empty means no limit; anything else is YYYY-MM-DD within the range."""
+    text = (value or "").strip()
+    if not text:
+        return None
+    try:
+        day = dt.date.fromisoformat(text)
+    except ValueError as exc:
+        raise InputError([Problem(f"not a date (YYYY-MM-DD): {value!r}", field=field)]) from exc
+    if not EARLIEST_DATE <= day <= LATEST_DATE:
+        raise InputError(
+            [Problem(f"{day} is outside {EARLIEST_DATE} .. {LATEST_DATE}", field=field)]
+        )
+    return day
+
+
+def unstorable(value: str) -> bool:
+    return _UNSTORABLE.search(value) is not None
+
+
+def _json_strings(value: Any, path: str) -> Iterator[tuple[str, str]]:
+    """(field path, string) of every key and string value of a JSON document."""
+    if isinstance(value, str):
+        yield path or "body", value
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            name = f"{path}.{key}" if path else str(key)
+            yield name, str(key)
+            yield from _json_strings(item, name)
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _json_strings(item, f"{path}.{index}" if path else str(index))
+
+
+async def _submitted(request: Request) -> list[tuple[str, str]]:
+    """(field, text) of every query, path, form and JSON key and string value."""
+    items: list[tuple[str, str]] = []
+    for name, value in request.query_params.multi_items():
+        items += [(f"query.{name}", name), (f"query.{name}", value)]
+    items += [(f"path.{k}", v) for k, v in request.path_params.items() if isinstance(v, str)]
+    ctype = request.headers.get("content-type", "")
+    if ctype.startswith(FORM_TYPES):
+        form = await request.form()  # cached: the route and the CSRF check read the same form
+        for name, item in form.multi_items():
+            items.append((name, name))
+            if isinstance(item, str):
+                items.append((name, item))
+    elif "json" in ctype:
+        try:
+            body = await request.json()
+        except ValueError:
+            body = None  # not JSON: the route's own validation says so
+        items += list(_json_strings(body, ""))
+    return items
+
+
+async def refuse_unstorable_text(request: Request) -> None:
+    """The app-wide dependency: 422 naming each field that holds NUL or a lone surrogate."""
+    problems: list[Problem] = []
+    for field, value in await _submitted(request):
+        if unstorable(value) and not any(p.field == field for p in problems):
+            problems.append(
+                Problem("contains a NUL character or a lone surrogate: remove it", field=field)
+            )
+    if problems:
+        raise InputError(problems, hint="Nothing was stored or searched.")
