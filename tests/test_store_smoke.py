@@ -1,10 +1,14 @@
 import datetime as dt
+from pathlib import Path
 
 from sqlalchemy import func, select
 
+from crawlers.parsers import parse_file
 from warning.records import DocumentRecord, LegalEventRecord
-from warning.store.ingest import ingest_document
+from warning.store.ingest import ingest_document, ingest_documents
 from warning.store.models import Applicant, Document, LegalEvent
+
+FIXTURES = Path(__file__).parent / "fixtures" / "crawl"
 
 
 def _record(**kw):
@@ -58,3 +62,25 @@ def test_an_event_only_record_never_blanks_the_stored_document(store):
     with store.session() as s:
         doc = s.scalars(select(Document)).one()
         assert doc.title == "一种取向硅钢的制备方法" and doc.ipc == ["C21D8/12"] and not doc.is_stub
+
+
+def test_control_characters_in_crawled_text_are_dropped_and_the_file_is_stored(store, tmp_path):
+    """A real gazette export with a NUL and a bell byte written into its first title: the
+    records parse without them and store on both databases (PostgreSQL text refuses NUL, which
+    would fail the whole file's transaction)."""
+    data = (FIXTURES / "gazette_export_709_head.csv").read_bytes()
+    lines = data.split(b"\n")
+    first = lines[1].split(b",")
+    title = next(i for i, field in enumerate(first) if len(field) > 8 and not field.isdigit())
+    first[title] = first[title][:4] + b"\x00\x07" + first[title][4:]
+    damaged = tmp_path / "damaged.csv"
+    damaged.write_bytes(b"\n".join([lines[0], b",".join(first), *lines[2:]]))
+    parsed = [r for r in parse_file(damaged) if isinstance(r, DocumentRecord)]
+    assert len(parsed) == 12
+    with store.session() as s:
+        result = ingest_documents(s, parsed)
+    assert result.new == 12
+    with store.session() as s:
+        titles = list(s.scalars(select(Document.title)))
+    assert len(titles) == 12 and not any("\x00" in t or "\x07" in t for t in titles)
+    assert parsed[0].title in titles and len(parsed[0].title) > 4

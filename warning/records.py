@@ -12,12 +12,38 @@ import json
 import re
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from warning.ipc import normalize_ipc_list
 
 
-class LegalEventRecord(BaseModel):
+#: control characters (tab, newline and carriage return aside) and lone surrogates
+_UNPRINTABLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
+
+
+def scrub(value: Any) -> Any:
+    """Crawled text without control characters or lone surrogates, in strings at any depth.
+
+    A NUL in a gazette row is no text, and PostgreSQL would refuse the whole file's transaction
+    for it (SQLite would store it); a lone surrogate cannot be written as UTF-8 at all.
+    """
+    if isinstance(value, str):
+        return _UNPRINTABLE.sub("", value)
+    if isinstance(value, list):
+        return [scrub(v) for v in value]
+    if isinstance(value, dict):
+        return {k: scrub(v) for k, v in value.items()}
+    return value
+
+
+class _Scrubbed(BaseModel):
+    @model_validator(mode="before")
+    @classmethod
+    def _scrub(cls, data: Any) -> Any:
+        return scrub(data)
+
+
+class LegalEventRecord(_Scrubbed):
     model_config = ConfigDict(extra="forbid")
 
     code: str
@@ -28,7 +54,7 @@ class LegalEventRecord(BaseModel):
     parties: dict[str, Any] = Field(default_factory=dict)
 
 
-class DocumentRecord(BaseModel):
+class DocumentRecord(_Scrubbed):
     """One patent document in the `ipwarn parse` JSON format."""
 
     model_config = ConfigDict(extra="ignore")
