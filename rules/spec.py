@@ -22,7 +22,7 @@ from pydantic import (
 )
 
 from rules.query import QuerySyntaxError, parse_query
-from rules.yamlsrc import Located, PathKey
+from rules.yamlsrc import Located, PathKey, field_path
 from warning.addresses import check_recipients
 from warning.errors import Problem
 from warning.taxonomy import load_taxonomy
@@ -500,9 +500,7 @@ def problems_from(
         )
         loc = tuple(p for p in loc if p not in ("str", "list[str]", "list[...]"))
         path = (*base, *loc)
-        field = ".".join(str(p) if not isinstance(p, int) else f"[{p}]" for p in path).replace(
-            ".[", "["
-        )
+        field = field_path(path)
         message = err["msg"].removeprefix("Value error, ")
         if err["type"] == "extra_forbidden":
             known = [k for k in _model_for(loc, root).model_fields]

@@ -13,6 +13,7 @@ from typing import Any
 import yaml
 
 from warning.errors import InputError, Problem
+from warning.text import UNSTORABLE_MESSAGE, unstorable
 
 PathKey = tuple[str | int, ...]
 
@@ -33,6 +34,27 @@ class Located:
                 return self.lines[probe]
             probe = probe[:-1]
         return self.lines.get(())
+
+
+def field_path(path: PathKey) -> str:
+    """``("enterprises", 0, "name")`` -> ``enterprises[0].name``."""
+    return ".".join(str(p) if not isinstance(p, int) else f"[{p}]" for p in path).replace(".[", "[")
+
+
+def _unstorable(data: Any, path: PathKey) -> list[PathKey]:
+    """Paths of the strings (keys too) holding what no store can hold (a ``"\\0"`` escape)."""
+    if isinstance(data, str):
+        return [path] if unstorable(data) else []
+    found: list[PathKey] = []
+    if isinstance(data, dict):
+        for key, value in data.items():
+            if isinstance(key, str) and unstorable(key):
+                found.append((*path, key))
+            found += _unstorable(value, (*path, str(key)))
+    elif isinstance(data, list):
+        for index, value in enumerate(data):
+            found += _unstorable(value, (*path, index))
+    return found
 
 
 def _build(node: yaml.Node, path: PathKey, lines: dict[PathKey, int]) -> Any:
@@ -87,4 +109,11 @@ def load_located(path: Path, text: str | None = None) -> list[Located]:
         lines: dict[PathKey, int] = {}
         data = _build(node, (), lines)
         docs.append(Located(data=data, file=str(path), lines=lines))
+    problems = [
+        Problem(UNSTORABLE_MESSAGE, file=doc.file, line=doc.line_of(p), field=field_path(p))
+        for doc in docs
+        for p in _unstorable(doc.data, ())
+    ]
+    if problems:
+        raise InputError(problems)
     return docs

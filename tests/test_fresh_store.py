@@ -7,6 +7,9 @@ traceback; a data directory that cannot be created gets a message naming it (exi
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -87,6 +90,25 @@ def test_every_command_refuses_a_postgres_database_that_is_not_upgraded(
     assert "run `ipwarn db upgrade`" in err
     assert "Traceback" not in out + err and "UndefinedTable" not in out + err
     assert migrate.current_revision(empty_store.engine) is None
+
+
+@pytest.mark.postgres
+def test_the_refusal_is_the_only_line_an_operator_sees(settings, empty_pg, tmp_path):
+    """As a shell runs it (logging configured as in production): one line on stderr, no
+    library's log lines around it (alembic 1.17+ logs a line per plugin at every check)."""
+    env = {**os.environ, "IPWARN_DATABASE_URL": empty_pg.url, "IPWARN_DATA_DIR": str(tmp_path)}
+    done = subprocess.run(
+        [sys.executable, "-m", "warning", "subscriptions", "import", str(SUBSCRIPTIONS)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 3, done.stderr
+    assert done.stderr.strip().splitlines() == [
+        "error: database schema is at nothing but this ipwarn needs "
+        f"{migrate.head_revision(empty_pg.engine)}; run `ipwarn db upgrade`"
+    ]
 
 
 @pytest.mark.parametrize("argv", STORE_COMMANDS, ids=_ids)

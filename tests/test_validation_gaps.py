@@ -173,6 +173,20 @@ def test_duplicate_subscription_name_is_located(store, settings, tmp_path, monke
     ) in err
 
 
+def test_a_nul_escape_in_a_yaml_file_is_located_and_nothing_is_imported(
+    store, settings, tmp_path, monkeypatch, capsys
+):
+    """YAML's "\\0" escape yields a NUL, which PostgreSQL text refuses (it was a traceback)."""
+    use_store(monkeypatch, store, tmp_path)
+    text = SUBS.replace("name: 鞍钢股份有限公司", 'name: "鞍钢\\0股份有限公司"')
+    path = write(tmp_path / "nul.yaml", text)
+    code, _, err = run_cli(["subscriptions", "import", str(path)], capsys)
+    assert code == 2 and "Traceback" not in err
+    assert f"{path}:3: enterprises[0].name: contains a NUL character" in err
+    with store.session() as session:
+        assert session.scalar(select(Enterprise)) is None
+
+
 def test_an_enterprise_can_be_unsubscribed_and_removed(
     store, settings, tmp_path, monkeypatch, capsys
 ):

@@ -56,7 +56,12 @@ def configure_logging(level: str = "INFO", fmt: str = "kv", stream: Any = None) 
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
-    for noisy in ("apscheduler.executors.default", "alembic.runtime.migration", "fontTools"):
+    for noisy in (
+        "apscheduler.executors.default",
+        "alembic.runtime.migration",
+        "alembic.runtime.plugins",  # alembic >= 1.17: a line per plugin at every schema check
+        "fontTools",
+    ):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLevelName(level)))
     _configured = True
 

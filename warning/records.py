@@ -15,28 +15,13 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from warning.ipc import normalize_ipc_list
-
-
-#: control characters (tab, newline and carriage return aside) and lone surrogates
-_UNPRINTABLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
-
-
-def scrub(value: Any) -> Any:
-    """Crawled text without control characters or lone surrogates, in strings at any depth.
-
-    A NUL in a gazette row is no text, and PostgreSQL would refuse the whole file's transaction
-    for it (SQLite would store it); a lone surrogate cannot be written as UTF-8 at all.
-    """
-    if isinstance(value, str):
-        return _UNPRINTABLE.sub("", value)
-    if isinstance(value, list):
-        return [scrub(v) for v in value]
-    if isinstance(value, dict):
-        return {k: scrub(v) for k, v in value.items()}
-    return value
+from warning.text import scrub
 
 
 class _Scrubbed(BaseModel):
+    """Crawled text is scrubbed (:func:`warning.text.scrub`): a NUL in a gazette row is no text,
+    and PostgreSQL would refuse the whole file's transaction for it."""
+
     @model_validator(mode="before")
     @classmethod
     def _scrub(cls, data: Any) -> Any:

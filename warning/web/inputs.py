@@ -11,15 +11,14 @@ after is no date.
 from __future__ import annotations
 
 import datetime as dt
-import re
 from collections.abc import Iterator
 from typing import Any
 
 from fastapi import Request
 
 from warning.errors import InputError, Problem
+from warning.text import UNSTORABLE_MESSAGE, unstorable
 
-_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 
 
@@ -42,10 +41,6 @@ def parse_date(value: str | None, field: str) -> dt.date | None:
             [Problem(f"{day} is outside {EARLIEST_DATE} .. {LATEST_DATE}", field=field)]
         )
     return day
-
-
-def unstorable(value: str) -> bool:
-    return _UNSTORABLE.search(value) is not None
 
 
 def _json_strings(value: Any, path: str) -> Iterator[tuple[str, str]]:
@@ -89,8 +84,6 @@ async def refuse_unstorable_text(request: Request) -> None:
     problems: list[Problem] = []
     for field, value in await _submitted(request):
         if unstorable(value) and not any(p.field == field for p in problems):
-            problems.append(
-                Problem("contains a NUL character or a lone surrogate: remove it", field=field)
-            )
+            problems.append(Problem(UNSTORABLE_MESSAGE, field=field))
     if problems:
         raise InputError(problems, hint="Nothing was stored or searched.")
