@@ -8,6 +8,7 @@ import json
 import click
 
 from warning.app import App
+from warning.dates import parse_date
 from warning.errors import InputError, Problem
 from warning.timefmt import local, local_iso
 
@@ -55,13 +56,9 @@ def alerts(
         )
     start = None
     if since is not None:
-        try:
-            day = dt.date.fromisoformat(since)
-        except ValueError:
-            raise InputError(
-                [Problem(f"{since!r} is not a date like 2026-11-24", field="--since")]
-            ) from None
-        start = dt.datetime.combine(day, dt.time(), tzinfo=tz).astimezone(dt.UTC)
+        day = parse_date(since, "--since")
+        if day is not None:
+            start = dt.datetime.combine(day, dt.time(), tzinfo=tz).astimezone(dt.UTC)
     with app.store.session() as session:
         rows = list_alerts(
             session, enterprise=enterprise, rule=rule_id, since=start, status=status, limit=limit

@@ -31,22 +31,15 @@ from rules.repository import (
 from rules.stage import rules_dir
 from rules.subscriptions import describe
 from warning.app import App
-from warning.errors import InputError, Problem
+from warning.dates import parse_datetime
+from warning.errors import InputError
 from warning.store.models import Alert, Enterprise, Rule, Subscription, utcnow
 
 PATHS = click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
 
 
 def _parse_when(value: str | None, option: str) -> dt.datetime | None:
-    if value is None:
-        return None
-    try:
-        parsed = dt.datetime.fromisoformat(value)
-    except ValueError as exc:
-        raise InputError(
-            [Problem(f"{value!r} is not an ISO date or date-time (e.g. 2026-11-24)", field=option)]
-        ) from exc
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
+    return parse_datetime(value, option)
 
 
 @click.group()

@@ -242,6 +242,36 @@ def test_silence_for_a_misspelt_rule_is_refused(store, settings, tmp_path, monke
     assert code == 0, err
 
 
+@pytest.mark.parametrize(
+    ("argv", "field"),
+    [
+        (
+            ["silence", "add", "--rule", "infringement-screening", "--until", "9999-12-31"],
+            "--until",
+        ),
+        (["alerts", "--since", "0001-01-01"], "--since"),
+        (["digest", "build", "--week", "0001-W01"], "--week"),
+        (["deliver", "--now", "0001-01-01T00:00"], "--now"),
+        (
+            ["rules", "test", str(LIBRARY), "--since", "0001-01-01", "--until", "0001-01-02"],
+            "--since",
+        ),
+        (["expiring", "--as-of", "0001-01-01"], "--as-of"),
+        (["forecast", "--as-of", "9999-W52"], "--as-of"),
+    ],
+    ids=lambda v: v[0] if isinstance(v, list) else v,
+)
+def test_the_calendars_ends_are_refused_naming_the_option(
+    store, settings, tmp_path, monkeypatch, capsys, argv, field
+):
+    """Midnight of 0001-01-01 in Shanghai is no date in UTC, nor is the day after 9999-12-31:
+    refused with the range (they were OverflowError tracebacks)."""
+    use_store(monkeypatch, store, tmp_path)
+    code, _, err = run_cli(argv, capsys)
+    assert code == 2, err
+    assert f"{field}: " in err and "is outside 1800" in err and "Traceback" not in err
+
+
 def test_digest_build_refuses_a_future_week(store, settings, tmp_path, monkeypatch, capsys):
     use_store(monkeypatch, store, tmp_path)
     future = dt.date.today() + dt.timedelta(days=21)

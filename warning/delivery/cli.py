@@ -14,6 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from warning.app import App
+from warning.dates import parse_date, parse_datetime
 from warning.delivery.outbox import dead_letters, outbox_summary, requeue_dead
 from warning.errors import DeliveryError, InputError, Problem, StoreError
 from warning.pipeline import StageContext
@@ -34,13 +35,7 @@ def store_errors() -> Iterator[None]:
 
 
 def _parse_now(value: str | None) -> dt.datetime:
-    if not value:
-        return utcnow()
-    try:
-        parsed = dt.datetime.fromisoformat(value)
-    except ValueError as exc:
-        raise InputError([Problem(f"not an ISO date-time: {value!r}", field="--now")]) from exc
-    return parsed.replace(tzinfo=dt.UTC) if parsed.tzinfo is None else parsed.astimezone(dt.UTC)
+    return parse_datetime(value, "--now") or utcnow()
 
 
 @click.command()
@@ -206,18 +201,12 @@ def parse_until(until: str | None, duration: str | None, now: dt.datetime, tz: A
         unit = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}[m.group(2)]
         return now + dt.timedelta(**{unit: int(m.group(1))})
     assert until is not None
-    try:
-        if len(until) == 10:
-            day = dt.date.fromisoformat(until)
-            value = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), tzinfo=tz)
-        else:
-            value = dt.datetime.fromisoformat(until)
-            value = value.replace(tzinfo=tz) if value.tzinfo is None else value
-    except ValueError as exc:
-        raise InputError(
-            [Problem(f"not a date (YYYY-MM-DD) or ISO date-time: {until!r}", field="--until")]
-        ) from exc
-    value = value.astimezone(dt.UTC)
+    day = parse_date(until, "--until") if len(until.strip()) == 10 else None
+    if day is not None:  # a whole day: muted until the end of it
+        value = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), tzinfo=tz)
+        value = value.astimezone(dt.UTC)
+    else:
+        value = parse_datetime(until, "--until", tz)  # type: ignore[assignment]
     if value <= now:
         raise InputError([Problem(f"{until} is in the past", field="--until")])
     return value

@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
+from warning.dates import EARLIEST_DATE, LATEST_DATE
 from warning.errors import InputError, Problem
 
 _WEEK_RE = re.compile(r"^(\d{4})-?W(\d{1,2})$", re.IGNORECASE)
@@ -28,11 +29,20 @@ class IsoWeek:
         if match:
             year, week = int(match.group(1)), int(match.group(2))
             try:
-                dt.date.fromisocalendar(year, week, 1)
+                monday = dt.date.fromisocalendar(year, week, 1)
             except ValueError:
                 pass
             else:
-                return cls(year, week)
+                if EARLIEST_DATE <= monday <= LATEST_DATE - dt.timedelta(days=7):
+                    return cls(year, week)
+                raise InputError(
+                    [
+                        Problem(
+                            f"{text.strip()} is outside {EARLIEST_DATE:%Y} .. {LATEST_DATE:%Y}",
+                            field="--week",
+                        )
+                    ]
+                )
         raise InputError(
             [Problem(f"not an ISO week: {text!r}; write it like 2026-W47", field="--week")]
         )

@@ -8,6 +8,7 @@ from typing import Any
 
 import click
 
+from warning import dates
 from warning.app import App
 from warning.digest.weeks import IsoWeek
 from warning.errors import InputError, Problem
@@ -168,12 +169,10 @@ def expiring(
 
 
 def parse_date(text: str, option: str) -> dt.date:
-    try:
-        return dt.date.fromisoformat(text.strip())
-    except ValueError as exc:
-        raise InputError(
-            [Problem(f"not a date: {text!r}; write it like 2026-12-01", field=option)]
-        ) from exc
+    day = dates.parse_date(text, option)
+    if day is None:
+        raise InputError([Problem("a date is required (e.g. 2026-12-01)", field=option)])
+    return day
 
 
 @click.command()

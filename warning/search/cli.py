@@ -12,6 +12,7 @@ import click
 
 from rules.query import QuerySyntaxError
 from warning.app import App
+from warning.dates import within_range
 from warning.errors import InputError, Problem
 from warning.legal_status import STATUS_ZH, STATUSES
 from warning.search.highlight import highlight_terminal
@@ -79,7 +80,9 @@ def search(
 ) -> None:
     """Search the stored documents: QUERY in the rules' syntax (AND OR NOT, ( ), "phrases")."""
     filters = SearchFilters(
-        since=since.date() if since else None, until=until.date() if until else None, **options
+        since=within_range(since.date(), "--since") if since else None,
+        until=within_range(until.date(), "--until") if until else None,
+        **options,
     )
     try:
         result = run_search(app.store, query, filters, limit=limit, sort=sort)

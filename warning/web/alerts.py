@@ -14,6 +14,7 @@ from sqlalchemy import Select, and_, case, exists, func, select
 from sqlalchemy.orm import Session
 
 from warning.config import Settings
+from warning.dates import parse_date
 from warning.delivery.deliverer import alert_view, sector_names
 from warning.delivery.links import FEEDBACK_VERDICTS
 from warning.delivery.message import document_cards, public_record_url
@@ -29,7 +30,6 @@ from warning.store.models import (
 )
 from warning.taxonomy import load_taxonomy
 from warning.web.auth import audit
-from warning.web.inputs import parse_date
 
 SEVERITIES = ("critical", "high", "medium", "low")
 MAX_COMMENT = 2000

@@ -1,16 +1,13 @@
-"""Input no store can hold: refused before any route runs, or as a filter's date.
+"""Input no store can hold: refused before any route runs.
 
 PostgreSQL text cannot contain NUL (U+0000) and UTF-8 cannot encode a lone surrogate (a JSON
 ``"\\ud800"``): such a value in a filter, a form or a body would reach the database and come back
 as a 500. One app-wide dependency refuses them as 422 naming the field (``query.rule``,
-``path.number``, ``text``, ``scope.keywords``), the same on SQLite as on PostgreSQL. Dates
-of filters are kept away from the calendar's ends, where a local midnight in UTC or the day
-after is no date.
+``path.number``, ``text``, ``scope.keywords``), the same on SQLite as on PostgreSQL.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Iterator
 from typing import Any
 
@@ -20,27 +17,6 @@ from warning.errors import InputError, Problem
 from warning.text import UNSTORABLE_MESSAGE, unstorable
 
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
-
-
-#: the dates a filter may name: any patent record's, far from the calendar's ends
-EARLIEST_DATE = dt.date(1800, 1, 1)
-LATEST_DATE = dt.date(9998, 12, 31)
-
-
-def parse_date(value: str | None, field: str) -> dt.date | None:
-    """A filter's date: empty means no limit; anything else is YYYY-MM-DD within the range."""
-    text = (value or "").strip()
-    if not text:
-        return None
-    try:
-        day = dt.date.fromisoformat(text)
-    except ValueError as exc:
-        raise InputError([Problem(f"not a date (YYYY-MM-DD): {value!r}", field=field)]) from exc
-    if not EARLIEST_DATE <= day <= LATEST_DATE:
-        raise InputError(
-            [Problem(f"{day} is outside {EARLIEST_DATE} .. {LATEST_DATE}", field=field)]
-        )
-    return day
 
 
 def _json_strings(value: Any, path: str) -> Iterator[tuple[str, str]]:

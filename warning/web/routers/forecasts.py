@@ -15,13 +15,13 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel
 
+from warning.dates import parse_date
 from warning.digest.weeks import IsoWeek
 from warning.errors import InputError, Problem
 from warning.forecast.service import DEFAULT_HORIZON, run_disputes, run_forecasts
 from warning.indicators.applicant_types import TYPE_ZH
 from warning.indicators.cli import run_indicators
 from warning.web.deps import need, render, settings_of, store_of
-from warning.web.inputs import parse_date
 from warning.web.permissions import Principal
 from warning.web.routers import NavItem
 from warning.web.routers.api import ERRORS

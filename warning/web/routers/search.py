@@ -11,6 +11,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
 from rules.query import QuerySyntaxError
+from warning.dates import parse_date
 from warning.errors import InputError, Problem
 from warning.legal_status import STATUS_ZH, STATUSES
 from warning.search.highlight import highlight_html
@@ -19,7 +20,6 @@ from warning.search.screen import ScreenResult, screen, screen_patent
 from warning.search.service import KINDS, OFFICES, SORTS, SearchFilters, SearchResult, search
 from warning.taxonomy import load_taxonomy
 from warning.web.deps import need, now_of, render, store_of
-from warning.web.inputs import parse_date
 from warning.web.permissions import Principal
 from warning.web.routers import NavItem
 from warning.web.routers.api import ERRORS, ApiError
