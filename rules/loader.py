@@ -202,6 +202,11 @@ def _duplicate_ids(doc: Located, path: Path) -> list[Problem]:
     return problems
 
 
+def repeated_name(name: str, first: str) -> str:
+    """The message for a subscription name an enterprise already has (file import, console)."""
+    return f"subscription name {name!r} appears more than once in this enterprise ({first})"
+
+
 def _duplicate_names(doc: Located, path: Path, index: int, entry: dict[str, Any]) -> list[Problem]:
     """A subscription name given twice in one enterprise, at the second one's line."""
     subs = entry.get("subscriptions")
@@ -217,8 +222,10 @@ def _duplicate_names(doc: Located, path: Path, index: int, entry: dict[str, Any]
             where = ("enterprises", index, "subscriptions", j)
             problems.append(
                 Problem(
-                    f"subscription name {name!r} appears more than once in this enterprise "
-                    f"(first at line {doc.line_of(('enterprises', index, 'subscriptions', seen[name]))})",
+                    repeated_name(
+                        name,
+                        f"first at line {doc.line_of(('enterprises', index, 'subscriptions', seen[name]))}",
+                    ),
                     file=str(path),
                     line=doc.line_of((*where, "name")),
                     field=f"enterprises[{index}].subscriptions[{j}].name",

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from rules.engine import CompiledRule, CompiledSubscription
-from rules.loader import LoadedRule
+from rules.loader import LoadedRule, repeated_name
 from rules.spec import (
     SCOPE_KEYS,
     STORED,
@@ -275,13 +275,7 @@ def add_subscription(
     name = new.get("name", "default")
     if any(sub.name == name for sub in stored):
         raise InputError(
-            [
-                Problem(
-                    f"subscription name {name!r} appears more than once in this enterprise "
-                    f"(it already has one of that name)",
-                    field="name",
-                )
-            ],
+            [Problem(repeated_name(name, "it already has one of that name"), field="name")],
             hint="Nothing was created.",
         )
     spec = EnterpriseSpec.model_validate(
