@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gc
 import os
+import re
 import threading
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -768,7 +769,16 @@ def artifact_dirs(settings: Any = None) -> list[Path]:
     return dirs
 
 
+#: a version is a folder name (v3, v4-test), never a path
+_VERSION_NAME = re.compile(r"(?!\.{1,2}$)[A-Za-z0-9._-]{1,64}")
+
+
 def find_version(version: str, settings: Any = None) -> Path:
+    if not _VERSION_NAME.fullmatch(version):
+        raise ModelNotFound(
+            f"{version[:80]!r} is not a classifier version name (like v3: letters, digits, "
+            "'.', '_', '-'); `ipwarn model list` shows the versions"
+        )
     for directory in artifact_dirs(settings):
         if (directory / version).is_dir():
             return directory / version

@@ -272,6 +272,27 @@ def test_the_calendars_ends_are_refused_naming_the_option(
     assert f"{field}: " in err and "is outside 1800" in err and "Traceback" not in err
 
 
+@pytest.mark.parametrize(
+    ("argv", "code", "message"),
+    [
+        (["db", "upgrade", "--revision", "0044_search_postx"], 2, "--revision: unknown revision"),
+        (["classify", "--model", "../../etc"], 1, "is not a classifier version name"),
+        (["model", "evaluate", "--version", "v" * 300], 1, "is not a classifier version name"),
+        (["indicators", "--report", "/proc/no-such-dir"], 2, "--report: cannot write"),
+    ],
+    ids=["db-revision", "classify-model", "model-version", "indicators-report"],
+)
+def test_bad_option_values_are_named_not_tracebacks(
+    store, settings, tmp_path, monkeypatch, capsys, argv, code, message
+):
+    """Found by sending every option of every command hostile values (they were alembic
+    CommandError/AssertionError and OSError tracebacks)."""
+    use_store(monkeypatch, store, tmp_path)
+    got, _, err = run_cli(argv, capsys)
+    assert got == code, err
+    assert message in err and "Traceback" not in err
+
+
 def test_digest_build_refuses_a_future_week(store, settings, tmp_path, monkeypatch, capsys):
     use_store(monkeypatch, store, tmp_path)
     future = dt.date.today() + dt.timedelta(days=21)

@@ -7,8 +7,10 @@ import json
 from typing import Any
 
 import click
+from alembic.util import CommandError
 
 from warning.app import App
+from warning.errors import InputError, Problem
 from warning.pipeline import STAGES, StageContext, StageResult, run_once
 from warning.store import migrate
 from warning.store.models import utcnow
@@ -27,8 +29,22 @@ def db() -> None:
 def db_upgrade(app: App, revision: str) -> None:
     """Migrate the database to the newest schema (safe to repeat)."""
     store = app.raw_store
+    known = migrate.known_revisions(store.engine)
+    if revision != "head" and revision not in known:
+        raise InputError(
+            [
+                Problem(
+                    f"unknown revision {revision!r}; known: head, {', '.join(known)}",
+                    field="--revision",
+                )
+            ],
+            hint="Nothing was migrated.",
+        )
     before = migrate.current_revision(store.engine)
-    migrate.upgrade(store.engine, revision)
+    try:
+        migrate.upgrade(store.engine, revision)
+    except CommandError as exc:  # alembic's own refusal (a database ahead of this ipwarn)
+        raise InputError([Problem(str(exc), field="--revision")]) from exc
     after = migrate.current_revision(store.engine)
     click.echo(
         f"database {store.engine.url.render_as_string(hide_password=True)}: "

@@ -6,7 +6,8 @@ The CLI maps :class:`InputError` and :class:`ConfigError` to exit status 2.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -89,3 +90,16 @@ def problem_at(
     path: str | Path, message: str, *, line: int | None = None, field: str | None = None
 ) -> Problem:
     return Problem(message=message, file=str(path), line=line, field=field)
+
+
+@contextmanager
+def writing_to(path: str | Path, field: str) -> Iterator[None]:
+    """Turn a failure to write an output the user named (``--report DIR``) into an
+    :class:`InputError` naming the option and the path, instead of an ``OSError`` traceback."""
+    try:
+        yield
+    except OSError as exc:
+        raise InputError(
+            [Problem(f"cannot write {path}: {exc.strerror or exc}", field=field)],
+            hint="Choose a directory ipwarn can create and write.",
+        ) from exc

@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 
 from warning.app import App
 from warning.config import Settings
-from warning.errors import InputError, Problem
+from warning.errors import InputError, Problem, writing_to
 from warning.forecast.cli import parse_date
 from warning.forecast.data import load_documents
 from warning.indicators.applicant_types import TYPE_ZH
@@ -119,7 +119,8 @@ def indicators(
         label = (
             quarter.upper().replace("-", "") if quarter else f"{result['since']}_{result['until']}"
         )
-        html_path, pdf_path = render_report(result, Path(report_dir), label)
+        with writing_to(report_dir, "--report"):
+            html_path, pdf_path = render_report(result, Path(report_dir), label)
         click.echo(f"report: {html_path}\n        {pdf_path}", err=as_json)
     if as_json:
         click.echo(json.dumps(result, ensure_ascii=False, indent=2))

@@ -13,7 +13,7 @@ import click
 from rules.query import QuerySyntaxError
 from warning.app import App
 from warning.dates import within_range
-from warning.errors import InputError, Problem
+from warning.errors import InputError, Problem, writing_to
 from warning.legal_status import STATUS_ZH, STATUSES
 from warning.search.highlight import highlight_terminal
 from warning.search.service import KINDS, OFFICES, SORTS, Hit, SearchFilters
@@ -155,7 +155,8 @@ def screen(
     else:
         result = run_screen(app.store, text or "", **kw)
     if report is not None:
-        write_report(result, report)
+        with writing_to(report, "--report"):
+            write_report(result, report)
     if as_json:
         click.echo(json.dumps(result.as_json(), ensure_ascii=False, indent=2))
         if report is not None:

@@ -92,11 +92,14 @@ def ensure_current(engine: Engine) -> None:
     require_current(engine)
 
 
-def _known(engine: Engine, revision: str | None) -> bool:
-    if revision is None:
-        return True
+def known_revisions(engine: Engine) -> list[str]:
+    """Every revision of this ipwarn, oldest first."""
     script = ScriptDirectory.from_config(alembic_config(engine))
-    return revision in {r.revision for r in script.walk_revisions()}
+    return [r.revision for r in reversed(list(script.walk_revisions()))]
+
+
+def _known(engine: Engine, revision: str | None) -> bool:
+    return revision is None or revision in known_revisions(engine)
 
 
 def require_current(engine: Engine) -> None:
