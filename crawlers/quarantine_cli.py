@@ -7,6 +7,7 @@ import json
 import click
 
 from warning.app import App
+from warning.cli_types import ROW_ID
 from warning.timefmt import local, local_iso
 
 
@@ -51,7 +52,7 @@ def list_cmd(app: App, source: str | None, limit: int, as_json: bool) -> None:
 
 
 @quarantine.command("show")
-@click.argument("record_id", metavar="ID", type=int)
+@click.argument("record_id", metavar="ID", type=ROW_ID)
 @click.option("--raw", "raw_out", is_flag=True, help="Write the raw bytes to stdout instead.")
 @click.pass_obj
 def show_cmd(app: App, record_id: int, raw_out: bool) -> None:

@@ -31,6 +31,7 @@ from rules.repository import (
 from rules.stage import rules_dir
 from rules.subscriptions import describe
 from warning.app import App
+from warning.cli_types import ROW_ID
 from warning.dates import parse_datetime
 from warning.errors import InputError
 from warning.store.models import Alert, Enterprise, Rule, Subscription, utcnow
@@ -216,7 +217,7 @@ def sync(app: App, paths: tuple[Path, ...]) -> None:
 def _status_command(name: str, status: str, doc: str) -> None:
     @rules.command(name, help=doc)
     @click.argument("rule_id")
-    @click.argument("version", type=int)
+    @click.argument("version", type=ROW_ID)
     @click.pass_obj
     def command(app: App, rule_id: str, version: int) -> None:
         with app.store.session() as session:

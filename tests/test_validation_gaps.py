@@ -279,14 +279,27 @@ def test_the_calendars_ends_are_refused_naming_the_option(
         (["classify", "--model", "../../etc"], 1, "is not a classifier version name"),
         (["model", "evaluate", "--version", "v" * 300], 1, "is not a classifier version name"),
         (["indicators", "--report", "/proc/no-such-dir"], 2, "--report: cannot write"),
+        (["outbox", "--requeue-dead", "9" * 20], 2, "--requeue-dead: expected a row id"),
+        (["status", "--limit", "9" * 20], 2, "Invalid value for '--limit'"),
+        (["digest", "show", "9" * 20], 2, "Invalid value for 'ID'"),
+        (["silence", "remove", "9" * 20], 2, "Invalid value for 'SILENCE_ID'"),
     ],
-    ids=["db-revision", "classify-model", "model-version", "indicators-report"],
+    ids=[
+        "db-revision",
+        "classify-model",
+        "model-version",
+        "indicators-report",
+        "requeue-huge-id",
+        "status-huge-limit",
+        "digest-huge-id",
+        "silence-huge-id",
+    ],
 )
 def test_bad_option_values_are_named_not_tracebacks(
     store, settings, tmp_path, monkeypatch, capsys, argv, code, message
 ):
     """Found by sending every option of every command hostile values (they were alembic
-    CommandError/AssertionError and OSError tracebacks)."""
+    CommandError/AssertionError, OSError and OverflowError tracebacks)."""
     use_store(monkeypatch, store, tmp_path)
     got, _, err = run_cli(argv, capsys)
     assert got == code, err

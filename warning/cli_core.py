@@ -176,7 +176,13 @@ def status_data(app: App, now: dt.datetime, limit: int = 20) -> dict[str, Any]:
 
 @click.command()
 @click.option("--json", "as_json", is_flag=True)
-@click.option("--limit", default=15, show_default=True, help="How many recent job runs to show.")
+@click.option(
+    "--limit",
+    default=15,
+    show_default=True,
+    type=click.IntRange(1, 1000),
+    help="How many recent job runs to show.",
+)
 @pass_app
 def status(app: App, as_json: bool, limit: int) -> None:
     """Show sources, recent job runs, digests to approve, backlogs, quarantine and the outbox."""

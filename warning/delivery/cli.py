@@ -14,6 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from warning.app import App
+from warning.cli_types import MAX_ROW_ID, ROW_ID
 from warning.dates import parse_date, parse_datetime
 from warning.delivery.outbox import dead_letters, outbox_summary, requeue_dead
 from warning.errors import DeliveryError, InputError, Problem, StoreError
@@ -176,7 +177,7 @@ def _dead_rows_exist(session: Any, ids: list[int]) -> None:
 
 
 def _row_id(value: str) -> int:
-    if not value.isdigit():
+    if not value.isdigit() or not 0 < int(value) <= MAX_ROW_ID:
         raise InputError(
             [Problem(f"expected a row id or 'all', got {value!r}", field="--requeue-dead")]
         )
@@ -334,7 +335,7 @@ def silence_list(app: App, show_all: bool, as_json: bool) -> None:
 
 
 @silence.command("remove")
-@click.argument("silence_id", type=int)
+@click.argument("silence_id", type=ROW_ID)
 @click.pass_obj
 def silence_remove(app: App, silence_id: int) -> None:
     """Remove a silence by id; alerts already suppressed stay suppressed."""

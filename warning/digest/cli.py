@@ -8,6 +8,7 @@ import json
 import click
 
 from warning.app import App
+from warning.cli_types import ROW_ID
 from warning.digest.render import fmt_no_baseline, fmt_pct, fmt_value
 from warning.digest.service import (
     approve_digest,
@@ -67,7 +68,7 @@ def build(app: App, week_text: str | None) -> None:
 
 
 @digest.command()
-@click.argument("digest_id", metavar="ID", type=int)
+@click.argument("digest_id", metavar="ID", type=ROW_ID)
 @click.option("--json", "as_json", is_flag=True, help="Print the stored content as JSON.")
 @click.pass_obj
 def show(app: App, digest_id: int, as_json: bool) -> None:
@@ -119,7 +120,7 @@ def show(app: App, digest_id: int, as_json: bool) -> None:
 
 
 @digest.command()
-@click.argument("digest_id", metavar="ID", type=int)
+@click.argument("digest_id", metavar="ID", type=ROW_ID)
 @click.option("--by", "by", default=None, help="Who approves (default: the login name).")
 @click.pass_obj
 def approve(app: App, digest_id: int, by: str | None) -> None:
@@ -139,7 +140,7 @@ def approve(app: App, digest_id: int, by: str | None) -> None:
 
 
 @digest.command()
-@click.argument("digest_id", metavar="ID", type=int)
+@click.argument("digest_id", metavar="ID", type=ROW_ID)
 @click.pass_obj
 def send(app: App, digest_id: int) -> None:
     """Queue an approved digest for the bureau's recipients (sent by `ipwarn deliver`)."""

@@ -42,6 +42,10 @@ NAMING = {
 }
 
 
+#: the largest integer key either database hands out (SQLite's driver overflows beyond it)
+MAX_ROW_ID = 2**63 - 1
+
+
 def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 

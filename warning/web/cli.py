@@ -10,6 +10,7 @@ import click
 from sqlalchemy import select
 
 from warning.app import App
+from warning.cli_types import ROW_ID
 from warning.store.models import ApiToken, User, utcnow
 from warning.web.users import (
     add_user,
@@ -181,7 +182,7 @@ def users_tokens(app: App, email: str | None) -> None:
 
 
 @users.command("revoke")
-@click.argument("token_id", type=int)
+@click.argument("token_id", type=ROW_ID)
 @click.pass_obj
 def users_revoke(app: App, token_id: int) -> None:
     """Revoke API token TOKEN_ID (see `ipwarn users tokens`)."""

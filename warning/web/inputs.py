@@ -14,6 +14,7 @@ from typing import Any
 from fastapi import Request
 
 from warning.errors import InputError, Problem
+from warning.store.models import MAX_ROW_ID
 from warning.text import UNSTORABLE_MESSAGE, unstorable
 
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
@@ -56,8 +57,13 @@ async def _submitted(request: Request) -> list[tuple[str, str]]:
 
 
 async def refuse_unstorable_text(request: Request) -> None:
-    """The app-wide dependency: 422 naming each field that holds NUL or a lone surrogate."""
-    problems: list[Problem] = []
+    """The app-wide dependency: 422 naming each field that holds NUL or a lone surrogate, and
+    each numeric path id beyond what an integer key can be (SQLite's driver overflows on it)."""
+    problems: list[Problem] = [
+        Problem(f"no row has an id beyond {MAX_ROW_ID}", field=f"path.{name}")
+        for name, value in request.path_params.items()
+        if isinstance(value, str) and value.isdigit() and int(value) > MAX_ROW_ID
+    ]
     for field, value in await _submitted(request):
         if unstorable(value) and not any(p.field == field for p in problems):
             problems.append(Problem(UNSTORABLE_MESSAGE, field=field))
