@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from pypdf import PdfReader
@@ -16,6 +16,7 @@ from warning.search.highlight import highlight_html
 from warning.search.index import index_pending
 from warning.store.engine import Store
 from warning.store.ingest import ingest_document
+from warning.timefmt import local_today
 
 HIT_KEYS = {
     "number",
@@ -171,7 +172,8 @@ def test_screening_report_html_and_pdf(filled: Store, tmp_path: Path, capsys) ->
     assert code == 0, err
     page = html.read_text(encoding="utf-8")
     assert "<script>alert" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
-    assert "油电热风循环流化床炒锅，带搅拌" in page and dt.date.today().isoformat() in page
+    bureau_day = local_today(ZoneInfo("Asia/Shanghai")).isoformat()  # the default timezone
+    assert "油电热风循环流化床炒锅，带搅拌" in page and bureau_day in page
     assert "file" in page and "2019-07-12" in page  # coverage: source and date range
     assert "需重点审查" in page and "可自由实施" in page and "不构成法律意见" in page
     pdf = tmp_path / "screen.pdf"

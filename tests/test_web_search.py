@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 
 from tests.search_support import EVENTS, gazette_rows, ingest_gazette
@@ -142,6 +144,15 @@ def test_screen_page_and_report_download(web) -> None:
     assert "attachment" in pdf.headers["content-disposition"]
     html = client.post("/screen/report", data=form | {"format": "html"})
     assert "专利检索筛查报告" in html.text and "&lt;img" in html.text
+    # 01:30 in Shanghai is still the day before in UTC: the report carries the bureau's date
+    night = web.client()
+    night.app.state.clock = lambda: dt.datetime(2026, 12, 1, 17, 30, tzinfo=dt.UTC)
+    web.login("expert@ipo.example.cn", client=night)
+    late = night.post(
+        "/screen/report", data=form | {"format": "html", "csrf_token": csrf_of(night, "/screen")}
+    )
+    assert "screening-2026-12-02.html" in late.headers["content-disposition"]
+    assert "2026-12-02" in late.text and "2026-12-01" not in late.text
     forged = client.post("/screen/report", data={"text": "钢筋", "format": "pdf"})
     assert forged.status_code == 403
 

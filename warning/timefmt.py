@@ -11,6 +11,13 @@ import datetime as dt
 from zoneinfo import ZoneInfo
 
 
+def local_today(tz: ZoneInfo, now: dt.datetime | None = None) -> dt.date:
+    """The bureau's date (in Shanghai it is already tomorrow from 16:00 UTC)."""
+    moment = now or dt.datetime.now(dt.UTC)
+    aware = moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
+    return aware.astimezone(tz).date()
+
+
 def local(value: dt.datetime | None, tz: ZoneInfo) -> str:
     """``YYYY-MM-DD HH:MM ZONE`` in ``tz``; "-" for None."""
     if value is None:

@@ -18,6 +18,7 @@ from warning.legal_status import STATUS_ZH, STATUSES
 from warning.search.highlight import highlight_terminal
 from warning.search.service import KINDS, OFFICES, SORTS, Hit, SearchFilters
 from warning.search.service import search as run_search
+from warning.timefmt import local_today
 
 DATE = click.DateTime(formats=["%Y-%m-%d"])
 
@@ -85,7 +86,9 @@ def search(
         **options,
     )
     try:
-        result = run_search(app.store, query, filters, limit=limit, sort=sort)
+        result = run_search(
+            app.store, query, filters, limit=limit, sort=sort, today=local_today(app.settings.tz)
+        )
     except QuerySyntaxError as exc:
         raise query_error(exc) from exc
     if as_json:
@@ -141,7 +144,12 @@ def screen(
         raise InputError(
             [Problem("the report must be a .html or .pdf file", file=str(report), field="report")]
         )
-    kw: dict[str, Any] = {"sector": sector, "ipc": ipc, "limit": limit}
+    kw: dict[str, Any] = {
+        "sector": sector,
+        "ipc": ipc,
+        "limit": limit,
+        "today": local_today(app.settings.tz),
+    }
     if patent:
         result = screen_patent(app.store, patent, **kw)
     elif file:

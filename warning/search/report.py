@@ -27,7 +27,7 @@ def _context(result: ScreenResult) -> dict[str, Any]:
             "query": result.query,
             "subject": result.subject,
             "candidates": result.candidates,
-            "screened_on": result.screened_at.date().isoformat(),
+            "screened_on": result.screened_on.isoformat(),
         },
         "coverage": result.coverage,
         "groups": [(REVIEW_ZH, result.review, False), (FREE_ZH, result.free_to_use, True)],

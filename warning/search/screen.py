@@ -85,6 +85,8 @@ class ScreenResult:
     free_to_use: list[ScreenHit] = field(default_factory=list)
     coverage: Coverage | None = None
     screened_at: dt.datetime = field(default_factory=utcnow)
+    #: the bureau's date of the screening: legal status is judged as of this day
+    screened_on: dt.date = field(default_factory=dt.date.today)
     candidates: int = 0
 
     def as_json(self) -> dict[str, Any]:
@@ -218,7 +220,7 @@ def screen(
     today = today or dt.date.today()
     filters = SearchFilters(sector=sector, ipc=ipc)
     filters.check()
-    result = ScreenResult(query=text, subject=subject)
+    result = ScreenResult(query=text, subject=subject, screened_on=today)
     with store.read_session() as session:
         ensure_searchable(session)
         # a scan of every document: kept until the documents change

@@ -19,7 +19,8 @@ from warning.search.report import FREE_ZH, REVIEW_ZH, render_html, render_pdf
 from warning.search.screen import ScreenResult, screen, screen_patent
 from warning.search.service import KINDS, OFFICES, SORTS, SearchFilters, SearchResult, search
 from warning.taxonomy import load_taxonomy
-from warning.web.deps import need, now_of, render, store_of
+from warning.timefmt import local_today
+from warning.web.deps import need, now_of, render, settings_of, store_of
 from warning.web.permissions import Principal
 from warning.web.routers import NavItem
 from warning.web.routers.api import ERRORS, ApiError
@@ -119,12 +120,17 @@ def _blank(value: str | None) -> str | None:
     return value.strip() or None if value else None
 
 
+def _today(request: Request) -> dt.date:
+    """The bureau's date: legal status and the report's date are judged on it."""
+    return local_today(settings_of(request).tz, now_of(request))
+
+
 def _run_search(
     request: Request, query: str, filters: SearchFilters, limit: int, sort: str
 ) -> SearchResult:
     try:
         return search(
-            store_of(request), query, filters, limit=limit, sort=sort, today=now_of(request).date()
+            store_of(request), query, filters, limit=limit, sort=sort, today=_today(request)
         )
     except QuerySyntaxError as exc:
         raise InputError([Problem(str(exc), field="query")]) from exc
@@ -134,7 +140,7 @@ def _run_screen(request: Request, text: str | None, patent: str | None, **kw: An
     text, patent = _blank(text), _blank(patent)
     if bool(text) == bool(patent):
         raise InputError([Problem("give exactly one of text or patent", field="text")])
-    today = now_of(request).date()
+    today = _today(request)
     if patent:
         return screen_patent(store_of(request), patent, today=today, **kw)
     return screen(store_of(request), text or "", today=today, **kw)
@@ -277,7 +283,7 @@ def screen_report(
     from pathlib import Path
 
     result = form.run(request)
-    name = f"screening-{result.screened_at.date().isoformat()}.{form.format}"
+    name = f"screening-{result.screened_on.isoformat()}.{form.format}"
     headers = {"Content-Disposition": f'attachment; filename="{name}"'}
     if form.format == "html":
         return Response(render_html(result), media_type="text/html; charset=utf-8", headers=headers)
