@@ -283,6 +283,11 @@ def test_the_calendars_ends_are_refused_naming_the_option(
         (["status", "--limit", "9" * 20], 2, "Invalid value for '--limit'"),
         (["digest", "show", "9" * 20], 2, "Invalid value for 'ID'"),
         (["silence", "remove", "9" * 20], 2, "Invalid value for 'SILENCE_ID'"),
+        (
+            ["silence", "add", "--rule", "infringement-screening", "--until", "   "],
+            2,
+            "--until: a date (YYYY-MM-DD) or ISO date-time is required",
+        ),
     ],
     ids=[
         "db-revision",
@@ -293,6 +298,7 @@ def test_the_calendars_ends_are_refused_naming_the_option(
         "status-huge-limit",
         "digest-huge-id",
         "silence-huge-id",
+        "silence-blank-until",
     ],
 )
 def test_bad_option_values_are_named_not_tracebacks(

@@ -14,13 +14,13 @@ from sqlalchemy import select
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from warning.app import App
-from warning.cli_types import MAX_ROW_ID, ROW_ID
+from warning.cli_types import ROW_ID
 from warning.dates import parse_date, parse_datetime
 from warning.delivery.outbox import dead_letters, outbox_summary, requeue_dead
 from warning.errors import DeliveryError, InputError, Problem, StoreError
 from warning.pipeline import StageContext
 from warning.store.engine import describe_store_error
-from warning.store.models import Enterprise, Silence, utcnow
+from warning.store.models import MAX_ROW_ID, Enterprise, Silence, utcnow
 from warning.timefmt import local, local_iso
 
 SILENCE_KINDS = ("rule", "enterprise", "family")
@@ -204,10 +204,14 @@ def parse_until(until: str | None, duration: str | None, now: dt.datetime, tz: A
     assert until is not None
     day = parse_date(until, "--until") if len(until.strip()) == 10 else None
     if day is not None:  # a whole day: muted until the end of it
-        value = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), tzinfo=tz)
-        value = value.astimezone(dt.UTC)
+        end = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), tzinfo=tz)
+        value: dt.datetime | None = end.astimezone(dt.UTC)
     else:
-        value = parse_datetime(until, "--until", tz)  # type: ignore[assignment]
+        value = parse_datetime(until, "--until", tz)
+    if value is None:  # blank
+        raise InputError(
+            [Problem("a date (YYYY-MM-DD) or ISO date-time is required", field="--until")]
+        )
     if value <= now:
         raise InputError([Problem(f"{until} is in the past", field="--until")])
     return value
