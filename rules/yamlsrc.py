@@ -13,7 +13,7 @@ from typing import Any
 import yaml
 
 from warning.errors import InputError, Problem
-from warning.text import UNSTORABLE_MESSAGE, unstorable
+from warning.text import UNSTORABLE_MESSAGE, strings_in, unstorable
 
 PathKey = tuple[str | int, ...]
 
@@ -39,22 +39,6 @@ class Located:
 def field_path(path: PathKey) -> str:
     """``("enterprises", 0, "name")`` -> ``enterprises[0].name``."""
     return ".".join(str(p) if not isinstance(p, int) else f"[{p}]" for p in path).replace(".[", "[")
-
-
-def _unstorable(data: Any, path: PathKey) -> list[PathKey]:
-    """Paths of the strings (keys too) holding what no store can hold (a ``"\\0"`` escape)."""
-    if isinstance(data, str):
-        return [path] if unstorable(data) else []
-    found: list[PathKey] = []
-    if isinstance(data, dict):
-        for key, value in data.items():
-            if isinstance(key, str) and unstorable(key):
-                found.append((*path, key))
-            found += _unstorable(value, (*path, str(key)))
-    elif isinstance(data, list):
-        for index, value in enumerate(data):
-            found += _unstorable(value, (*path, index))
-    return found
 
 
 def _build(node: yaml.Node, path: PathKey, lines: dict[PathKey, int]) -> Any:
@@ -112,7 +96,8 @@ def load_located(path: Path, text: str | None = None) -> list[Located]:
     problems = [
         Problem(UNSTORABLE_MESSAGE, file=doc.file, line=doc.line_of(p), field=field_path(p))
         for doc in docs
-        for p in _unstorable(doc.data, ())
+        for p, value in strings_in(doc.data)
+        if unstorable(value)
     ]
     if problems:
         raise InputError(problems)

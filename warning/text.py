@@ -9,6 +9,7 @@ gazette row must not cost the file.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from typing import Any
 
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
@@ -30,3 +31,20 @@ def scrub(value: Any) -> Any:
     if isinstance(value, dict):
         return {k: scrub(v) for k, v in value.items()}
     return value
+
+
+def strings_in(
+    value: Any, path: tuple[str | int, ...] = ()
+) -> Iterator[tuple[tuple[str | int, ...], str]]:
+    """(path, text) of every string key and string value of nested dicts and lists; a key is
+    reported at the path it names (``("scope", "keywords")`` for the key and for its value)."""
+    if isinstance(value, str):
+        yield path, value
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            if isinstance(key, str):
+                yield (*path, key), key
+            yield from strings_in(item, (*path, str(key)))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from strings_in(item, (*path, index))

@@ -8,30 +8,13 @@ as a 500. One app-wide dependency refuses them as 422 naming the field (``query.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Any
-
 from fastapi import Request
 
 from warning.errors import InputError, Problem
 from warning.store.models import MAX_ROW_ID
-from warning.text import UNSTORABLE_MESSAGE, unstorable
+from warning.text import UNSTORABLE_MESSAGE, strings_in, unstorable
 
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
-
-
-def _json_strings(value: Any, path: str) -> Iterator[tuple[str, str]]:
-    """(field path, string) of every key and string value of a JSON document."""
-    if isinstance(value, str):
-        yield path or "body", value
-    elif isinstance(value, dict):
-        for key, item in value.items():
-            name = f"{path}.{key}" if path else str(key)
-            yield name, str(key)
-            yield from _json_strings(item, name)
-    elif isinstance(value, list):
-        for index, item in enumerate(value):
-            yield from _json_strings(item, f"{path}.{index}" if path else str(index))
 
 
 async def _submitted(request: Request) -> list[tuple[str, str]]:
@@ -52,7 +35,7 @@ async def _submitted(request: Request) -> list[tuple[str, str]]:
             body = await request.json()
         except ValueError:
             body = None  # not JSON: the route's own validation says so
-        items += list(_json_strings(body, ""))
+        items += [(".".join(map(str, p)) or "body", text) for p, text in strings_in(body)]
     return items
 
 
