@@ -39,10 +39,6 @@ from warning.store.models import Alert, Enterprise, Rule, Subscription, utcnow
 PATHS = click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
 
 
-def _parse_when(value: str | None, option: str) -> dt.datetime | None:
-    return parse_datetime(value, option)
-
-
 @click.group()
 def rules() -> None:
     """Check, back-test, store, activate and retire expert warning rules."""
@@ -98,7 +94,7 @@ def test(
         raise click.UsageError("give exactly one of --docs FILE or --since DATE")
     loaded = load_rules_or_raise(list(paths))
     candidate = [CompiledRule.build(r.spec) for r in loaded]
-    now = _parse_when(now_text, "--now") or utcnow()
+    now = parse_datetime(now_text, "--now") or utcnow()
     subs = compiled_from_file(load_subscription_file(subs_path)) if subs_path else []
     if docs_path is not None:
         docs = read_docs(docs_path, warn=lambda m: click.echo(m, err=True))
@@ -149,8 +145,8 @@ def _test_stored(
     now: dt.datetime,
     as_json: bool,
 ) -> None:
-    start = _parse_when(since, "--since")
-    end = _parse_when(until, "--until") or now
+    start = parse_datetime(since, "--since")
+    end = parse_datetime(until, "--until") or now
     assert start is not None
     first, last = start.date(), end.date()
     result = backtest_stored(

@@ -10,6 +10,4 @@ import click
 
 from warning.store.models import MAX_ROW_ID
 
-__all__ = ["MAX_ROW_ID", "ROW_ID"]
-
 ROW_ID = click.IntRange(1, MAX_ROW_ID)
